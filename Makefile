@@ -1,0 +1,41 @@
+# orderq — `make help` lists the targets.
+MODULES := shared api-gateway worker loadtest
+export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+export TEST_MYSQL_DSN ?= root:@tcp(127.0.0.1:3306)/?parseTime=true&charset=utf8mb4
+GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: help build run test lint bench loadtest up down tidy
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/api-gateway, bin/worker and bin/loadtest
+	cd api-gateway && go build -o ../bin/api-gateway ./cmd/api-gateway
+	cd worker && go build -o ../bin/worker ./cmd/worker
+	cd loadtest && go build -o ../bin/loadtest ./cmd/loadtest
+
+run: build ## make sure RabbitMQ and MySQL are up, then run gateway + worker in the foreground
+	deploy/run-local.sh
+
+test: build ## run every module's tests against the real RabbitMQ and MariaDB/MySQL
+	@for m in $(MODULES); do (cd $$m && ORDERQ_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...) || exit 1; done
+
+lint: ## gofmt and go vet every module
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
+
+bench: ## Go benchmarks of the worker's batch apply and the gateway's publish path
+	cd worker && go test -run '^$$' -bench . -benchmem ./...
+	cd api-gateway && go test -run '^$$' -bench . -benchmem ./...
+
+loadtest: build ## a short, standard flash-sale run against a running `make run`
+	bin/loadtest flashsale --stock 1000 --orders 20000 --concurrency 200
+
+up: ## start the whole stack in containers
+	docker compose up --build -d
+
+down: ## stop the containers
+	docker compose down
+
+tidy: ## go mod tidy in every module
+	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done

@@ -1,0 +1,3 @@
+module github.com/orderq/orderq/loadtest
+
+go 1.26.8

@@ -1,0 +1,119 @@
+// Package config reads the settings every orderq binary shares from the
+// environment. Each binary has its own Config that embeds Common; all of them are
+// read once, at start-up, through a getenv function so tests can feed a map.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/orderq/orderq/shared/shard"
+)
+
+// Defaults from CONTRACT.md.
+const (
+	DefaultAMQPURL  = "amqp://guest:guest@127.0.0.1:5672/"
+	DefaultMySQLDSN = "root:@tcp(127.0.0.1:3306)/orderq?parseTime=true&charset=utf8mb4"
+)
+
+// Common is what both the gateway and the worker need.
+type Common struct {
+	AMQPURL  string
+	MySQLDSN string
+	Shards   int
+}
+
+// LoadCommon reads AMQP_URL, MYSQL_DSN and SHARDS.
+func LoadCommon(getenv func(string) string) (Common, error) {
+	c := Common{
+		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
+		MySQLDSN: String(getenv, "MYSQL_DSN", DefaultMySQLDSN),
+	}
+	var err error
+	if c.Shards, err = Int(getenv, "SHARDS", shard.Default, 1, shard.Max); err != nil {
+		return c, err
+	}
+	if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+		return c, fmt.Errorf("AMQP_URL %q: want amqp://user:pass@host:port/vhost", RedactURL(c.AMQPURL))
+	}
+	dsn, err := mysql.ParseDSN(c.MySQLDSN)
+	if err != nil {
+		return c, fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	if dsn.DBName == "" {
+		return c, fmt.Errorf("MYSQL_DSN names no database")
+	}
+	if !dsn.ParseTime {
+		return c, fmt.Errorf("MYSQL_DSN needs parseTime=true")
+	}
+	return c, nil
+}
+
+// LogValue masks the secrets when the config is logged.
+func (c Common) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("amqp_url", RedactURL(c.AMQPURL)),
+		slog.String("mysql_dsn", RedactDSN(c.MySQLDSN)),
+		slog.Int("shards", c.Shards))
+}
+
+// String returns the variable, or def when it is unset or empty.
+func String(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Int returns the variable as an int in [lo, hi], or def when unset.
+func Int(getenv func(string) string, key string, def, lo, hi int) (int, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s=%q: want a whole number from %d to %d", key, v, lo, hi)
+	}
+	return n, nil
+}
+
+// Duration returns the variable as a Go duration ("15m", "500ms") in [lo, hi],
+// or def when unset.
+func Duration(getenv func(string) string, key string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%s=%q: want a duration from %s to %s", key, v, lo, hi)
+	}
+	return d, nil
+}
+
+// RedactURL hides the password of a URL.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+// RedactDSN hides the password of a MySQL DSN.
+func RedactDSN(s string) string {
+	cfg, err := mysql.ParseDSN(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if cfg.Passwd != "" {
+		cfg.Passwd = "xxxxx"
+	}
+	return cfg.FormatDSN()
+}

@@ -1,0 +1,53 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadCommon(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		want    Common
+	}{
+		{name: "defaults", env: nil, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 4}},
+		{name: "shards set", env: map[string]string{"SHARDS": "8"}, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 8}},
+		{name: "shards zero", env: map[string]string{"SHARDS": "0"}, wantErr: "SHARDS"},
+		{name: "shards not a number", env: map[string]string{"SHARDS": "four"}, wantErr: "SHARDS"},
+		{name: "shards too many", env: map[string]string{"SHARDS": "257"}, wantErr: "SHARDS"},
+		{name: "amqp scheme", env: map[string]string{"AMQP_URL": "http://x"}, wantErr: "AMQP_URL"},
+		{name: "dsn without database", env: map[string]string{"MYSQL_DSN": "root:@tcp(127.0.0.1:3306)/?parseTime=true"}, wantErr: "names no database"},
+		{name: "dsn without parseTime", env: map[string]string{"MYSQL_DSN": "root:@tcp(127.0.0.1:3306)/orderq"}, wantErr: "parseTime"},
+		{name: "dsn garbage", env: map[string]string{"MYSQL_DSN": "::::"}, wantErr: "MYSQL_DSN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadCommon(env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	if got := RedactURL("amqp://user:secret@host:5672/"); strings.Contains(got, "secret") {
+		t.Errorf("RedactURL leaked the password: %s", got)
+	}
+	if got := RedactDSN("user:secret@tcp(db:3306)/orderq?parseTime=true"); strings.Contains(got, "secret") {
+		t.Errorf("RedactDSN leaked the password: %s", got)
+	}
+}

@@ -1,0 +1,32 @@
+// Package message is the contract between orderq's gateway and worker: the
+// RabbitMQ topology, the commands that travel on the shard queues and the results
+// that travel back.
+//
+// # Topology
+//
+// Commands are published to the direct exchange [OrdersExchange] with the routing
+// key [RoutingKey](shard.Of(itemID, shards)). Each shard has one quorum queue,
+// [ShardQueue](n), with single-active-consumer on, so exactly one worker applies an
+// item's commands, in the order the broker received them. The queues dead-letter to
+// [DeadExchange], which routes everything to [DeadQueue]; the orders exchange uses
+// [DeadExchange] as its alternate exchange too, so a message no queue takes is kept
+// there instead of dropped.
+//
+// Workers publish [Results] to the fanout exchange [ResultsExchange]. Every gateway
+// instance binds its own exclusive, auto-delete queue to it, so any instance can
+// answer for any order. Results are a fast path only: the database is the truth.
+//
+// # Acknowledgements
+//
+// The gateway publishes with publisher confirms and answers 202 only after the
+// broker confirmed. The worker acknowledges a delivery only after the transaction
+// that applied it committed; a delivery seen again (redelivered after a crash) is
+// recognised by its command id and its stored result is published again.
+//
+// # Versioning
+//
+// Every body carries "v". A consumer rejects a version it does not know, and such a
+// message is dead-lettered rather than guessed at. New optional fields may be added
+// within a version; anything else needs a new version, which consumers learn to read
+// before producers start to write it.
+package message

@@ -1,0 +1,25 @@
+package message
+
+import "strconv"
+
+// Exchange and queue names. They are part of the public contract: operators bind to
+// them, dashboards show them.
+const (
+	OrdersExchange  = "orderq.orders"
+	DeadExchange    = "orderq.dlx"
+	DeadQueue       = "orderq.orders.dead"
+	ResultsExchange = "orderq.results"
+)
+
+// DeliveryLimit is how often a shard queue delivers a message before it
+// dead-letters it. Set explicitly because RabbitMQ 3.10 returns a requeued message
+// to the back of a quorum queue when no limit is set, which would break per-item
+// order. It is high enough that a few worker crashes in a row never dead-letter a
+// good order.
+const DeliveryLimit = 20
+
+// ShardQueue is the name of shard n's queue.
+func ShardQueue(n int) string { return OrdersExchange + "." + strconv.Itoa(n) }
+
+// RoutingKey is the key that routes to shard n's queue.
+func RoutingKey(n int) string { return strconv.Itoa(n) }

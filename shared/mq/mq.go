@@ -1,0 +1,110 @@
+// Package mq is orderq's RabbitMQ plumbing: dialling, declaring the topology,
+// publishing with confirms over a connection that heals itself, and back-off.
+//
+// amqp091-go does not reconnect, so every long-lived user here owns a loop that
+// dials, declares, serves until the connection closes, backs off with jitter and
+// starts again. Notification channels are buffered and always drained, as the
+// library's documentation asks, so a blocked reader can never stall the
+// connection.
+package mq
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/orderq/orderq/shared/message"
+)
+
+// Dial connects to url with a heartbeat and a connection name that shows in the
+// management dashboard.
+func Dial(url, name string) (*amqp.Connection, error) {
+	props := amqp.NewConnectionProperties()
+	props.SetClientConnectionName(name)
+	conn, err := amqp.DialConfig(url, amqp.Config{
+		Heartbeat:  5 * time.Second,
+		Locale:     "en_US",
+		Properties: props,
+		Dial:       amqp.DefaultDial(5 * time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial broker: %w", err)
+	}
+	return conn, nil
+}
+
+// DeclareTopology declares the exchanges and queues of message's doc comment.
+// Declaring is idempotent, so every process does it at every (re)connect and
+// whoever comes first creates them.
+func DeclareTopology(ch *amqp.Channel, shards int) error {
+	if err := ch.ExchangeDeclare(message.DeadExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare %s: %w", message.DeadExchange, err)
+	}
+	if _, err := ch.QueueDeclare(message.DeadQueue, true, false, false, false, amqp.Table{
+		amqp.QueueTypeArg: amqp.QueueTypeQuorum,
+	}); err != nil {
+		return fmt.Errorf("declare %s: %w", message.DeadQueue, err)
+	}
+	if err := ch.QueueBind(message.DeadQueue, "", message.DeadExchange, false, nil); err != nil {
+		return fmt.Errorf("bind %s: %w", message.DeadQueue, err)
+	}
+	if err := ch.ExchangeDeclare(message.OrdersExchange, amqp.ExchangeDirect, true, false, false, false, amqp.Table{
+		"alternate-exchange": message.DeadExchange,
+	}); err != nil {
+		return fmt.Errorf("declare %s: %w", message.OrdersExchange, err)
+	}
+	for n := range shards {
+		q := message.ShardQueue(n)
+		if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{
+			amqp.QueueTypeArg:            amqp.QueueTypeQuorum,
+			amqp.SingleActiveConsumerArg: true,
+			"x-delivery-limit":           message.DeliveryLimit,
+			"x-dead-letter-exchange":     message.DeadExchange,
+		}); err != nil {
+			return fmt.Errorf("declare %s: %w", q, err)
+		}
+		if err := ch.QueueBind(q, message.RoutingKey(n), message.OrdersExchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s: %w", q, err)
+		}
+	}
+	if err := ch.ExchangeDeclare(message.ResultsExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
+	}
+	return nil
+}
+
+// Backoff yields growing, jittered waits between reconnect attempts.
+type Backoff struct {
+	Min, Max time.Duration
+	next     time.Duration
+}
+
+// Next returns the wait before the next attempt: full jitter over a doubling
+// ceiling, so that many processes that lost the broker together do not return
+// together.
+func (b *Backoff) Next() time.Duration {
+	if b.next < b.Min {
+		b.next = b.Min
+	}
+	d := b.next/2 + rand.N(b.next/2+1)
+	b.next = min(b.next*2, b.Max)
+	return d
+}
+
+// Reset starts the waits from Min again, after a connection that worked.
+func (b *Backoff) Reset() { b.next = 0 }
+
+// Sleep waits d or until ctx is done, and reports whether ctx is still live.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,188 @@
+package mq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// ErrUnavailable means the broker did not take the message: it is unreachable,
+// blocked by a resource alarm, refused it, or did not confirm it in time. The
+// caller must not tell anyone the message was accepted.
+var ErrUnavailable = errors.New("broker unavailable")
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	URL  string
+	Name string // connection name shown in the dashboard
+	// Setup runs on every new connection before publishing starts (declare the
+	// topology here).
+	Setup func(*amqp.Channel) error
+	// Window bounds the messages published and not yet confirmed; further
+	// publishers wait for a place. 0 means 1024.
+	Window int
+	// ConfirmTimeout bounds the wait for one confirm. 0 means 5 s.
+	ConfirmTimeout time.Duration
+}
+
+// Publisher publishes with publisher confirms over a connection it keeps alive.
+// It is safe for concurrent use.
+type Publisher struct {
+	cfg    PublisherConfig
+	log    *slog.Logger
+	window chan struct{}
+
+	ch      atomic.Pointer[amqp.Channel] // nil while disconnected
+	blocked atomic.Bool
+
+	mu        sync.Mutex
+	connected chan struct{} // closed once a channel is up, replaced on loss
+}
+
+// NewPublisher returns a Publisher; call Run to connect it.
+func NewPublisher(cfg PublisherConfig, log *slog.Logger) *Publisher {
+	if cfg.Window <= 0 {
+		cfg.Window = 1024
+	}
+	if cfg.ConfirmTimeout <= 0 {
+		cfg.ConfirmTimeout = 5 * time.Second
+	}
+	return &Publisher{cfg: cfg, log: log, window: make(chan struct{}, cfg.Window), connected: make(chan struct{})}
+}
+
+// Run keeps the publisher connected until ctx is done.
+func (p *Publisher) Run(ctx context.Context) {
+	bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		served, err := p.serve(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if served {
+			bo.Reset()
+		}
+		wait := bo.Next()
+		p.log.Warn("broker connection lost, reconnecting", "err", err, "retry_in", wait.String())
+		if !Sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// serve connects and publishes until the connection or channel closes. served
+// reports whether the connection got as far as publishing.
+func (p *Publisher) serve(ctx context.Context) (served bool, err error) {
+	conn, err := Dial(p.cfg.URL, p.cfg.Name)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return false, fmt.Errorf("open channel: %w", err)
+	}
+	if p.cfg.Setup != nil {
+		if err := p.cfg.Setup(ch); err != nil {
+			return false, err
+		}
+	}
+	if err := ch.Confirm(false); err != nil {
+		return false, fmt.Errorf("confirm mode: %w", err)
+	}
+	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+
+	p.blocked.Store(false)
+	p.ch.Store(ch)
+	p.mu.Lock()
+	close(p.connected)
+	p.mu.Unlock()
+	p.log.Info("broker connected", "connection", p.cfg.Name)
+	defer func() {
+		p.ch.Store(nil)
+		p.mu.Lock()
+		p.connected = make(chan struct{})
+		p.mu.Unlock()
+	}()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case b, ok := <-blocked:
+			if ok {
+				p.blocked.Store(b.Active)
+				p.log.Warn("broker flow control", "blocked", b.Active, "reason", b.Reason)
+			}
+		case e := <-connClosed:
+			return true, closeErr("connection", e)
+		case e := <-chClosed:
+			return true, closeErr("channel", e)
+		}
+	}
+}
+
+func closeErr(what string, e *amqp.Error) error {
+	if e == nil {
+		return fmt.Errorf("%s closed", what)
+	}
+	return fmt.Errorf("%s closed: %w", what, e)
+}
+
+// Ready reports whether a publish could be confirmed now: connected and not
+// blocked by a resource alarm.
+func (p *Publisher) Ready() bool { return p.ch.Load() != nil && !p.blocked.Load() }
+
+// WaitReady waits until the publisher is connected or ctx is done.
+func (p *Publisher) WaitReady(ctx context.Context) error {
+	p.mu.Lock()
+	c := p.connected
+	p.mu.Unlock()
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Publish sends msg and returns nil only once the broker confirmed it. It fails
+// fast with ErrUnavailable when disconnected or blocked, and never waits for a
+// confirm longer than the configured timeout.
+func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
+	if p.blocked.Load() {
+		return fmt.Errorf("%w: connection blocked by a resource alarm", ErrUnavailable)
+	}
+	ch := p.ch.Load()
+	if ch == nil {
+		return fmt.Errorf("%w: not connected", ErrUnavailable)
+	}
+	select {
+	case p.window <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.window }()
+
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, msg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, p.cfg.ConfirmTimeout)
+	defer cancel()
+	ack, err := dc.WaitContext(wctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: no confirm: %v", ErrUnavailable, err)
+	case !ack:
+		return fmt.Errorf("%w: broker refused the message", ErrUnavailable)
+	}
+	return nil
+}

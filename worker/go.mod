@@ -1,0 +1,3 @@
+module github.com/orderq/orderq/worker
+
+go 1.26.8
