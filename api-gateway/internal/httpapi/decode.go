@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxBody bounds every request body.
+const maxBody = 64 << 10
+
+// decode reads the JSON body into v strictly: one object, no unknown fields, no
+// trailing data, every value of the right type.
+func decode(c *gin.Context, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return newError(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", maxBody)
+		}
+		return newError(http.StatusBadRequest, "invalid_json", "could not read the request body")
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return newError(http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return newError(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return newError(http.StatusBadRequest, "invalid_json", "request body must be a JSON object")
+		}
+		return invalid("%s must be %s", typeErr.Field, kind(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return newError(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+}
+
+func kind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "a whole number"
+	case k == "string":
+		return "a string"
+	}
+	return "a " + k
+}
+
+// maxWait bounds every long poll and Prefer: wait, in seconds.
+const maxWait = 30
+
+// parseWait reads a wait in whole seconds, 0 to maxWait.
+func parseWait(field, v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxWait {
+		return 0, invalid("%s must be a whole number of seconds from 0 to %d", field, maxWait)
+	}
+	return n, nil
+}
+
+// preferWait reads the wait preference of an RFC 7240 Prefer header
+// ("Prefer: wait=5"); other preferences are ignored, as the RFC allows.
+func preferWait(header string) (int, error) {
+	for _, pref := range strings.Split(header, ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(pref), "=")
+		if strings.EqualFold(strings.TrimSpace(name), "wait") {
+			return parseWait("Prefer: wait", strings.Trim(strings.TrimSpace(value), `"`))
+		}
+	}
+	return 0, nil
+}
+
+// pathID reads a positive integer id from the path.
+func pathID(c *gin.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, newError(http.StatusBadRequest, "invalid_id", "id must be a positive whole number")
+	}
+	return id, nil
+}

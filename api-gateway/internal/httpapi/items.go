@@ -1,0 +1,268 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/api-gateway/internal/store"
+	"github.com/orderq/orderq/shared/message"
+)
+
+// Bounds of item fields.
+const (
+	maxNameLen        = 200
+	maxStock          = 1_000_000_000
+	maxPerCustomerCap = 1_000_000
+	maxListLimit      = 500
+	defaultListLimit  = 100
+	// stockWait is how long a stock change or deletion waits to be applied.
+	stockWait = 10 * time.Second
+)
+
+type createItemRequest struct {
+	Name           *string `json:"name"`
+	Stock          *int64  `json:"stock"`
+	MaxPerCustomer *int    `json:"max_per_customer"`
+}
+
+func (r *createItemRequest) validate() error {
+	if r.Name == nil {
+		return invalid("name is required")
+	}
+	if err := validName(*r.Name); err != nil {
+		return err
+	}
+	if r.Stock == nil {
+		return invalid("stock is required")
+	}
+	if *r.Stock < 0 || *r.Stock > maxStock {
+		return invalid("stock must be from 0 to %d", maxStock)
+	}
+	return validMaxPerCustomer(r.MaxPerCustomer)
+}
+
+func validName(name string) error {
+	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > maxNameLen {
+		return invalid("name must be 1 to %d characters, not all blank", maxNameLen)
+	}
+	return nil
+}
+
+func validMaxPerCustomer(v *int) error {
+	if v != nil && (*v < 0 || *v > maxPerCustomerCap) {
+		return invalid("max_per_customer must be from 0 (no limit) to %d", maxPerCustomerCap)
+	}
+	return nil
+}
+
+func (s *Server) createItem(c *gin.Context) {
+	var req createItemRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	maxPer := 0
+	if req.MaxPerCustomer != nil {
+		maxPer = *req.MaxPerCustomer
+	}
+	item, err := s.store.CreateItem(c.Request.Context(), *req.Name, *req.Stock, maxPer)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/items/"+strconv.FormatInt(item.ID, 10))
+	c.JSON(http.StatusCreated, item)
+}
+
+func (s *Server) getItem(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	item, err := s.store.Item(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, storeErr(err, "item"))
+		return
+	}
+	c.JSON(http.StatusOK, item)
+}
+
+type itemList struct {
+	Items       []message.Item `json:"items"`
+	NextAfterID *int64         `json:"next_after_id"`
+}
+
+func (s *Server) listItems(c *gin.Context) {
+	limit, afterID := defaultListLimit, int64(0)
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			s.fail(c, invalid("limit must be a whole number from 1 to %d", maxListLimit))
+			return
+		}
+		limit = n
+	}
+	if v := c.Query("after_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.fail(c, invalid("after_id must be a whole number, 0 or more"))
+			return
+		}
+		afterID = n
+	}
+	items, err := s.store.Items(c.Request.Context(), afterID, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	list := itemList{Items: items}
+	if len(items) == limit {
+		list.NextAfterID = &items[len(items)-1].ID
+	}
+	c.JSON(http.StatusOK, list)
+}
+
+type updateItemRequest struct {
+	Name           *string `json:"name"`
+	MaxPerCustomer *int    `json:"max_per_customer"`
+	Stock          any     `json:"stock"`
+}
+
+func (s *Server) updateItem(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req updateItemRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	switch {
+	case req.Stock != nil:
+		err = invalid("stock cannot be patched: change it with POST /api/v1/items/%d/stock, which goes through the item's queue", id)
+	case req.Name == nil && req.MaxPerCustomer == nil:
+		err = invalid("nothing to change: send name or max_per_customer")
+	case req.Name != nil:
+		err = validName(*req.Name)
+	}
+	if err == nil {
+		err = validMaxPerCustomer(req.MaxPerCustomer)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	item, err := s.store.UpdateItem(c.Request.Context(), id, store.ItemPatch{Name: req.Name, MaxPerCustomer: req.MaxPerCustomer})
+	if err != nil {
+		s.fail(c, storeErr(err, "item"))
+		return
+	}
+	c.JSON(http.StatusOK, item)
+}
+
+type stockRequest struct {
+	Delta *int64 `json:"delta"`
+	Set   *int64 `json:"set"`
+}
+
+func (r *stockRequest) validate() error {
+	switch {
+	case (r.Delta == nil) == (r.Set == nil):
+		return invalid("send exactly one of delta and set")
+	case r.Delta != nil && (*r.Delta == 0 || *r.Delta < -maxStock || *r.Delta > maxStock):
+		return invalid("delta must be a non-zero whole number from %d to %d", -maxStock, maxStock)
+	case r.Set != nil && (*r.Set < 0 || *r.Set > maxStock):
+		return invalid("set must be from 0 to %d", maxStock)
+	}
+	return nil
+}
+
+// pendingCommand is the answer to a stock change or deletion not applied within
+// the wait: it is queued and will be.
+type pendingCommand struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+func (s *Server) changeStock(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req stockRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	cmd := message.Command{Kind: message.KindStock, ID: uuid.NewString(), ItemID: id, Delta: req.Delta, Set: req.Set}
+	res, done, err := s.command(c.Request.Context(), cmd)
+	switch {
+	case err != nil:
+		s.fail(c, err)
+	case !done:
+		c.JSON(http.StatusAccepted, pendingCommand{ID: cmd.ID, Status: message.StatusPending})
+	case res.Error == message.ErrCodeInsufficientStock:
+		s.fail(c, newError(http.StatusConflict, "insufficient_stock", "the change would take the stock below zero"))
+	case res.Error != "" || res.Item == nil:
+		s.fail(c, notFound("item"))
+	default:
+		c.JSON(http.StatusOK, res.Item)
+	}
+}
+
+func (s *Server) deleteItem(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cmd := message.Command{Kind: message.KindDeleteItem, ID: uuid.NewString(), ItemID: id}
+	res, done, err := s.command(c.Request.Context(), cmd)
+	switch {
+	case err != nil:
+		s.fail(c, err)
+	case done && res.Error != "":
+		s.fail(c, notFound("item"))
+	default:
+		// Queued behind every order already accepted for the item, and ahead of
+		// every later one: from here on its orders end item_not_found.
+		s.store.ItemGone(id)
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// command publishes a stock change or deletion for a live item and waits up to
+// stockWait for the worker to apply it. done is false when it is queued but not
+// applied yet.
+func (s *Server) command(ctx context.Context, cmd message.Command) (res message.Result, done bool, err error) {
+	if _, err := s.store.Item(ctx, cmd.ItemID); err != nil {
+		return res, false, storeErr(err, "item")
+	}
+	cmd.AcceptedAt = time.Now().UTC()
+	if err := s.intake.Submit(ctx, cmd); err != nil {
+		return res, false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, stockWait)
+	defer cancel()
+	res, done = s.cache.Wait(wctx, cmd.ID, time.Second, nil)
+	return res, done, nil
+}

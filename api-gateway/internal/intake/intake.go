@@ -1,0 +1,151 @@
+// Package intake turns accepted commands into confirmed messages on their shard
+// queues. Requests for the same shard that arrive while a publish is in flight
+// are coalesced into one message and one confirm: under a crowd this divides
+// the broker's per-message work by the batch size, and alone a request is sent
+// at once, without waiting to fill a batch.
+package intake
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/shard"
+)
+
+// Publisher publishes one message and returns once the broker confirmed it.
+type Publisher interface {
+	Publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error
+}
+
+// Config sizes an Intake.
+type Config struct {
+	Shards   int
+	MaxBatch int // most commands in one message; 0 means 200
+	Parallel int // publishes in flight per shard; 0 means 4
+}
+
+// Intake publishes commands, coalesced per shard.
+type Intake struct {
+	pub    Publisher
+	cfg    Config
+	queues []chan *request
+}
+
+type request struct {
+	cmd  message.Command
+	done chan error
+}
+
+// New returns an Intake; call Run to start it.
+func New(pub Publisher, cfg Config) *Intake {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 200
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
+	}
+	in := &Intake{pub: pub, cfg: cfg, queues: make([]chan *request, cfg.Shards)}
+	for i := range in.queues {
+		in.queues[i] = make(chan *request, cfg.MaxBatch*cfg.Parallel)
+	}
+	return in
+}
+
+// Run publishes until ctx is done. Requests still queued then fail.
+func (in *Intake) Run(ctx context.Context) {
+	done := make(chan struct{})
+	for n := range in.queues {
+		for range in.cfg.Parallel {
+			go func() { in.loop(ctx, n); done <- struct{}{} }()
+		}
+	}
+	for range len(in.queues) * in.cfg.Parallel {
+		<-done
+	}
+}
+
+// Submit publishes cmd to its item's shard and returns nil once the broker
+// confirmed it. cmd must be valid: one invalid command would make the whole
+// message it shares with others undeliverable.
+func (in *Intake) Submit(ctx context.Context, cmd message.Command) error {
+	if err := cmd.Validate(); err != nil {
+		return fmt.Errorf("submit: %w", err)
+	}
+	r := &request{cmd: cmd, done: make(chan error, 1)}
+	select {
+	case in.queues[shard.Of(cmd.ItemID, in.cfg.Shards)] <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// The outcome is unknown: the caller must not report success.
+		return ctx.Err()
+	}
+}
+
+func (in *Intake) loop(ctx context.Context, n int) {
+	q := in.queues[n]
+	batch := make([]*request, 0, in.cfg.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			in.drain(q, ctx.Err())
+			return
+		case r := <-q:
+			batch = append(batch, r)
+		}
+	more:
+		for len(batch) < in.cfg.MaxBatch {
+			select {
+			case r := <-q:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := in.publish(ctx, n, batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (in *Intake) publish(ctx context.Context, n int, batch []*request) error {
+	cmds := make([]message.Command, len(batch))
+	for i, r := range batch {
+		cmds[i] = r.cmd
+	}
+	body, err := message.EncodeCommands(cmds)
+	if err != nil {
+		return fmt.Errorf("encode commands: %w", err)
+	}
+	return in.pub.Publish(ctx, message.OrdersExchange, message.RoutingKey(n), amqp.Publishing{
+		ContentType:  message.ContentType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    uuid.NewString(),
+		Timestamp:    time.Now(),
+		Type:         "orderq.commands",
+		Body:         body,
+	})
+}
+
+func (in *Intake) drain(q chan *request, err error) {
+	for {
+		select {
+		case r := <-q:
+			r.done <- err
+		default:
+			return
+		}
+	}
+}

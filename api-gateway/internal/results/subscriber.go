@@ -1,0 +1,77 @@
+package results
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
+)
+
+// Subscribe feeds c from the results exchange until ctx is done, through a
+// queue of this instance's own that the broker deletes when the instance goes,
+// reconnecting whenever the connection is lost.
+func Subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) {
+	bo := mq.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		served, err := subscribe(ctx, url, name, c, log)
+		if ctx.Err() != nil {
+			return
+		}
+		if served {
+			bo.Reset()
+		}
+		wait := bo.Next()
+		log.Warn("results subscription lost, reconnecting", "err", err, "retry_in", wait.String())
+		if !mq.Sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) (served bool, err error) {
+	conn, err := mq.Dial(url, name)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return false, fmt.Errorf("open channel: %w", err)
+	}
+	if err := ch.ExchangeDeclare(message.ResultsExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return false, fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
+	if err != nil {
+		return false, fmt.Errorf("declare results queue: %w", err)
+	}
+	if err := ch.QueueBind(q.Name, "", message.ResultsExchange, false, nil); err != nil {
+		return false, fmt.Errorf("bind results queue: %w", err)
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		return false, fmt.Errorf("consume results: %w", err)
+	}
+	log.Info("results subscribed", "queue", q.Name)
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case d, ok := <-deliveries:
+			if !ok {
+				return true, fmt.Errorf("results deliveries stopped")
+			}
+			rs, err := message.DecodeResults(d.Body)
+			if err != nil {
+				log.Error("unreadable results message", "message_id", d.MessageId, "err", err)
+				continue
+			}
+			c.Deliver(rs)
+		}
+	}
+}

@@ -1,0 +1,153 @@
+// Package store is the gateway's view of the database: it creates and edits
+// items (never their stock, which only the worker changes), reads orders, and
+// keeps the Idempotency-Key records of order requests.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"gorm.io/gorm"
+
+	"github.com/orderq/orderq/shared/message"
+)
+
+// ErrNotFound means the item or order does not exist (or the item was deleted).
+var ErrNotFound = errors.New("not found")
+
+// Store reads and writes through gorm.
+type Store struct {
+	db    *gorm.DB
+	known *expirable.LRU[int64, bool] // item id → exists, for the order hot path
+}
+
+// New returns a Store over db.
+func New(db *gorm.DB) *Store {
+	return &Store{db: db, known: expirable.NewLRU[int64, bool](100_000, nil, 5*time.Second)}
+}
+
+type itemRow struct {
+	ID             int64
+	Name           string
+	Stock          int64
+	InitialStock   int64
+	MaxPerCustomer int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      *time.Time
+}
+
+func (itemRow) TableName() string { return "items" }
+
+func (r *itemRow) item() message.Item {
+	return message.Item{ID: r.ID, Name: r.Name, Stock: r.Stock, MaxPerCustomer: r.MaxPerCustomer,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+type orderRow struct {
+	ID          string
+	ItemID      int64
+	Quantity    int
+	CustomerID  string
+	Status      string
+	Reason      *string
+	CreatedAt   time.Time
+	ProcessedAt *time.Time
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+// CreateItem stores a new item with its initial stock.
+func (s *Store) CreateItem(ctx context.Context, name string, stock int64, maxPerCustomer int) (message.Item, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	row := itemRow{Name: name, Stock: stock, InitialStock: stock, MaxPerCustomer: maxPerCustomer, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return message.Item{}, fmt.Errorf("create item: %w", err)
+	}
+	s.known.Add(row.ID, true)
+	return row.item(), nil
+}
+
+// Item returns a live item.
+func (s *Store) Item(ctx context.Context, id int64) (message.Item, error) {
+	var row itemRow
+	err := s.db.WithContext(ctx).Where("id = ? AND deleted_at IS NULL", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return message.Item{}, ErrNotFound
+	}
+	if err != nil {
+		return message.Item{}, fmt.Errorf("get item: %w", err)
+	}
+	return row.item(), nil
+}
+
+// ItemExists reports whether an item is live, from a short-lived cache: an item
+// deleted a moment ago may still count as existing, and its orders are then
+// rejected by the worker instead.
+func (s *Store) ItemExists(ctx context.Context, id int64) (bool, error) {
+	if ok, hit := s.known.Get(id); hit {
+		return ok, nil
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&itemRow{}).Where("id = ? AND deleted_at IS NULL", id).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("look up item: %w", err)
+	}
+	s.known.Add(id, n > 0)
+	return n > 0, nil
+}
+
+// ItemGone forgets a deleted item at once on this instance.
+func (s *Store) ItemGone(id int64) { s.known.Add(id, false) }
+
+// Items returns up to limit live items with ids above afterID, by id.
+func (s *Store) Items(ctx context.Context, afterID int64, limit int) ([]message.Item, error) {
+	var rows []itemRow
+	err := s.db.WithContext(ctx).Where("id > ? AND deleted_at IS NULL", afterID).Order("id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list items: %w", err)
+	}
+	items := make([]message.Item, len(rows))
+	for i := range rows {
+		items[i] = rows[i].item()
+	}
+	return items, nil
+}
+
+// ItemPatch holds the fields of an item an admin may edit directly.
+type ItemPatch struct {
+	Name           *string
+	MaxPerCustomer *int
+}
+
+// UpdateItem applies p to a live item.
+func (s *Store) UpdateItem(ctx context.Context, id int64, p ItemPatch) (message.Item, error) {
+	set := map[string]any{"updated_at": time.Now().UTC().Truncate(time.Microsecond)}
+	if p.Name != nil {
+		set["name"] = *p.Name
+	}
+	if p.MaxPerCustomer != nil {
+		set["max_per_customer"] = *p.MaxPerCustomer
+	}
+	res := s.db.WithContext(ctx).Model(&itemRow{}).Where("id = ? AND deleted_at IS NULL", id).Updates(set)
+	if res.Error != nil {
+		return message.Item{}, fmt.Errorf("update item: %w", res.Error)
+	}
+	return s.Item(ctx, id)
+}
+
+// Order returns an order the worker decided.
+func (s *Store) Order(ctx context.Context, id string) (message.Order, error) {
+	var row orderRow
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return message.Order{}, ErrNotFound
+	}
+	if err != nil {
+		return message.Order{}, fmt.Errorf("get order: %w", err)
+	}
+	return message.Order{ID: row.ID, ItemID: row.ItemID, Quantity: row.Quantity, CustomerID: row.CustomerID,
+		Status: row.Status, Reason: row.Reason, CreatedAt: row.CreatedAt, ProcessedAt: row.ProcessedAt}, nil
+}

@@ -1,0 +1,97 @@
+// Command worker applies orderq's shard queues to the database: one active
+// consumer per shard, batched transactions, results published back to the
+// gateways.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/orderq/orderq/shared/config"
+	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/logging"
+	"github.com/orderq/orderq/worker/internal/consumer"
+	"github.com/orderq/orderq/worker/internal/metrics"
+	"github.com/orderq/orderq/worker/internal/stock"
+)
+
+// Config is the worker's configuration.
+type Config struct {
+	config.Common
+	MetricsAddr string
+	Prefetch    int
+	BatchSize   int
+}
+
+func loadConfig(getenv func(string) string) (Config, error) {
+	common, err := config.LoadCommon(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Common: common, MetricsAddr: config.String(getenv, "METRICS_ADDR", ":9091")}
+	if c.BatchSize, err = config.Int(getenv, "WORKER_BATCH_SIZE", 500, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.Prefetch, err = config.Int(getenv, "WORKER_PREFETCH", 1000, 1, 65535); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := logging.Stdout("worker", os.Getenv)
+	if err := run(ctx, log, os.Getenv); err != nil {
+		log.Error("worker stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger, getenv func(string) string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr,
+		"batch_size", cfg.BatchSize, "prefetch", cfg.Prefetch)
+
+	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	db, err := database.Open(openCtx, cfg.MySQLDSN, log, database.Options{MaxOpenConns: cfg.Shards + 4})
+	if err != nil {
+		return err
+	}
+	defer database.Close(db)
+	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
+		return err
+	}
+
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	m := metrics.New()
+	metricsErr := make(chan error, 1)
+	mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	go func() { metricsErr <- m.Serve(mctx, cfg.MetricsAddr, log) }()
+
+	c := consumer.New(consumer.Config{
+		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
+	}, stock.NewStore(db), m, log)
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	select {
+	case <-done:
+		log.Info("stopped")
+	case err := <-metricsErr:
+		cancelRun()
+		<-done
+		return fmt.Errorf("metrics server: %w", err)
+	}
+	return nil
+}

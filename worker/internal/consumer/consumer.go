@@ -1,0 +1,312 @@
+// Package consumer runs the worker's side of the shard queues: one consumer per
+// shard (RabbitMQ's single-active-consumer makes it the only active one across
+// replicas), which takes the deliveries at hand as a batch, applies them in one
+// transaction, publishes the results and only then acknowledges them.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gorm.io/gorm"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/shard"
+	"github.com/orderq/orderq/worker/internal/metrics"
+	"github.com/orderq/orderq/worker/internal/stock"
+)
+
+// Config configures a Consumer.
+type Config struct {
+	AMQPURL   string
+	Shards    int
+	Prefetch  int // unacknowledged deliveries per shard
+	BatchSize int // most commands applied in one transaction
+}
+
+// Consumer consumes every shard queue.
+type Consumer struct {
+	cfg     Config
+	store   *stock.Store
+	log     *slog.Logger
+	metrics *metrics.Metrics
+
+	// afterCommit, when set, runs after a batch committed and before its results
+	// are published and acknowledged; tests use it to crash at that point.
+	afterCommit func()
+}
+
+// New returns a Consumer.
+func New(cfg Config, store *stock.Store, m *metrics.Metrics, log *slog.Logger) *Consumer {
+	return &Consumer{cfg: cfg, store: store, metrics: m, log: log}
+}
+
+// Run consumes until ctx is done, reconnecting whenever the broker connection is
+// lost. On shutdown each shard finishes and acknowledges the batch in hand.
+func (c *Consumer) Run(ctx context.Context) {
+	bo := mq.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		served, err := c.serve(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if served {
+			bo.Reset()
+		}
+		wait := bo.Next()
+		c.log.Warn("broker connection lost, reconnecting", "err", err, "retry_in", wait.String())
+		if !mq.Sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
+	host, _ := os.Hostname()
+	conn, err := mq.Dial(c.cfg.AMQPURL, "orderq-worker "+host)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	setup, err := conn.Channel()
+	if err != nil {
+		return false, fmt.Errorf("open channel: %w", err)
+	}
+	if err := mq.DeclareTopology(setup, c.cfg.Shards); err != nil {
+		return false, err
+	}
+	setup.Close()
+	pub, err := conn.Channel()
+	if err != nil {
+		return false, fmt.Errorf("open results channel: %w", err)
+	}
+	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	c.log.Info("broker connected", "shards", c.cfg.Shards)
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, c.cfg.Shards)
+	var wg sync.WaitGroup
+	for n := range c.cfg.Shards {
+		wg.Go(func() { errs <- c.consume(sctx, conn, pub, n) })
+	}
+	select {
+	case <-ctx.Done():
+	case e := <-closed:
+		err = fmt.Errorf("connection closed: %v", e)
+	case err = <-errs:
+	}
+	cancel()
+	wg.Wait()
+	return true, err
+}
+
+// delivery is a delivery with its decoded commands, or why it could not be
+// decoded.
+type delivery struct {
+	amqp.Delivery
+	cmds []message.Command
+	err  error
+}
+
+// consume runs shard n's queue until ctx is done or the channel fails.
+func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp.Channel, n int) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("shard %d: open channel: %w", n, err)
+	}
+	defer ch.Close()
+	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
+		return fmt.Errorf("shard %d: qos: %w", n, err)
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, message.ShardQueue(n), "", false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("shard %d: consume: %w", n, err)
+	}
+	for {
+		var first amqp.Delivery
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-deliveries:
+			if !ok {
+				return fmt.Errorf("shard %d: deliveries stopped", n)
+			}
+			first = d
+		}
+		// Take what has already arrived, without waiting for more: under load the
+		// batch fills by itself while the previous one commits.
+		batch := []delivery{c.decode(first, n)}
+		count := len(batch[0].cmds)
+	more:
+		for count < c.cfg.BatchSize {
+			select {
+			case d, ok := <-deliveries:
+				if !ok {
+					break more
+				}
+				batch = append(batch, c.decode(d, n))
+				count += len(batch[len(batch)-1].cmds)
+			default:
+				break more
+			}
+		}
+		if err := c.process(ctx, pub, n, batch); err != nil {
+			return fmt.Errorf("shard %d: %w", n, err)
+		}
+	}
+}
+
+func (c *Consumer) decode(d amqp.Delivery, n int) delivery {
+	cmds, err := message.DecodeCommands(d.Body)
+	if err == nil {
+		for i := range cmds {
+			if s := shard.Of(cmds[i].ItemID, c.cfg.Shards); s != n {
+				err = fmt.Errorf("%w: item %d belongs to shard %d, not %d", message.ErrMalformed, cmds[i].ItemID, s, n)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return delivery{Delivery: d, err: err}
+	}
+	return delivery{Delivery: d, cmds: cmds}
+}
+
+// process applies a batch and settles its deliveries. An error means the
+// channel is unusable; the deliveries not yet settled will be redelivered.
+func (c *Consumer) process(ctx context.Context, pub *amqp.Channel, n int, batch []delivery) error {
+	var good []delivery
+	var cmds []message.Command
+	for _, d := range batch {
+		if d.err != nil {
+			if err := c.deadLetter(d, n); err != nil {
+				return err
+			}
+			continue
+		}
+		good = append(good, d)
+		cmds = append(cmds, d.cmds...)
+	}
+	if len(good) == 0 {
+		return nil
+	}
+	start := time.Now()
+	results, err := c.apply(ctx, cmds)
+	if permanent(err) {
+		if len(good) == 1 {
+			good[0].err = err
+			return c.deadLetter(good[0], n)
+		}
+		// One of the messages cannot be applied: apply them one by one so the
+		// others go through and only that one is dead-lettered.
+		c.log.Warn("batch refused by the database, applying its messages one by one", "shard", n, "err", err)
+		for _, d := range good {
+			if err := c.process(ctx, pub, n, []delivery{d}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.metrics.ApplySeconds.Observe(time.Since(start).Seconds())
+	c.metrics.BatchSize.Observe(float64(len(cmds)))
+	if c.afterCommit != nil {
+		c.afterCommit()
+	}
+	c.count(results)
+	// Results are the fast path to waiting clients; the database is the truth,
+	// so a lost results message costs latency, never correctness.
+	if body, err := message.EncodeResults(results); err != nil {
+		c.log.Error("encode results", "shard", n, "err", err)
+	} else if err := pub.PublishWithContext(context.WithoutCancel(ctx), message.ResultsExchange, "", false, false, amqp.Publishing{
+		ContentType: message.ContentType, Body: body, Timestamp: time.Now(),
+	}); err != nil {
+		c.log.Warn("publish results", "shard", n, "err", err)
+	}
+	if err := good[len(good)-1].Ack(true); err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	return nil
+}
+
+// apply applies cmds, retrying with back-off while the database is unreachable
+// or the transaction hit a deadlock. It gives up only on shutdown, leaving the
+// batch unacknowledged, or on an error retrying cannot cure.
+func (c *Consumer) apply(ctx context.Context, cmds []message.Command) ([]message.Result, error) {
+	bo := mq.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		// The attempt in hand is not cut short by shutdown: it commits or fails
+		// on its own.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		results, err := c.store.Apply(actx, cmds)
+		cancel()
+		if err == nil || permanent(err) {
+			return results, err
+		}
+		c.metrics.DBRetries.Inc()
+		wait := bo.Next()
+		c.log.Warn("database error, retrying the batch", "commands", len(cmds), "err", err, "retry_in", wait.String())
+		if !mq.Sleep(ctx, wait) {
+			return nil, fmt.Errorf("shutting down with a batch not applied: %w", err)
+		}
+	}
+}
+
+// permanent reports whether err is the database refusing this batch (bad data,
+// a violated constraint) rather than a passing fault (connection lost,
+// deadlock, lock wait timeout, server shutting down).
+func permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrCheckConstraintViolated) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1205, 1213, // lock wait timeout, deadlock
+		1040, 1053, 1927, 2006, 2013, // too many connections, shutdown, killed, gone away
+		1290, 1836: // read-only (fail-over in progress)
+		return false
+	}
+	return true
+}
+
+func (c *Consumer) deadLetter(d delivery, n int) error {
+	c.log.Error("dead-lettering message", "shard", n, "message_id", d.MessageId, "err", d.err)
+	c.metrics.DeadLettered.Inc()
+	if err := d.Nack(false, false); err != nil {
+		return fmt.Errorf("nack: %w", err)
+	}
+	return nil
+}
+
+func (c *Consumer) count(results []message.Result) {
+	for _, r := range results {
+		outcome := "ok"
+		switch {
+		case r.Order != nil && r.Order.Reason != nil:
+			outcome = *r.Order.Reason
+		case r.Order != nil:
+			outcome = r.Order.Status
+		case r.Error != "":
+			outcome = r.Error
+		}
+		c.metrics.Commands.WithLabelValues(string(r.Kind), outcome).Inc()
+	}
+}
+
