@@ -86,4 +86,3 @@ func TestStatements(t *testing.T) {
 		t.Errorf("statements = %q", got)
 	}
 }
-

@@ -121,4 +121,3 @@ func manage(t testing.TB, api, method, path, body string) {
 func Env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
-

@@ -251,5 +251,3 @@ func (s *Server) getOrder(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, o)
 }
-
-

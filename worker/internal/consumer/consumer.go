@@ -309,4 +309,3 @@ func (c *Consumer) count(results []message.Result) {
 		c.metrics.Commands.WithLabelValues(string(r.Kind), outcome).Inc()
 	}
 }
-
