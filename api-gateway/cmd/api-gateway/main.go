@@ -120,6 +120,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	defer log.Info("stopped")
 	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 35*time.Second)
 	defer cancelShutdown()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {

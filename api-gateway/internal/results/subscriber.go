@@ -53,7 +53,7 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 	if err := ch.QueueBind(q.Name, "", message.ResultsExchange, false, nil); err != nil {
 		return false, fmt.Errorf("bind results queue: %w", err)
 	}
-	deliveries, err := ch.ConsumeWithContext(ctx, q.Name, "", true, true, false, false, nil)
+	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume results: %w", err)
 	}

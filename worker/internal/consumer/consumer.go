@@ -127,7 +127,7 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp
 	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
 		return fmt.Errorf("shard %d: qos: %w", n, err)
 	}
-	deliveries, err := ch.ConsumeWithContext(ctx, message.ShardQueue(n), "", false, false, false, false, nil)
+	deliveries, err := ch.Consume(message.ShardQueue(n), "", false, false, false, false, nil)
 	if err != nil {
 		return fmt.Errorf("shard %d: consume: %w", n, err)
 	}
