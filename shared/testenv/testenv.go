@@ -106,7 +106,8 @@ func manage(t testing.TB, api, method, path, body string) {
 		t.Fatalf("management request: %v", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	client := http.Client{Timeout: 30 * time.Second}
+	// No keep-alive: an idle connection would outlive the test (goleak).
+	client := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("RabbitMQ management API %s (is the rabbitmq_management plugin enabled?): %v", api, err)

@@ -40,8 +40,9 @@ type Consumer struct {
 	metrics *metrics.Metrics
 
 	// afterCommit, when set, runs after a batch committed and before its results
-	// are published and acknowledged; tests use it to crash at that point.
-	afterCommit func()
+	// are published and acknowledged; an error from it drops the connection as
+	// a crash would. Tests use it to crash at exactly that point.
+	afterCommit func() error
 }
 
 // New returns a Consumer.
@@ -222,7 +223,9 @@ func (c *Consumer) process(ctx context.Context, pub *amqp.Channel, n int, batch 
 	c.metrics.ApplySeconds.Observe(time.Since(start).Seconds())
 	c.metrics.BatchSize.Observe(float64(len(cmds)))
 	if c.afterCommit != nil {
-		c.afterCommit()
+		if err := c.afterCommit(); err != nil {
+			return err
+		}
 	}
 	c.count(results)
 	// Results are the fast path to waiting clients; the database is the truth,
