@@ -1,5 +1,5 @@
 # orderq — `make help` lists the targets.
-MODULES := shared api-gateway worker loadtest
+MODULES := shared api-gateway worker loadtest e2e
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_MYSQL_DSN ?= root:@tcp(127.0.0.1:3306)/?parseTime=true&charset=utf8mb4
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m

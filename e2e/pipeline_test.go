@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/orderq/orderq/shared/message"
+)
+
+// ledger returns an item's stock and its initial stock plus every movement.
+func (s *system) ledger(item int64) (stock, balance int64) {
+	s.t.Helper()
+	db, err := sql.Open("mysql", s.env["MYSQL_DSN"])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.QueryRow(`SELECT i.stock, i.initial_stock + COALESCE((SELECT SUM(delta) FROM stock_movements m WHERE m.item_id = i.id), 0)
+		FROM items i WHERE i.id = ?`, item).Scan(&stock, &balance)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return stock, balance
+}
+
+func TestFlashSale(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	_, base := s.startGateway(nil)
+	const stock, orders, clients = 100, 2000, 200
+	c := newClient(t, base, clients)
+	item := c.createItem("flash", stock, 0)
+
+	ids := make(chan string, orders)
+	work := make(chan int, orders)
+	for i := range orders {
+		work <- i
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for i := range work {
+				st, o := c.order(item.ID, 1, fmt.Sprintf("buyer-%d", i), 0)
+				if st != http.StatusAccepted && st != http.StatusOK {
+					t.Errorf("order %d: status %d", i, st)
+					continue
+				}
+				ids <- o.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+
+	counts := map[string]int{}
+	seen := map[string]bool{}
+	for id := range ids {
+		if seen[id] {
+			t.Errorf("order id %s returned twice", id)
+		}
+		seen[id] = true
+		o := c.final(id)
+		key := o.Status
+		if o.Reason != nil {
+			key += "/" + *o.Reason
+		}
+		counts[key]++
+	}
+	if len(seen) != orders || counts["confirmed"] != stock || counts["rejected/out_of_stock"] != orders-stock {
+		t.Errorf("%d orders accepted, outcomes %v; want %d accepted, %d confirmed, %d rejected/out_of_stock",
+			len(seen), counts, orders, stock, orders-stock)
+	}
+	if got := c.item(item.ID).Stock; got != 0 {
+		t.Errorf("stock %d after the sale, want 0", got)
+	}
+	if st, balance := s.ledger(item.ID); st != balance {
+		t.Errorf("ledger unbalanced: stock %d, initial + movements %d", st, balance)
+	}
+}
+
+func TestFirstComeFirstServed(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	_, base := s.startGateway(nil)
+	c := newClient(t, base, 1)
+	item := c.createItem("scarce", 5, 0)
+
+	var ids []string
+	for i := range 15 {
+		// Not waiting for the outcome: order i+1 is sent as soon as order i is
+		// accepted, so several are queued at once.
+		st, o := c.order(item.ID, 1, fmt.Sprintf("c-%d", i), 0)
+		if st != http.StatusAccepted && st != http.StatusOK {
+			t.Fatalf("order %d: status %d", i, st)
+		}
+		ids = append(ids, o.ID)
+	}
+	for i, id := range ids {
+		o := c.final(id)
+		want := message.StatusConfirmed
+		if i >= 5 {
+			want = message.StatusRejected
+		}
+		if o.Status != want {
+			t.Errorf("order %d: %s, want %s", i, o.Status, want)
+		}
+	}
+}
+
+func TestItemLifecycleThroughTheQueue(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	_, base := s.startGateway(nil)
+	c := newClient(t, base, 4)
+	item := c.createItem("lifecycle", 1, 2)
+
+	if st, o := c.order(item.ID, 1, "alice", 10); st != http.StatusOK || o.Status != message.StatusConfirmed {
+		t.Fatalf("first order: %d %+v", st, o)
+	}
+	if st, o := c.order(item.ID, 1, "bob", 10); st != http.StatusOK || o.Reason == nil || *o.Reason != message.ReasonOutOfStock {
+		t.Fatalf("order without stock: %d %+v", st, o)
+	}
+	var got message.Item
+	if st := c.do("POST", fmt.Sprintf("/api/v1/items/%d/stock", item.ID), map[string]any{"delta": 10}, admin, &got); st != http.StatusOK || got.Stock != 10 {
+		t.Fatalf("restock: %d %+v", st, got)
+	}
+	if st, o := c.order(item.ID, 2, "alice", 10); st != http.StatusOK || o.Reason == nil || *o.Reason != message.ReasonLimitExceeded {
+		t.Fatalf("order over the customer limit: %d %+v", st, o)
+	}
+	var errBody struct{ Error struct{ Code string } }
+	if st := c.do("POST", fmt.Sprintf("/api/v1/items/%d/stock", item.ID), map[string]any{"delta": -11}, admin, &errBody); st != http.StatusConflict || errBody.Error.Code != "insufficient_stock" {
+		t.Fatalf("over-withdrawal: %d %+v", st, errBody)
+	}
+	if st := c.do("POST", fmt.Sprintf("/api/v1/items/%d/stock", item.ID), map[string]any{"set": 3}, admin, &got); st != http.StatusOK || got.Stock != 3 {
+		t.Fatalf("set stock: %d %+v", st, got)
+	}
+	if st := c.do("DELETE", fmt.Sprintf("/api/v1/items/%d", item.ID), nil, admin, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d", st)
+	}
+	if st := c.do("GET", fmt.Sprintf("/api/v1/items/%d", item.ID), nil, nil, nil); st != http.StatusNotFound {
+		t.Errorf("deleted item: GET status %d, want 404", st)
+	}
+	if st, _ := c.order(item.ID, 1, "carol", 0); st != http.StatusNotFound {
+		t.Errorf("order for a deleted item: status %d, want 404", st)
+	}
+	if st, balance := s.ledger(item.ID); st != 3 || balance != 3 {
+		t.Errorf("stock %d, ledger %d; want 3 and 3", st, balance)
+	}
+}
+
+func TestShardCountMismatchIsRefused(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	p, _ := s.start("worker", map[string]string{"SHARDS": "8", "METRICS_ADDR": "127.0.0.1:0"}, `"msg":"worker stopped"`)
+	if err := <-p.done; err == nil {
+		t.Error("a worker with another shard count exited 0")
+	}
+	if out := p.output(); !strings.Contains(out, "SHARDS=8 but this deployment runs 4 shards") {
+		t.Errorf("no clear error about the shard count:\n%s", out)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	w := s.startWorker(nil)
+	g, base := s.startGateway(nil)
+	c := newClient(t, base, 1)
+	item := c.createItem("shutdown", 1, 0)
+	if st, _ := c.order(item.ID, 1, "a", 10); st != http.StatusOK {
+		t.Fatalf("order: %d", st)
+	}
+	for name, p := range map[string]*process{"gateway": g, "worker": w} {
+		if err := p.stop(syscall.SIGTERM); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if !strings.Contains(p.output(), `"msg":"stopped"`) {
+			t.Errorf("%s did not stop cleanly:\n%s", name, p.output())
+		}
+	}
+}

@@ -1,0 +1,295 @@
+// Package e2e tests orderq end to end: it starts the real bin/api-gateway and
+// bin/worker against the real RabbitMQ and MariaDB, each test on its own vhost
+// and database, and drives them over HTTP as a storefront would.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/testenv"
+)
+
+const adminToken = "e2e-admin-token"
+
+// binDir holds the binaries under test: ORDERQ_BIN (make test sets it to bin/),
+// else built once into a temporary directory.
+var binDir string
+
+func TestMain(m *testing.M) {
+	binDir = os.Getenv("ORDERQ_BIN")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "orderq-e2e-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		for _, b := range []struct{ mod, pkg string }{{"api-gateway", "./cmd/api-gateway"}, {"worker", "./cmd/worker"}} {
+			cmd := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, b.mod), b.pkg)
+			cmd.Dir = filepath.Join("..", b.mod)
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "build", b.mod, err)
+				os.Exit(1)
+			}
+		}
+		binDir = dir
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// system is one deployment under test: a database, a vhost, and the processes
+// started on them.
+type system struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newSystem(t *testing.T) *system {
+	t.Helper()
+	return &system{t: t, env: map[string]string{
+		"AMQP_URL":    testenv.Vhost(t),
+		"MYSQL_DSN":   testenv.Database(t),
+		"ADMIN_TOKEN": adminToken,
+		"SHARDS":      "4",
+	}}
+}
+
+// process is a running binary.
+type process struct {
+	cmd  *exec.Cmd
+	done chan error
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// start runs binary with the system's environment plus extra, and returns once
+// a log line matches ready (its first group is returned), or fails the test.
+func (s *system) start(binary string, extra map[string]string, ready string) (*process, string) {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, binary))
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=info")
+	for _, m := range []map[string]string{s.env, extra} {
+		for k, v := range m {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", binary, err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	found := make(chan string, 1)
+	re := regexp.MustCompile(ready)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.out.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := re.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- append(m, "")[1]:
+				default:
+				}
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	s.t.Cleanup(func() {
+		p.stop(syscall.SIGKILL)
+		if s.t.Failed() {
+			s.t.Logf("%s output:\n%s", binary, p.output())
+		}
+	})
+	select {
+	case v := <-found:
+		return p, v
+	case err := <-p.done:
+		p.done <- err
+		s.t.Fatalf("%s exited before it was ready (%v):\n%s", binary, err, p.output())
+	case <-time.After(60 * time.Second):
+		s.t.Fatalf("%s not ready after 60 s:\n%s", binary, p.output())
+	}
+	return nil, ""
+}
+
+// stop signals the process and waits for it to exit; it returns the exit error.
+func (p *process) stop(sig os.Signal) error {
+	if p.cmd.ProcessState != nil {
+		return nil
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		return fmt.Errorf("did not exit within 30 s of %v", sig)
+	}
+}
+
+// startWorker starts a worker and waits until it consumes.
+func (s *system) startWorker(extra map[string]string) *process {
+	s.t.Helper()
+	if extra == nil {
+		extra = map[string]string{}
+	}
+	if extra["METRICS_ADDR"] == "" {
+		extra["METRICS_ADDR"] = "127.0.0.1:0"
+	}
+	p, _ := s.start("worker", extra, `"msg":"broker connected"`)
+	return p
+}
+
+// startGateway starts a gateway on a free port and returns its base URL once it
+// is ready.
+func (s *system) startGateway(extra map[string]string) (*process, string) {
+	s.t.Helper()
+	if extra == nil {
+		extra = map[string]string{}
+	}
+	extra["HTTP_ADDR"] = "127.0.0.1:0"
+	p, addr := s.start("api-gateway", extra, `"msg":"listening".*"addr":"([^"]+)"`)
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, base
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("gateway not ready after 30 s:\n%s", p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// client speaks the HTTP API.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newClient(t *testing.T, base string, conns int) *client {
+	return &client{t: t, base: base, http: &http.Client{
+		Timeout:   60 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
+	}}
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil). It
+// returns the status; transport errors fail the test.
+func (c *client) do(method, path string, body any, headers map[string]string, out any) int {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, c.base+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Errorf("%s %s: %v", method, path, err)
+		return 0
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Errorf("%s %s: %d %s: %v", method, path, resp.StatusCode, strings.TrimSpace(string(data)), err)
+		}
+	}
+	return resp.StatusCode
+}
+
+var admin = map[string]string{"Authorization": "Bearer " + adminToken}
+
+func (c *client) createItem(name string, stock int64, maxPer int) message.Item {
+	c.t.Helper()
+	var item message.Item
+	if st := c.do("POST", "/api/v1/items", map[string]any{"name": name, "stock": stock, "max_per_customer": maxPer}, admin, &item); st != http.StatusCreated {
+		c.t.Fatalf("create item: status %d", st)
+	}
+	return item
+}
+
+func (c *client) item(id int64) message.Item {
+	c.t.Helper()
+	var item message.Item
+	if st := c.do("GET", fmt.Sprintf("/api/v1/items/%d", id), nil, nil, &item); st != http.StatusOK {
+		c.t.Fatalf("get item %d: status %d", id, st)
+	}
+	return item
+}
+
+// order places an order, waiting up to wait seconds for its outcome, and
+// returns the status and the order.
+func (c *client) order(item int64, qty int, customer string, wait int) (int, message.Order) {
+	var o message.Order
+	h := map[string]string{}
+	if wait > 0 {
+		h["Prefer"] = fmt.Sprintf("wait=%d", wait)
+	}
+	st := c.do("POST", "/api/v1/orders", map[string]any{"item_id": item, "quantity": qty, "customer_id": customer}, h, &o)
+	return st, o
+}
+
+// final polls an order until it is final.
+func (c *client) final(id string) message.Order {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var o message.Order
+		st := c.do("GET", "/api/v1/orders/"+id+"?wait=10", nil, nil, &o)
+		if st == http.StatusOK && o.Final() {
+			return o
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("order %s not final after 60 s (status %d, %+v)", id, st, o)
+		}
+	}
+}
