@@ -8,3 +8,7 @@ require (
 )
 
 require filippo.io/edwards25519 v1.1.0 // indirect
+
+require github.com/orderq/orderq/shared v0.0.0
+
+replace github.com/orderq/orderq/shared => ../shared

@@ -30,10 +30,9 @@ import (
 // Config is the gateway's configuration.
 type Config struct {
 	config.Common
-	HTTPAddr       string
-	AdminToken     string
-	MaxInFlight    int
-	IdempotencyTTL time.Duration
+	HTTPAddr    string
+	AdminToken  string
+	MaxInFlight int
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -43,9 +42,6 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	c := Config{Common: common, HTTPAddr: config.String(getenv, "HTTP_ADDR", ":8080"), AdminToken: getenv("ADMIN_TOKEN")}
 	if c.MaxInFlight, err = config.Int(getenv, "MAX_IN_FLIGHT", 5000, 1, 1_000_000); err != nil {
-		return c, err
-	}
-	if c.IdempotencyTTL, err = config.Duration(getenv, "IDEMPOTENCY_TTL", 24*time.Hour, time.Minute, 30*24*time.Hour); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -94,7 +90,6 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	go in.Run(bg)
 	cache := results.NewCache(200_000, 10*time.Minute)
 	go results.Subscribe(bg, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)
-	go purgeKeys(bg, st, cfg.IdempotencyTTL, log)
 
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
@@ -127,19 +122,4 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// purgeKeys deletes Idempotency-Key records older than ttl, every minute.
-func purgeKeys(ctx context.Context, st *store.Store, ttl time.Duration, log *slog.Logger) {
-	for mq.Sleep(ctx, time.Minute) {
-		for {
-			n, err := st.PurgeKeys(ctx, time.Now().Add(-ttl))
-			if err != nil {
-				log.Warn("purge idempotency keys", "err", err)
-			}
-			if err != nil || n < 1000 {
-				break
-			}
-		}
-	}
 }

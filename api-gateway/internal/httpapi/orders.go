@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -17,9 +16,6 @@ import (
 
 const (
 	maxKeyLen = 255
-	// keyInFlightWait is how long a request waits for a concurrent request with
-	// the same Idempotency-Key to be published.
-	keyInFlightWait = 5 * time.Second
 	// pollInterval is how often a waiting request looks in the database for a
 	// result that did not reach this gateway's cache.
 	pollInterval = 500 * time.Millisecond
@@ -103,16 +99,23 @@ func (s *Server) createOrder(c *gin.Context) {
 		CustomerID: *req.CustomerID, Status: message.StatusPending, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	if key != "" {
-		// Keys are per customer: two customers never share one by accident.
-		key = order.CustomerID + "\x00" + key
-		res, err := s.reserveKey(ctx, key, &req, order.ID, order.CreatedAt)
+		// The key names the order: its id is derived from the customer and the
+		// key, so a retry, a duplicate racing the first request, or a request to
+		// another gateway instance all name the same order, and the worker
+		// applies an order id once. Nothing is written on this path.
+		order.ID = keyedOrderID(order.CustomerID, key)
+		prior, found, err := s.order(ctx, order.ID)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		if !res.Fresh {
-			order.ID, order.CreatedAt = res.OrderID, res.CreatedAt
-			s.answerOrder(c, s.knownOrder(ctx, order), wait)
+		if found {
+			if prior.ItemID != order.ItemID || prior.Quantity != order.Quantity {
+				s.fail(c, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+					"this Idempotency-Key was used with a different request body"))
+				return
+			}
+			s.answerOrder(c, prior, wait)
 			return
 		}
 	}
@@ -121,65 +124,37 @@ func (s *Server) createOrder(c *gin.Context) {
 		Quantity: order.Quantity, CustomerID: order.CustomerID,
 	})
 	if err != nil {
-		if key != "" {
-			if rerr := s.store.ReleaseKey(context.WithoutCancel(ctx), key, order.ID); rerr != nil {
-				s.log.Error("release idempotency key", "order_id", order.ID, "err", rerr)
-			}
-		}
 		s.fail(c, err)
 		return
 	}
 	s.metrics.accepted.Inc()
 	s.cache.Accepted(order)
-	if key != "" {
-		// The order is accepted whatever happens here; a key left reserved is
-		// taken over by a retry after a minute.
-		if err := s.store.AcceptKey(context.WithoutCancel(ctx), key); err != nil {
-			s.log.Error("accept idempotency key", "order_id", order.ID, "err", err)
-		}
-	}
 	s.answerOrder(c, order, wait)
 }
 
-// reserveKey reserves an Idempotency-Key, waiting a little while a concurrent
-// request with the same key is being published.
-func (s *Server) reserveKey(ctx context.Context, key string, req *orderRequest, orderID string, now time.Time) (store.Reservation, error) {
-	canonical, err := json.Marshal(req)
-	if err != nil {
-		return store.Reservation{}, err
-	}
-	deadline := time.Now().Add(keyInFlightWait)
-	for {
-		res, err := s.store.ReserveKey(ctx, key, canonical, orderID, now)
-		switch {
-		case errors.Is(err, store.ErrKeyReused):
-			return res, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
-				"this Idempotency-Key was used with a different request body")
-		case errors.Is(err, store.ErrKeyInFlight) && time.Now().Before(deadline):
-			select {
-			case <-ctx.Done():
-				return res, ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
-		case errors.Is(err, store.ErrKeyInFlight):
-			return res, newError(http.StatusConflict, "idempotency_key_in_flight",
-				"a request with this Idempotency-Key is still being processed; retry shortly")
-		}
-		return res, err
-	}
+// keyNamespace scopes the order ids derived from Idempotency-Keys.
+var keyNamespace = uuid.MustParse("6f0e5f5e-3b1c-4c55-9d0a-8c0d3f6b9a71")
+
+// keyedOrderID is the order id an Idempotency-Key stands for. Keys are per
+// customer: two customers never share one by accident.
+func keyedOrderID(customer, key string) string {
+	return uuid.NewSHA1(keyNamespace, []byte(customer+"\x00"+key)).String()
 }
 
-// knownOrder returns the latest state of an accepted order: the cache or the
-// database if it is final, else the pending order given.
-func (s *Server) knownOrder(ctx context.Context, pending message.Order) message.Order {
-	if o, ok := s.cache.Order(pending.ID); ok && o.Final() {
-		return o
+// order returns what is known of an order: from the cache (final, or pending
+// if this instance accepted it), else from the database.
+func (s *Server) order(ctx context.Context, id string) (message.Order, bool, error) {
+	if o, ok := s.cache.Order(id); ok {
+		return o, true, nil
 	}
-	if o, err := s.store.Order(ctx, pending.ID); err == nil {
-		return o
+	o, err := s.store.Order(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return o, false, nil
+	case err != nil:
+		return o, false, err
 	}
-	return pending
+	return o, true, nil
 }
 
 // answerOrder answers with an order, first waiting up to wait seconds for it
@@ -228,14 +203,15 @@ func (s *Server) getOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	o, known := s.cache.Order(id)
-	if !known || !o.Final() {
-		switch db, err := s.store.Order(ctx, id); {
-		case err == nil:
-			o, known = db, true
-		case !errors.Is(err, store.ErrNotFound):
-			s.fail(c, err)
-			return
+	o, known, err := s.order(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if known && !o.Final() {
+		// Pending here; the worker may have decided it already.
+		if db, err := s.store.Order(ctx, id); err == nil {
+			o = db
 		}
 	}
 	if (!known || !o.Final()) && wait > 0 {

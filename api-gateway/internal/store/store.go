@@ -151,3 +151,12 @@ func (s *Store) Order(ctx context.Context, id string) (message.Order, error) {
 	return message.Order{ID: row.ID, ItemID: row.ItemID, Quantity: row.Quantity, CustomerID: row.CustomerID,
 		Status: row.Status, Reason: row.Reason, CreatedAt: row.CreatedAt, ProcessedAt: row.ProcessedAt}, nil
 }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}

@@ -52,16 +52,6 @@ CREATE TABLE item_commands (
   applied_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB;
 
--- Idempotency-Key of order requests, kept for a retention period by the gateway.
-CREATE TABLE idempotency_keys (
-  key_hash     BINARY(32)  NOT NULL PRIMARY KEY,
-  request_hash BINARY(32)  NOT NULL,
-  order_id     CHAR(36) CHARACTER SET ascii NOT NULL,
-  state        VARCHAR(16) CHARACTER SET ascii NOT NULL,
-  created_at   DATETIME(6) NOT NULL,
-  KEY idempotency_keys_created (created_at)
-) ENGINE=InnoDB;
-
 -- Settings every process must agree on, such as the shard count.
 CREATE TABLE orderq_meta (
   name  VARCHAR(64)  CHARACTER SET ascii NOT NULL PRIMARY KEY,

@@ -26,6 +26,7 @@ type Config struct {
 	MetricsAddr string
 	Prefetch    int
 	BatchSize   int
+	Linger      time.Duration
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -38,6 +39,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.Prefetch, err = config.Int(getenv, "WORKER_PREFETCH", 1000, 1, 65535); err != nil {
+		return c, err
+	}
+	if c.Linger, err = config.Duration(getenv, "WORKER_LINGER", 2*time.Millisecond, 0, time.Second); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -59,7 +63,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return fmt.Errorf("config: %w", err)
 	}
 	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr,
-		"batch_size", cfg.BatchSize, "prefetch", cfg.Prefetch)
+		"batch_size", cfg.BatchSize, "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -82,6 +86,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
+		Linger: cfg.Linger,
 	}, stock.NewStore(db), m, log)
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()

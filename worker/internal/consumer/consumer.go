@@ -28,8 +28,9 @@ import (
 type Config struct {
 	AMQPURL   string
 	Shards    int
-	Prefetch  int // unacknowledged deliveries per shard
-	BatchSize int // most commands applied in one transaction
+	Prefetch  int           // unacknowledged deliveries per shard
+	BatchSize int           // most commands applied in one transaction
+	Linger    time.Duration // how long a batch waits for more deliveries after its first
 }
 
 // Consumer consumes every shard queue.
@@ -143,10 +144,13 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp
 			}
 			first = d
 		}
-		// Take what has already arrived, without waiting for more: under load the
-		// batch fills by itself while the previous one commits.
+		// Take what arrives within a moment of the first delivery: under load
+		// the broker streams the backlog, and the library hands it over one
+		// delivery at a time, so "what is already here" alone would make
+		// batches of one.
 		batch := []delivery{c.decode(first, n)}
 		count := len(batch[0].cmds)
+		linger := time.NewTimer(c.cfg.Linger)
 	more:
 		for count < c.cfg.BatchSize {
 			select {
@@ -156,10 +160,11 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp
 				}
 				batch = append(batch, c.decode(d, n))
 				count += len(batch[len(batch)-1].cmds)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}
+		linger.Stop()
 		if err := c.process(ctx, pub, n, batch); err != nil {
 			return fmt.Errorf("shard %d: %w", n, err)
 		}

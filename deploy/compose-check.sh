@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Validates docker-compose.yml with the real Compose CLI (`docker compose config`),
+# which needs no Docker engine. When the docker CLI has no compose plugin, the
+# plugin is built once from the Go module proxy into the user's CLI plugin folder;
+# later runs find it there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The newest release that builds with Go 1.26.8 from what the Go module proxy
+# serves: v5.7.0 needs Go 1.26.10, and v5.6.0 pins a dependency version the
+# proxy does not serve.
+COMPOSE_VERSION=v5.5.1
+COMPOSE_MODULE=github.com/docker/compose/v5
+
+die() { printf 'compose-check: %s\n' "$*" >&2; exit 1; }
+
+command -v docker >/dev/null || die "the docker CLI is not installed"
+
+if ! docker compose version >/dev/null 2>&1; then
+    command -v go >/dev/null || die "docker compose is missing and there is no Go toolchain to build it"
+    plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+    echo "compose-check: building docker compose $COMPOSE_VERSION into $plugin_dir (first run only, a few minutes)" >&2
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    # `go install module/cmd@version` refuses this module because its go.mod has
+    # exclude directives, so download it and build inside it, with its own go.sum.
+    (cd "$tmp" && GOWORK=off go mod download "$COMPOSE_MODULE@$COMPOSE_VERSION") ||
+        die "downloading $COMPOSE_MODULE@$COMPOSE_VERSION failed"
+    src=$(GOWORK=off go env GOMODCACHE)/$COMPOSE_MODULE@$COMPOSE_VERSION
+    (cd "$src" && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X $COMPOSE_MODULE/internal.Version=$COMPOSE_VERSION" \
+        -o "$tmp/docker-compose" ./cmd) || die "building docker compose $COMPOSE_VERSION failed"
+    install -D -m 0755 "$tmp/docker-compose" "$plugin_dir/docker-compose"
+    docker compose version >/dev/null || die "docker does not pick up $plugin_dir/docker-compose"
+fi
+
+docker compose version
+# Every service, including those behind a profile.
+docker compose -f docker-compose.yml --profile '*' config -q ||
+    die "docker-compose.yml is not valid"
+echo "compose-check: docker-compose.yml is valid"

@@ -1,0 +1,314 @@
+// Package check verifies a finished flash-sale run against the promises orderq
+// makes about stock. It is pure: it sees only what the crowd observed and, when
+// available, the item's stock ledger, and it reports only what it can prove.
+//
+// Every rule assumes what a flash-sale run guarantees: the item was created for
+// the run, nothing but the run's orders touched its stock, and it was not
+// deleted. Under those assumptions stock only goes down, one order at a time, in
+// the order the worker decides them, which is what makes the rules provable.
+package check
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Order statuses and rejection reasons from the HTTP contract.
+const (
+	StatusPending   = "pending"
+	StatusConfirmed = "confirmed"
+	StatusRejected  = "rejected"
+
+	ReasonOutOfStock    = "out_of_stock"
+	ReasonItemNotFound  = "item_not_found"
+	ReasonLimitExceeded = "limit_exceeded"
+)
+
+// Order is what the crowd knows about one order it sent.
+type Order struct {
+	ID         string // the gateway's order id; empty when it was never accepted
+	CustomerID string
+	Quantity   int
+	// Accepted is true once the gateway answered 2xx with an order.
+	Accepted bool
+	// Uncertain marks an order that was never accepted although the gateway may
+	// have taken it: a request of it died on the network or with a 5xx after the
+	// gateway could have published it. Such an order may still consume stock.
+	Uncertain bool
+	// Refusal is the answer to an order the gateway refused outright with a 4xx
+	// other than 429, e.g. "404 item_not_found". The crowd sends only orders the
+	// contract accepts, so any refusal is a gateway bug.
+	Refusal string
+	Status  string // last status seen; empty when not accepted
+	Reason  string // rejection reason; empty when none
+}
+
+// Final reports whether the order reached a final status.
+func (o Order) Final() bool {
+	return o.Status == StatusConfirmed || o.Status == StatusRejected
+}
+
+// Ledger is the item's stock ledger as the database holds it.
+type Ledger struct {
+	InitialStock int64 // items.initial_stock
+	Movements    int64 // SUM(stock_movements.delta) for the item
+	Stock        int64 // items.stock
+}
+
+// Run is everything the checker needs about one flash-sale run.
+type Run struct {
+	InitialStock   int64
+	MaxPerCustomer int // 0 means no limit
+	FinalStock     int64
+	Orders         []Order
+	Ledger         *Ledger // nil when the ledger was not read
+}
+
+// Rule names an invariant; it is stable, for machines and tests.
+type Rule string
+
+// The invariants, in the order Verify reports them.
+const (
+	RuleStockNegative        Rule = "stock_negative"
+	RuleOversold             Rule = "oversold"
+	RuleStockMismatch        Rule = "stock_mismatch"
+	RuleUndersold            Rule = "undersold"
+	RuleUnjustifiedRejection Rule = "unjustified_rejection"
+	RuleCustomerLimit        Rule = "customer_limit"
+	RuleNotFinal             Rule = "not_final"
+	RuleRefused              Rule = "order_refused"
+	RuleDuplicateOrder       Rule = "duplicate_order"
+	RuleLedger               Rule = "ledger_unbalanced"
+)
+
+// Violation is one broken invariant, described in a sentence.
+type Violation struct {
+	Rule    Rule   `json:"rule"`
+	Message string `json:"message"`
+}
+
+func (v Violation) String() string { return string(v.Rule) + ": " + v.Message }
+
+// examples bounds how many order ids or customers a message lists.
+const examples = 5
+
+// Verify returns the invariants run breaks, or nil when it passes.
+func Verify(run Run) []Violation {
+	t := tally(run)
+	var vs []Violation
+	add := func(r Rule, format string, args ...any) {
+		vs = append(vs, Violation{Rule: r, Message: fmt.Sprintf(format, args...)})
+	}
+
+	if run.FinalStock < 0 {
+		add(RuleStockNegative, "the gateway reports stock %d for the item: it went below zero", run.FinalStock)
+	}
+	if run.Ledger != nil && run.Ledger.Stock < 0 {
+		add(RuleStockNegative, "the database holds stock %d for the item: it went below zero", run.Ledger.Stock)
+	}
+
+	if t.confirmed > run.InitialStock {
+		add(RuleOversold, "%d units were confirmed, but the item had only %d", t.confirmed, run.InitialStock)
+	}
+
+	// Orders whose fate is unknown may have taken stock that no answer told us about,
+	// so with them the final stock is a range instead of a number.
+	hi := run.InitialStock - t.confirmed
+	lo := hi - t.uncertain
+	if msg, ok := stockOutside("the gateway reports", run.FinalStock, lo, hi, run.InitialStock, t); !ok {
+		add(RuleStockMismatch, "%s", msg)
+	}
+	if run.Ledger != nil {
+		if msg, ok := stockOutside("the database holds", run.Ledger.Stock, lo, hi, run.InitialStock, t); !ok {
+			add(RuleStockMismatch, "%s", msg)
+		}
+	}
+
+	// With single-unit orders and every outcome known, first come first served
+	// pins the result down: stock runs out only when all of it is sold, and a
+	// customer is refused only at the limit. So confirmed = min(stock, demand),
+	// where demand counts each customer up to the limit.
+	if t.singleUnits && len(t.notFinal) == 0 && t.uncertain == 0 {
+		demand := int64(0)
+		for _, n := range t.ordersByCustomer {
+			if run.MaxPerCustomer > 0 && n > int64(run.MaxPerCustomer) {
+				n = int64(run.MaxPerCustomer)
+			}
+			demand += n
+		}
+		if want := min(run.InitialStock, demand); t.confirmed < want {
+			add(RuleUndersold, "%d units were confirmed, but min(stock %d, demand %d) = %d should have been",
+				t.confirmed, run.InitialStock, demand, want)
+		}
+	}
+
+	// A rejection is unjustified when it is refuted by what remained afterwards:
+	// stock only falls and a customer's confirmed total only grows, so the end
+	// state bounds the state at the moment of the decision.
+	var noStock, noLimit, noItem []string
+	for _, o := range t.orders {
+		if o.Status != StatusRejected {
+			continue
+		}
+		switch o.Reason {
+		case ReasonOutOfStock:
+			if int64(o.Quantity) <= lo {
+				noStock = append(noStock, fmt.Sprintf("%s (quantity %d)", o.ID, o.Quantity))
+			}
+		case ReasonLimitExceeded:
+			held := t.confirmedByCustomer[o.CustomerID] + t.uncertainByCustomer[o.CustomerID]
+			if run.MaxPerCustomer == 0 || held+int64(o.Quantity) <= int64(run.MaxPerCustomer) {
+				noLimit = append(noLimit, fmt.Sprintf("%s (customer %s, quantity %d, holds %d)",
+					o.ID, o.CustomerID, o.Quantity, held))
+			}
+		case ReasonItemNotFound:
+			noItem = append(noItem, o.ID)
+		}
+	}
+	if len(noStock) > 0 {
+		add(RuleUnjustifiedRejection, "%d orders were rejected out_of_stock although at least %d units remained: %s",
+			len(noStock), lo, sample(noStock))
+	}
+	if len(noLimit) > 0 {
+		add(RuleUnjustifiedRejection, "%d orders were rejected limit_exceeded although max_per_customer %d allowed them: %s",
+			len(noLimit), run.MaxPerCustomer, sample(noLimit))
+	}
+	if len(noItem) > 0 {
+		add(RuleUnjustifiedRejection, "%d orders were rejected item_not_found although the item exists: %s",
+			len(noItem), sample(noItem))
+	}
+
+	if run.MaxPerCustomer > 0 {
+		var over []string
+		for c, n := range t.confirmedByCustomer {
+			if n > int64(run.MaxPerCustomer) {
+				over = append(over, fmt.Sprintf("%s holds %d", c, n))
+			}
+		}
+		if len(over) > 0 {
+			add(RuleCustomerLimit, "%d customers hold more than max_per_customer %d confirmed units: %s",
+				len(over), run.MaxPerCustomer, sample(over))
+		}
+	}
+
+	if len(t.notFinal) > 0 {
+		add(RuleNotFinal, "%d of %d accepted orders are not final: %s",
+			len(t.notFinal), len(t.orders), sample(t.notFinal))
+	}
+
+	if len(t.refusals) > 0 {
+		var n int
+		var why []string
+		for r, c := range t.refusals {
+			n += c
+			why = append(why, fmt.Sprintf("%s (%d)", r, c))
+		}
+		add(RuleRefused, "%d valid orders were refused: %s", n, sample(why))
+	}
+
+	if len(t.duplicates) > 0 {
+		add(RuleDuplicateOrder, "%d order ids were returned for more than one order: %s",
+			len(t.duplicates), sample(t.duplicates))
+	}
+
+	if l := run.Ledger; l != nil {
+		if l.InitialStock+l.Movements != l.Stock {
+			add(RuleLedger, "initial stock %d + movements %d = %d, but the database holds stock %d",
+				l.InitialStock, l.Movements, l.InitialStock+l.Movements, l.Stock)
+		}
+		if l.InitialStock != run.InitialStock {
+			add(RuleLedger, "the database records initial stock %d, but the item was created with %d",
+				l.InitialStock, run.InitialStock)
+		}
+	}
+	return vs
+}
+
+// totals are the sums Verify's rules are written in.
+type totals struct {
+	orders              []Order // accepted, each id once
+	confirmed           int64   // confirmed units
+	uncertain           int64   // units of orders whose fate is unknown
+	singleUnits         bool    // every order is for one unit
+	confirmedByCustomer map[string]int64
+	uncertainByCustomer map[string]int64
+	ordersByCustomer    map[string]int64 // accepted orders
+	notFinal            []string
+	duplicates          []string
+	refusals            map[string]int // by answer
+}
+
+func tally(run Run) totals {
+	t := totals{
+		singleUnits:         true,
+		confirmedByCustomer: map[string]int64{},
+		uncertainByCustomer: map[string]int64{},
+		ordersByCustomer:    map[string]int64{},
+		refusals:            map[string]int{},
+	}
+	seen := map[string]int{}
+	for _, o := range run.Orders {
+		if o.Quantity != 1 && (o.Accepted || o.Uncertain) {
+			t.singleUnits = false
+		}
+		if !o.Accepted {
+			if o.Refusal != "" {
+				t.refusals[o.Refusal]++
+			}
+			if o.Uncertain {
+				t.uncertain += int64(o.Quantity)
+				t.uncertainByCustomer[o.CustomerID] += int64(o.Quantity)
+			}
+			continue
+		}
+		// An id answered for two different orders is one order in the system; count
+		// it once so that only the duplicate rule reports it.
+		if seen[o.ID]++; seen[o.ID] > 1 {
+			if seen[o.ID] == 2 {
+				t.duplicates = append(t.duplicates, o.ID)
+			}
+			continue
+		}
+		t.orders = append(t.orders, o)
+		t.ordersByCustomer[o.CustomerID]++
+		switch {
+		case o.Status == StatusConfirmed:
+			t.confirmed += int64(o.Quantity)
+			t.confirmedByCustomer[o.CustomerID] += int64(o.Quantity)
+		case !o.Final():
+			t.notFinal = append(t.notFinal, fmt.Sprintf("%s (%s)", o.ID, statusOrNone(o.Status)))
+		}
+	}
+	return t
+}
+
+// stockOutside checks a reported stock against the range [lo, hi] the confirmed
+// orders allow, and describes a miss.
+func stockOutside(who string, got, lo, hi, initial int64, t totals) (string, bool) {
+	if got >= lo && got <= hi {
+		return "", true
+	}
+	if lo == hi {
+		return fmt.Sprintf("%s stock %d, but initial stock %d - confirmed %d = %d",
+			who, got, initial, t.confirmed, hi), false
+	}
+	return fmt.Sprintf("%s stock %d, but initial stock %d - confirmed %d - up to %d units of orders whose fate is unknown is between %d and %d",
+		who, got, initial, t.confirmed, t.uncertain, lo, hi), false
+}
+
+func statusOrNone(s string) string {
+	if s == "" {
+		return "no status"
+	}
+	return s
+}
+
+// sample lists a few items, sorted so messages are reproducible.
+func sample(items []string) string {
+	sort.Strings(items)
+	if len(items) <= examples {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:examples], ", ") + fmt.Sprintf(" and %d more", len(items)-examples)
+}

@@ -1,0 +1,311 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// order is an accepted order.
+func order(id, customer string, qty int, status, reason string) Order {
+	return Order{ID: id, CustomerID: customer, Quantity: qty, Accepted: true, Status: status, Reason: reason}
+}
+
+// crowd returns n accepted single-unit orders from n distinct customers.
+func crowd(prefix string, n int, status, reason string) []Order {
+	os := make([]Order, n)
+	for i := range os {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		os[i] = order(id, "c-"+id, 1, status, reason)
+	}
+	return os
+}
+
+func join(parts ...[]Order) []Order { return slices.Concat(parts...) }
+
+func TestVerifyPasses(t *testing.T) {
+	tests := []struct {
+		name string
+		run  Run
+	}{
+		{
+			name: "stock sold out, the rest refused",
+			run: Run{InitialStock: 3, FinalStock: 0, Orders: join(
+				crowd("ok", 3, StatusConfirmed, ""),
+				crowd("no", 2, StatusRejected, ReasonOutOfStock))},
+		},
+		{
+			name: "demand below stock",
+			run:  Run{InitialStock: 10, FinalStock: 6, Orders: crowd("ok", 4, StatusConfirmed, "")},
+		},
+		{
+			name: "zero stock",
+			run:  Run{InitialStock: 0, FinalStock: 0, Orders: crowd("no", 4, StatusRejected, ReasonOutOfStock)},
+		},
+		{
+			name: "no orders",
+			run:  Run{InitialStock: 7, FinalStock: 7},
+		},
+		{
+			name: "customer limit enforced",
+			run: Run{InitialStock: 10, MaxPerCustomer: 2, FinalStock: 7, Orders: []Order{
+				order("a1", "c-1", 1, StatusConfirmed, ""),
+				order("a2", "c-1", 1, StatusConfirmed, ""),
+				order("a3", "c-1", 1, StatusRejected, ReasonLimitExceeded),
+				order("a4", "c-1", 1, StatusRejected, ReasonLimitExceeded),
+				order("b1", "c-2", 1, StatusConfirmed, ""),
+			}},
+		},
+		{
+			name: "multi-unit orders stop short of the last units",
+			run: Run{InitialStock: 10, FinalStock: 1, Orders: []Order{
+				order("a", "c-1", 3, StatusConfirmed, ""),
+				order("b", "c-2", 3, StatusConfirmed, ""),
+				order("c", "c-3", 3, StatusConfirmed, ""),
+				order("d", "c-4", 3, StatusRejected, ReasonOutOfStock),
+			}},
+		},
+		{
+			name: "an order of unknown fate may have taken a unit",
+			run: Run{InitialStock: 5, FinalStock: 1, Orders: join(
+				crowd("ok", 3, StatusConfirmed, ""),
+				[]Order{{CustomerID: "c-x", Quantity: 1, Uncertain: true}})},
+		},
+		{
+			name: "refused orders do not count",
+			run: Run{InitialStock: 5, FinalStock: 3, Orders: join(
+				crowd("ok", 2, StatusConfirmed, ""),
+				[]Order{{CustomerID: "c-x", Quantity: 1000}})},
+		},
+		{
+			name: "balanced ledger",
+			run: Run{InitialStock: 5, FinalStock: 2, Orders: crowd("ok", 3, StatusConfirmed, ""),
+				Ledger: &Ledger{InitialStock: 5, Movements: -3, Stock: 2}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if vs := Verify(tt.run); len(vs) != 0 {
+				t.Errorf("Verify found violations in a good run:\n%s", lines(vs))
+			}
+		})
+	}
+}
+
+func TestVerifyCatches(t *testing.T) {
+	tests := []struct {
+		name string
+		run  Run
+		want []Rule
+		// say is a fragment the first violation's message must contain.
+		say string
+	}{
+		{
+			name: "stock below zero",
+			run:  Run{InitialStock: 2, FinalStock: -1, Orders: crowd("ok", 3, StatusConfirmed, "")},
+			want: []Rule{RuleStockNegative, RuleOversold},
+			say:  "stock -1",
+		},
+		{
+			name: "stock below zero in the database",
+			run: Run{InitialStock: 2, FinalStock: -1, Orders: crowd("ok", 3, StatusConfirmed, ""),
+				Ledger: &Ledger{InitialStock: 2, Movements: -3, Stock: -1}},
+			want: []Rule{RuleStockNegative, RuleStockNegative, RuleOversold},
+			say:  "gateway reports stock -1",
+		},
+		{
+			name: "oversold while the stock looks fine",
+			run:  Run{InitialStock: 2, FinalStock: 0, Orders: crowd("ok", 3, StatusConfirmed, "")},
+			want: []Rule{RuleOversold, RuleStockMismatch},
+			say:  "3 units were confirmed, but the item had only 2",
+		},
+		{
+			name: "final stock does not match confirmations",
+			run:  Run{InitialStock: 5, FinalStock: 4, Orders: crowd("ok", 2, StatusConfirmed, "")},
+			want: []Rule{RuleStockMismatch},
+			say:  "stock 4, but initial stock 5 - confirmed 2 = 3",
+		},
+		{
+			name: "database stock does not match confirmations",
+			run: Run{InitialStock: 5, FinalStock: 3, Orders: crowd("ok", 2, StatusConfirmed, ""),
+				Ledger: &Ledger{InitialStock: 5, Movements: -1, Stock: 4}},
+			want: []Rule{RuleStockMismatch},
+			say:  "database holds stock 4",
+		},
+		{
+			name: "stock outside what orders of unknown fate explain",
+			run: Run{InitialStock: 5, FinalStock: 1, Orders: join(
+				crowd("ok", 2, StatusConfirmed, ""),
+				[]Order{{CustomerID: "c-x", Quantity: 1, Uncertain: true}})},
+			want: []Rule{RuleStockMismatch},
+			say:  "between 2 and 3",
+		},
+		{
+			name: "fewer confirmed than stock and demand allow",
+			run: Run{InitialStock: 5, FinalStock: 2, Orders: join(
+				crowd("ok", 3, StatusConfirmed, ""),
+				crowd("no", 2, StatusRejected, "payment_declined"))},
+			want: []Rule{RuleUndersold},
+			say:  "3 units were confirmed, but min(stock 5, demand 5) = 5",
+		},
+		{
+			name: "undersold by the customer limit",
+			run: Run{InitialStock: 10, MaxPerCustomer: 2, FinalStock: 9, Orders: []Order{
+				order("a1", "c-1", 1, StatusConfirmed, ""),
+				order("a2", "c-1", 1, StatusRejected, ReasonLimitExceeded),
+			}},
+			want: []Rule{RuleUndersold, RuleUnjustifiedRejection},
+			say:  "demand 2",
+		},
+		{
+			name: "out of stock while stock remained",
+			run: Run{InitialStock: 10, FinalStock: 6, Orders: []Order{
+				order("a", "c-1", 2, StatusConfirmed, ""),
+				order("b", "c-2", 2, StatusConfirmed, ""),
+				order("c", "c-3", 2, StatusRejected, ReasonOutOfStock),
+			}},
+			want: []Rule{RuleUnjustifiedRejection},
+			say:  "1 orders were rejected out_of_stock although at least 6 units remained: c (quantity 2)",
+		},
+		{
+			name: "limit exceeded without a limit",
+			run: Run{InitialStock: 10, FinalStock: 8, Orders: []Order{
+				order("a", "c-1", 2, StatusConfirmed, ""),
+				order("b", "c-1", 2, StatusRejected, ReasonLimitExceeded),
+			}},
+			want: []Rule{RuleUnjustifiedRejection},
+			say:  "max_per_customer 0 allowed them",
+		},
+		{
+			name: "limit exceeded below the limit",
+			run: Run{InitialStock: 10, MaxPerCustomer: 5, FinalStock: 8, Orders: []Order{
+				order("a", "c-1", 2, StatusConfirmed, ""),
+				order("b", "c-1", 3, StatusRejected, ReasonLimitExceeded),
+			}},
+			want: []Rule{RuleUnjustifiedRejection},
+			say:  "b (customer c-1, quantity 3, holds 2)",
+		},
+		{
+			name: "item not found although it exists",
+			run: Run{InitialStock: 10, FinalStock: 10, Orders: []Order{
+				order("a", "c-1", 2, StatusRejected, ReasonItemNotFound),
+			}},
+			want: []Rule{RuleUnjustifiedRejection},
+			say:  "rejected item_not_found",
+		},
+		{
+			name: "customer over the limit",
+			run: Run{InitialStock: 10, MaxPerCustomer: 1, FinalStock: 8, Orders: []Order{
+				order("a", "c-1", 1, StatusConfirmed, ""),
+				order("b", "c-1", 1, StatusConfirmed, ""),
+			}},
+			want: []Rule{RuleCustomerLimit},
+			say:  "c-1 holds 2",
+		},
+		{
+			name: "accepted orders left pending",
+			run: Run{InitialStock: 10, FinalStock: 9, Orders: join(
+				crowd("ok", 1, StatusConfirmed, ""),
+				crowd("wait", 2, StatusPending, ""),
+				[]Order{order("odd", "c-odd", 1, "", "")})},
+			want: []Rule{RuleNotFinal},
+			say:  "3 of 4 accepted orders are not final: odd (no status), wait-0 (pending), wait-1 (pending)",
+		},
+		{
+			name: "valid orders refused",
+			run: Run{InitialStock: 5, FinalStock: 4, Orders: join(
+				crowd("ok", 1, StatusConfirmed, ""),
+				[]Order{
+					{CustomerID: "c-x", Quantity: 1, Refusal: "404 item_not_found"},
+					{CustomerID: "c-y", Quantity: 1, Refusal: "404 item_not_found"},
+					{CustomerID: "c-z", Quantity: 1, Refusal: "422 validation_failed"},
+				})},
+			want: []Rule{RuleRefused},
+			say:  "3 valid orders were refused: 404 item_not_found (2), 422 validation_failed (1)",
+		},
+		{
+			name: "one id for two orders",
+			run: Run{InitialStock: 5, FinalStock: 4, Orders: []Order{
+				order("same", "c-1", 1, StatusConfirmed, ""),
+				order("same", "c-2", 1, StatusConfirmed, ""),
+			}},
+			want: []Rule{RuleDuplicateOrder},
+			say:  "1 order ids were returned for more than one order: same",
+		},
+		{
+			name: "ledger does not add up",
+			run: Run{InitialStock: 5, FinalStock: 2, Orders: crowd("ok", 3, StatusConfirmed, ""),
+				Ledger: &Ledger{InitialStock: 5, Movements: -2, Stock: 2}},
+			want: []Rule{RuleLedger},
+			say:  "initial stock 5 + movements -2 = 3, but the database holds stock 2",
+		},
+		{
+			name: "ledger starts from another stock",
+			run: Run{InitialStock: 5, FinalStock: 2, Orders: crowd("ok", 3, StatusConfirmed, ""),
+				Ledger: &Ledger{InitialStock: 6, Movements: -4, Stock: 2}},
+			want: []Rule{RuleLedger},
+			say:  "initial stock 6, but the item was created with 5",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := Verify(tt.run)
+			var got []Rule
+			for _, v := range vs {
+				got = append(got, v.Rule)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("rules = %v, want %v; violations:\n%s", got, tt.want, lines(vs))
+			}
+			if !strings.Contains(vs[0].Message, tt.say) {
+				t.Errorf("message %q does not say %q", vs[0].Message, tt.say)
+			}
+		})
+	}
+}
+
+func TestVerifyEveryRuleCanFail(t *testing.T) {
+	// Each rule must be caught by at least one case above; a rule added without a
+	// failing case would be a checker that cannot fail.
+	caught := map[Rule]bool{}
+	runs := []Run{
+		{InitialStock: 2, FinalStock: -1, Orders: crowd("a", 3, StatusConfirmed, ""),
+			Ledger: &Ledger{InitialStock: 3, Movements: 0, Stock: 1}},
+		{InitialStock: 5, FinalStock: 2, Orders: crowd("b", 2, StatusRejected, ReasonOutOfStock)},
+		{InitialStock: 5, MaxPerCustomer: 1, FinalStock: 3, Orders: []Order{
+			order("c", "c-1", 1, StatusConfirmed, ""), order("c", "c-2", 1, StatusConfirmed, ""),
+			order("d", "c-1", 1, StatusConfirmed, ""), order("e", "c-1", 1, StatusPending, ""),
+			{CustomerID: "c-3", Quantity: 1, Refusal: "400 invalid_json"}}},
+	}
+	for _, r := range runs {
+		for _, v := range Verify(r) {
+			caught[v.Rule] = true
+		}
+	}
+	for _, r := range []Rule{RuleStockNegative, RuleOversold, RuleStockMismatch, RuleUndersold,
+		RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleRefused, RuleDuplicateOrder, RuleLedger} {
+		if !caught[r] {
+			t.Errorf("rule %s was never reported", r)
+		}
+	}
+}
+
+func TestVerifyMessagesAreBounded(t *testing.T) {
+	run := Run{InitialStock: 100, FinalStock: 100, Orders: crowd("p", 40, StatusPending, "")}
+	vs := Verify(run)
+	if len(vs) != 1 || vs[0].Rule != RuleNotFinal {
+		t.Fatalf("violations = %v, want one %s", vs, RuleNotFinal)
+	}
+	if want := "and 35 more"; !strings.HasSuffix(vs[0].Message, want) {
+		t.Errorf("message %q does not end with %q", vs[0].Message, want)
+	}
+}
+
+func lines(vs []Violation) string {
+	var b strings.Builder
+	for _, v := range vs {
+		b.WriteString("  " + v.String() + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,207 @@
+package crowd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Item is the gateway's item document.
+type Item struct {
+	ID             int64  `json:"id"`
+	Name           string `json:"name"`
+	Stock          int64  `json:"stock"`
+	MaxPerCustomer int    `json:"max_per_customer"`
+}
+
+// order is the gateway's order document.
+type order struct {
+	ID         string  `json:"id"`
+	ItemID     int64   `json:"item_id"`
+	Quantity   int     `json:"quantity"`
+	CustomerID string  `json:"customer_id"`
+	Status     string  `json:"status"`
+	Reason     *string `json:"reason"`
+}
+
+// APIError is an answer of the gateway that is not a success.
+type APIError struct {
+	Status     int
+	Code       string        // the contract's error code; empty when the body had none
+	Message    string        // the contract's message, or the start of the body
+	RetryAfter time.Duration // from Retry-After; 0 when absent
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("gateway answered %d", e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// errBadAnswer is a success status with a body that is not the contract's document.
+var errBadAnswer = errors.New("malformed answer")
+
+// maxBody bounds what is read of an answer: the contract's documents are small.
+const maxBody = 1 << 20
+
+// api speaks the gateway's HTTP contract.
+type api struct {
+	base   string // ends before /api/v1
+	token  string
+	client *http.Client
+}
+
+func (a *api) createItem(ctx context.Context, name string, stock int64, maxPerCustomer int) (Item, error) {
+	body, err := json.Marshal(map[string]any{"name": name, "stock": stock, "max_per_customer": maxPerCustomer})
+	if err != nil {
+		return Item{}, err
+	}
+	h := http.Header{"Authorization": {"Bearer " + a.token}}
+	var it Item
+	_, err = a.do(ctx, http.MethodPost, "/api/v1/items", h, body, &it, http.StatusCreated)
+	return it, err
+}
+
+func (a *api) getItem(ctx context.Context, id int64) (Item, error) {
+	var it Item
+	_, err := a.do(ctx, http.MethodGet, "/api/v1/items/"+strconv.FormatInt(id, 10), nil, nil, &it, http.StatusOK)
+	return it, err
+}
+
+// placeOrder sends one attempt of an order; body is the encoded order and key its
+// Idempotency-Key, the same on every attempt.
+func (a *api) placeOrder(ctx context.Context, key string, body []byte, wait int) (order, error) {
+	h := http.Header{"Idempotency-Key": {key}}
+	if wait > 0 {
+		h.Set("Prefer", "wait="+strconv.Itoa(wait))
+	}
+	var o order
+	_, err := a.do(ctx, http.MethodPost, "/api/v1/orders", h, body, &o, http.StatusOK, http.StatusAccepted)
+	return o, err
+}
+
+func (a *api) getOrder(ctx context.Context, id string, wait int) (order, error) {
+	path := "/api/v1/orders/" + id
+	if wait > 0 {
+		path += "?wait=" + strconv.Itoa(wait)
+	}
+	var o order
+	_, err := a.do(ctx, http.MethodGet, path, nil, nil, &o, http.StatusOK)
+	return o, err
+}
+
+// do sends a request and decodes a JSON answer with one of the wanted statuses
+// into out; any other status becomes an *APIError.
+func (a *api) do(ctx context.Context, method, path string, h http.Header, body []byte, out any, want ...int) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		// Drain what is left so the connection goes back to the pool.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+	}()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("read answer: %w", err)
+	}
+	for _, w := range want {
+		if resp.StatusCode == w {
+			if err := json.Unmarshal(data, out); err != nil {
+				return resp.StatusCode, fmt.Errorf("%w: %d: %v", errBadAnswer, resp.StatusCode, err)
+			}
+			return resp.StatusCode, nil
+		}
+	}
+	return resp.StatusCode, apiError(resp, data)
+}
+
+func apiError(resp *http.Response, data []byte) *APIError {
+	e := &APIError{Status: resp.StatusCode}
+	var doc struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &doc) == nil && doc.Error.Code != "" {
+		e.Code, e.Message = doc.Error.Code, doc.Error.Message
+	} else {
+		e.Message = strings.TrimSpace(string(data[:min(len(data), 200)]))
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
+// kind names an error for the error counts: the phase and the cause.
+func kind(phase string, err error) string { return phase + " " + cause(err) }
+
+// cause names what went wrong: the status and code of an answer, a malformed
+// answer, a cancelled request, or the network.
+func cause(err error) string {
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		if ae.Code != "" {
+			return fmt.Sprintf("%d %s", ae.Status, ae.Code)
+		}
+		return strconv.Itoa(ae.Status)
+	case errors.Is(err, errBadAnswer):
+		return "malformed_answer"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "cancelled"
+	default:
+		return "network"
+	}
+}
+
+// retryable reports whether another attempt with the same Idempotency-Key may
+// succeed: the gateway was overloaded, unavailable or unreachable.
+func retryable(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusTooManyRequests || ae.Status >= 500
+	}
+	return true
+}
+
+// mayHavePublished reports whether a failed attempt could still have placed the
+// order: the gateway answered 5xx or the answer was lost. A 4xx is a refusal
+// before anything was published.
+func mayHavePublished(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status >= 500
+	}
+	return true
+}

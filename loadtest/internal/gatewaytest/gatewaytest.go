@@ -1,0 +1,329 @@
+// Package gatewaytest serves an in-memory fake of the gateway's HTTP contract,
+// for tests of the load tester. By default it is correct: one goroutine decides
+// the orders in arrival order, as orderq's worker does. Options break it on
+// purpose, so tests can prove the checker notices.
+package gatewaytest
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Options choose the fake's behaviour.
+type Options struct {
+	Token string // admin token; default "secret"
+	// Delay is how old an order is before it is decided, so that short waits see
+	// it pending.
+	Delay time.Duration
+	// FailEvery > 0 answers every n-th order request 503 after taking the order,
+	// as a gateway does when a publish confirm is lost: only a retry with the same
+	// Idempotency-Key tells the client its order.
+	FailEvery int
+	Oversell  bool // confirm every order, stock or not
+	Hold      bool // never decide an order
+	Forget    bool // answer every order 404 item_not_found, as if the item did not exist
+}
+
+// Server is a running fake gateway.
+type Server struct {
+	*httptest.Server
+	opts Options
+
+	mu     sync.Mutex
+	items  map[int64]*item
+	orders map[string]*order
+	keys   map[string]idempotency
+	posts  int
+
+	queue chan *order
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+type item struct {
+	ID             int64  `json:"id"`
+	Name           string `json:"name"`
+	Stock          int64  `json:"stock"`
+	MaxPerCustomer int    `json:"max_per_customer"`
+	CreatedAt      string `json:"created_at"`
+	UpdatedAt      string `json:"updated_at"`
+
+	held map[string]int // confirmed quantity by customer
+}
+
+type order struct {
+	ID          string  `json:"id"`
+	ItemID      int64   `json:"item_id"`
+	Quantity    int     `json:"quantity"`
+	CustomerID  string  `json:"customer_id"`
+	Status      string  `json:"status"`
+	Reason      *string `json:"reason"`
+	CreatedAt   string  `json:"created_at"`
+	ProcessedAt *string `json:"processed_at"`
+
+	created time.Time
+	decided chan struct{}
+}
+
+type idempotency struct {
+	body    [32]byte
+	orderID string
+}
+
+// New starts a fake gateway that stops when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Token == "" {
+		opts.Token = "secret"
+	}
+	s := &Server{
+		opts:   opts,
+		items:  map[int64]*item{},
+		orders: map[string]*order{},
+		keys:   map[string]idempotency{},
+		queue:  make(chan *order, 1<<16),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/items", s.createItem)
+	mux.HandleFunc("GET /api/v1/items/{id}", s.getItem)
+	mux.HandleFunc("POST /api/v1/orders", s.placeOrder)
+	mux.HandleFunc("GET /api/v1/orders/{id}", s.getOrder)
+	s.Server = httptest.NewServer(mux)
+	go s.decide()
+	t.Cleanup(func() {
+		close(s.stop) // releases long-polls first, or Close would wait for them
+		s.Server.Close()
+		<-s.done
+	})
+	return s
+}
+
+// Orders returns how many distinct orders the fake took.
+func (s *Server) Orders() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.orders)
+}
+
+// decide is the single writer: it decides orders one at a time, in the order
+// they arrived.
+func (s *Server) decide() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case o := <-s.queue:
+			if s.opts.Hold {
+				continue
+			}
+			if !sleepUntil(o.created.Add(s.opts.Delay), s.stop) {
+				return
+			}
+			s.mu.Lock()
+			s.apply(o)
+			s.mu.Unlock()
+			close(o.decided)
+		}
+	}
+}
+
+func (s *Server) apply(o *order) {
+	now := timestamp()
+	o.ProcessedAt = &now
+	it, ok := s.items[o.ItemID]
+	reject := func(reason string) { o.Status, o.Reason = "rejected", &reason }
+	switch {
+	case !ok:
+		reject("item_not_found")
+	case !s.opts.Oversell && it.Stock < int64(o.Quantity):
+		reject("out_of_stock")
+	case !s.opts.Oversell && it.MaxPerCustomer > 0 && it.held[o.CustomerID]+o.Quantity > it.MaxPerCustomer:
+		reject("limit_exceeded")
+	default:
+		o.Status = "confirmed"
+		it.Stock -= int64(o.Quantity)
+		it.held[o.CustomerID] += o.Quantity
+	}
+}
+
+func (s *Server) createItem(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "a valid admin token is required")
+		return
+	}
+	var in struct {
+		Name           string `json:"name"`
+		Stock          int64  `json:"stock"`
+		MaxPerCustomer int    `json:"max_per_customer"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", err.Error())
+		return
+	}
+	if in.Name == "" || in.Stock < 0 || in.MaxPerCustomer < 0 {
+		writeError(w, http.StatusUnprocessableEntity, "validation_failed", "name, stock or max_per_customer is invalid")
+		return
+	}
+	s.mu.Lock()
+	now := timestamp()
+	it := &item{ID: int64(len(s.items) + 1), Name: in.Name, Stock: in.Stock, MaxPerCustomer: in.MaxPerCustomer,
+		CreatedAt: now, UpdatedAt: now, held: map[string]int{}}
+	s.items[it.ID] = it
+	snap := *it
+	s.mu.Unlock()
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/items/%d", it.ID))
+	writeJSON(w, http.StatusCreated, snap)
+}
+
+func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	it, ok := s.items[id]
+	var snap item
+	if ok {
+		snap = *it
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "item_not_found", "no such item")
+		return
+	}
+	writeJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ItemID     int64  `json:"item_id"`
+		Quantity   int    `json:"quantity"`
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", err.Error())
+		return
+	}
+	switch {
+	case in.Quantity < 1 || in.Quantity > 1000:
+		writeError(w, http.StatusUnprocessableEntity, "validation_failed", "quantity must be within 1…1000")
+		return
+	case in.CustomerID == "" || len(in.CustomerID) > 64:
+		writeError(w, http.StatusUnprocessableEntity, "validation_failed", "customer_id must be 1…64 characters")
+		return
+	}
+	body := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%s", in.ItemID, in.Quantity, in.CustomerID))
+	key := r.Header.Get("Idempotency-Key")
+
+	s.mu.Lock()
+	if _, ok := s.items[in.ItemID]; !ok || s.opts.Forget {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "item_not_found", "no such item")
+		return
+	}
+	var o *order
+	if k, ok := s.keys[key]; ok && key != "" {
+		if k.body != body {
+			s.mu.Unlock()
+			writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "the key was used with another body")
+			return
+		}
+		o = s.orders[k.orderID]
+	} else {
+		o = &order{ID: uuid.NewString(), ItemID: in.ItemID, Quantity: in.Quantity, CustomerID: in.CustomerID,
+			Status: "pending", CreatedAt: timestamp(), created: time.Now(), decided: make(chan struct{})}
+		s.orders[o.ID] = o
+		if key != "" {
+			s.keys[key] = idempotency{body: body, orderID: o.ID}
+		}
+		s.queue <- o
+		s.posts++
+		if s.opts.FailEvery > 0 && s.posts%s.opts.FailEvery == 0 {
+			s.mu.Unlock()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the broker did not confirm in time")
+			return
+		}
+	}
+	s.mu.Unlock()
+
+	wait, _ := strconv.Atoi(strings.TrimPrefix(r.Header.Get("Prefer"), "wait="))
+	snap, final := s.await(r, o, wait)
+	w.Header().Set("Location", "/api/v1/orders/"+o.ID)
+	if final {
+		writeJSON(w, http.StatusOK, snap)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, snap)
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	if _, err := uuid.Parse(r.PathValue("id")); err != nil {
+		writeError(w, http.StatusBadRequest, "validation_failed", "id: not an order id")
+		return
+	}
+	s.mu.Lock()
+	o, ok := s.orders[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "order_not_found", "no such order")
+		return
+	}
+	wait, _ := strconv.Atoi(r.URL.Query().Get("wait"))
+	snap, _ := s.await(r, o, wait)
+	writeJSON(w, http.StatusOK, snap)
+}
+
+// await waits up to wait seconds for o to be decided and returns a copy of it.
+func (s *Server) await(r *http.Request, o *order, wait int) (order, bool) {
+	if wait > 0 {
+		t := time.NewTimer(time.Duration(min(wait, 30)) * time.Second)
+		defer t.Stop()
+		select {
+		case <-o.decided:
+		case <-t.C:
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *o, o.Status != "pending"
+}
+
+func sleepUntil(at time.Time, stop <-chan struct{}) bool {
+	d := time.Until(at)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+func timestamp() string { return time.Now().UTC().Format(time.RFC3339) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}

@@ -1,0 +1,316 @@
+// Package report summarises a flash-sale run: throughput, latency percentiles,
+// outcomes, errors and the invariants, as a table for people or as a JSON
+// document whose shape stays stable for machines.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/orderq/orderq/loadtest/internal/check"
+	"github.com/orderq/orderq/loadtest/internal/crowd"
+)
+
+// Version is the JSON document's version; it changes only when a field changes
+// meaning or goes away.
+const Version = 1
+
+// Input is what a summary is made of.
+type Input struct {
+	Result     *crowd.Result
+	Ledger     *check.Ledger // nil when it was not read
+	LedgerNote string        // why it was not read
+	Violations []check.Violation
+}
+
+// Summary is the report of one flash sale.
+type Summary struct {
+	Version        int            `json:"version"`
+	Item           Item           `json:"item"`
+	Crowd          Crowd          `json:"crowd"`
+	Orders         Orders         `json:"orders"`
+	ElapsedSeconds float64        `json:"elapsed_seconds"`
+	Throughput     Throughput     `json:"throughput"`
+	Latency        Latency        `json:"latency"`
+	Statuses       map[string]int `json:"statuses"` // of accepted orders
+	Reasons        map[string]int `json:"reasons"`  // of rejected orders
+	Errors         map[string]int `json:"errors"`   // failed requests by kind
+	Ledger         Ledger         `json:"ledger"`
+	Invariants     Invariants     `json:"invariants"`
+}
+
+// Item is the item on sale.
+type Item struct {
+	ID                int64 `json:"id"`
+	InitialStock      int64 `json:"initial_stock"`
+	FinalStock        int64 `json:"final_stock"`
+	ConfirmedQuantity int64 `json:"confirmed_quantity"`
+	MaxPerCustomer    int   `json:"max_per_customer"`
+}
+
+// Crowd is how the sale was driven.
+type Crowd struct {
+	Concurrency    int     `json:"concurrency"`
+	Quantity       int     `json:"quantity"`
+	Customers      int     `json:"customers"`
+	WaitSeconds    int     `json:"wait_seconds"`
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+}
+
+// Orders counts the orders by how far they got.
+type Orders struct {
+	Planned     int `json:"planned"`
+	Sent        int `json:"sent"`
+	Accepted    int `json:"accepted"`
+	Final       int `json:"final"`
+	NotAccepted int `json:"not_accepted"`
+	Uncertain   int `json:"uncertain"` // not accepted, yet possibly placed
+}
+
+// Throughput is orders per second from the first order sent to the last one
+// accepted, and to the last one final.
+type Throughput struct {
+	AcceptedPerSecond float64 `json:"accepted_per_second"`
+	FinalPerSecond    float64 `json:"final_per_second"`
+}
+
+// Latency has the distributions of the three spans of an order's life.
+type Latency struct {
+	Accept        Stats `json:"accept"`          // first attempt sent → 2xx answer
+	AcceptToFinal Stats `json:"accept_to_final"` // 2xx answer → final status seen
+	OrderToFinal  Stats `json:"order_to_final"`  // first attempt sent → final status seen
+}
+
+// Stats is a latency distribution in milliseconds.
+type Stats struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// Ledger is the item's stock ledger, when it was read.
+type Ledger struct {
+	Checked      bool   `json:"checked"`
+	Note         string `json:"note,omitempty"`
+	InitialStock *int64 `json:"initial_stock,omitempty"`
+	Movements    *int64 `json:"movements,omitempty"`
+	Stock        *int64 `json:"stock,omitempty"`
+}
+
+// Invariants is the checker's verdict.
+type Invariants struct {
+	Passed     bool              `json:"passed"`
+	Violations []check.Violation `json:"violations"`
+}
+
+// Build summarises in.
+func Build(in Input) Summary {
+	r := in.Result
+	s := Summary{
+		Version: Version,
+		Item: Item{
+			ID:             r.Item.ID,
+			InitialStock:   r.Config.Stock,
+			FinalStock:     r.FinalStock,
+			MaxPerCustomer: r.Config.MaxPerCustomer,
+		},
+		Crowd: Crowd{
+			Concurrency:    r.Config.Concurrency,
+			Quantity:       r.Config.Quantity,
+			Customers:      r.Config.Customers,
+			WaitSeconds:    r.Config.Wait,
+			TimeoutSeconds: r.Config.Timeout.Seconds(),
+		},
+		Orders:         Orders{Planned: len(r.Orders)},
+		ElapsedSeconds: seconds(r.Finished.Sub(r.Started)),
+		Statuses:       map[string]int{check.StatusConfirmed: 0, check.StatusRejected: 0, check.StatusPending: 0},
+		Reasons:        map[string]int{},
+		Errors:         map[string]int{},
+		Ledger:         Ledger{Note: in.LedgerNote},
+		Invariants:     Invariants{Passed: len(in.Violations) == 0, Violations: in.Violations},
+	}
+	maps.Copy(s.Errors, r.Errors)
+	if s.Invariants.Violations == nil {
+		s.Invariants.Violations = []check.Violation{}
+	}
+	if l := in.Ledger; l != nil {
+		s.Ledger = Ledger{Checked: true, InitialStock: &l.InitialStock, Movements: &l.Movements, Stock: &l.Stock}
+	}
+
+	var accept, toFinal, total []time.Duration
+	var lastAccept, lastFinal time.Time
+	for _, o := range r.Orders {
+		if !o.Sent() {
+			continue
+		}
+		s.Orders.Sent++
+		if !o.Accepted {
+			s.Orders.NotAccepted++
+			if o.Uncertain {
+				s.Orders.Uncertain++
+			}
+			continue
+		}
+		s.Orders.Accepted++
+		accept = append(accept, o.AcceptedAt.Sub(o.SentAt))
+		lastAccept = later(lastAccept, o.AcceptedAt)
+		status := o.Status
+		if status == "" {
+			status = "none"
+		}
+		s.Statuses[status]++
+		if o.Status == check.StatusConfirmed {
+			s.Item.ConfirmedQuantity += int64(o.Quantity)
+		}
+		if o.Reason != "" {
+			s.Reasons[o.Reason]++
+		}
+		if o.Final() {
+			s.Orders.Final++
+			toFinal = append(toFinal, o.FinalAt.Sub(o.AcceptedAt))
+			total = append(total, o.FinalAt.Sub(o.SentAt))
+			lastFinal = later(lastFinal, o.FinalAt)
+		}
+	}
+	s.Latency = Latency{Accept: stats(accept), AcceptToFinal: stats(toFinal), OrderToFinal: stats(total)}
+	s.Throughput = Throughput{
+		AcceptedPerSecond: rate(s.Orders.Accepted, r.Started, lastAccept),
+		FinalPerSecond:    rate(s.Orders.Final, r.Started, lastFinal),
+	}
+	return s
+}
+
+// Percentile returns the p-th percentile (0 < p ≤ 100) of sorted by the
+// nearest-rank method: a latency some order really had, never an interpolation.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+func stats(ds []time.Duration) Stats {
+	slices.Sort(ds)
+	s := Stats{Count: len(ds)}
+	if len(ds) > 0 {
+		s.P50, s.P90, s.P99 = ms(Percentile(ds, 50)), ms(Percentile(ds, 90)), ms(Percentile(ds, 99))
+		s.Max = ms(ds[len(ds)-1])
+	}
+	return s
+}
+
+func rate(n int, from, to time.Time) float64 {
+	d := to.Sub(from)
+	if n == 0 || d <= 0 {
+		return 0
+	}
+	return round(float64(n)/d.Seconds(), 1)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }
+
+func seconds(d time.Duration) float64 { return round(d.Seconds(), 3) }
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
+
+// WriteJSON writes s as an indented JSON document.
+func (s Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteText writes s as a table for people.
+func (s Summary) WriteText(w io.Writer) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	limit := "no limit per customer"
+	if s.Item.MaxPerCustomer > 0 {
+		limit = fmt.Sprintf("at most %d per customer", s.Item.MaxPerCustomer)
+	}
+	fmt.Fprintf(tw, "item\t%d: stock %d → %d, confirmed quantity %d, %s\n",
+		s.Item.ID, s.Item.InitialStock, s.Item.FinalStock, s.Item.ConfirmedQuantity, limit)
+	fmt.Fprintf(tw, "crowd\t%d at once, quantity %d, %d customers, wait %ds, timeout %s\n",
+		s.Crowd.Concurrency, s.Crowd.Quantity, s.Crowd.Customers, s.Crowd.WaitSeconds,
+		time.Duration(s.Crowd.TimeoutSeconds*float64(time.Second)))
+	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)\n",
+		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain)
+	fmt.Fprintf(tw, "throughput\t%.1f accepted/s, %.1f final/s over %.3fs\n",
+		s.Throughput.AcceptedPerSecond, s.Throughput.FinalPerSecond, s.ElapsedSeconds)
+	fmt.Fprintf(tw, "statuses\t%s\n", counts(s.Statuses, check.StatusConfirmed, check.StatusRejected, check.StatusPending))
+	fmt.Fprintf(tw, "reasons\t%s\n", counts(s.Reasons))
+	fmt.Fprintf(tw, "errors\t%s\n", counts(s.Errors))
+	if s.Ledger.Checked {
+		fmt.Fprintf(tw, "ledger\tinitial %d, movements %d, stock %d\n",
+			*s.Ledger.InitialStock, *s.Ledger.Movements, *s.Ledger.Stock)
+	} else {
+		fmt.Fprintf(tw, "ledger\tnot checked: %s\n", s.Ledger.Note)
+	}
+	fmt.Fprintf(tw, "latency\tcount\tp50\tp90\tp99\tmax\n")
+	for _, l := range []struct {
+		name string
+		s    Stats
+	}{{"accept", s.Latency.Accept}, {"accept→final", s.Latency.AcceptToFinal}, {"order→final", s.Latency.OrderToFinal}} {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", l.name, l.s.Count,
+			millis(l.s.P50), millis(l.s.P90), millis(l.s.P99), millis(l.s.Max))
+	}
+	if s.Invariants.Passed {
+		fmt.Fprintf(tw, "invariants\tPASS\n")
+	} else {
+		fmt.Fprintf(tw, "invariants\tFAIL: %d violated\n", len(s.Invariants.Violations))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, v := range s.Invariants.Violations {
+		fmt.Fprintf(&b, "  - %s\n", v)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// counts lists m as "key n, …", the keys in first in that order, then the rest
+// sorted.
+func counts(m map[string]int, first ...string) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := slices.Clone(first)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(first, k) {
+			keys = append(keys, k)
+		}
+	}
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func millis(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.2fs", v/1000)
+	}
+	return fmt.Sprintf("%.1fms", v)
+}
