@@ -115,17 +115,23 @@ func (s *Server) limit(c *gin.Context) {
 // constant time.
 func (s *Server) admin(c *gin.Context) {
 	if s.adminHash == nil {
-		s.fail(c, newError(http.StatusUnauthorized, "unauthorized", "item administration is disabled: the gateway has no ADMIN_TOKEN"))
+		s.unauthorized(c, "item administration is disabled: the gateway has no ADMIN_TOKEN")
 		return
 	}
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	h := sha256.Sum256([]byte(token))
 	if !ok || subtle.ConstantTimeCompare(h[:], s.adminHash) != 1 {
-		c.Header("WWW-Authenticate", `Bearer realm="orderq"`)
-		s.fail(c, newError(http.StatusUnauthorized, "unauthorized", "missing or wrong admin token"))
+		s.unauthorized(c, "missing or wrong admin token")
 		return
 	}
 	c.Next()
+}
+
+// unauthorized answers 401. Every 401 names the scheme that would be accepted
+// (RFC 9110, section 15.5.2), also while no token is configured.
+func (s *Server) unauthorized(c *gin.Context, message string) {
+	c.Header("WWW-Authenticate", `Bearer realm="orderq"`)
+	s.fail(c, newError(http.StatusUnauthorized, "unauthorized", "%s", message))
 }
 
 func (s *Server) recoverer(c *gin.Context) {
