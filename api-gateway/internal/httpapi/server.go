@@ -118,7 +118,9 @@ func (s *Server) admin(c *gin.Context) {
 		s.unauthorized(c, "item administration is disabled: the gateway has no ADMIN_TOKEN")
 		return
 	}
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	// The scheme name is case-insensitive (RFC 9110, section 11.1).
+	scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+	ok := strings.EqualFold(scheme, "Bearer")
 	h := sha256.Sum256([]byte(token))
 	if !ok || subtle.ConstantTimeCompare(h[:], s.adminHash) != 1 {
 		s.unauthorized(c, "missing or wrong admin token")

@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/orderq/orderq/api-gateway/internal/results"
+	"github.com/orderq/orderq/api-gateway/internal/store"
+	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/testenv"
+)
+
+const testAdminToken = "test-admin-token"
+
+// fakeSubmitter stands in for the intake. It records every command it is
+// given; submit, when set, decides the outcome (nil: the broker confirmed).
+type fakeSubmitter struct {
+	submit func(ctx context.Context, cmd message.Command) error
+
+	mu        sync.Mutex
+	attempts  []message.Command
+	published []message.Command
+}
+
+func (f *fakeSubmitter) Submit(ctx context.Context, cmd message.Command) error {
+	f.mu.Lock()
+	f.attempts = append(f.attempts, cmd)
+	f.mu.Unlock()
+	var err error
+	if f.submit != nil {
+		err = f.submit(ctx, cmd)
+	}
+	if err == nil {
+		f.mu.Lock()
+		f.published = append(f.published, cmd)
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// calls returns copies of the commands submitted and of those that were
+// published (the submit succeeded).
+func (f *fakeSubmitter) calls() (attempts, published []message.Command) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]message.Command(nil), f.attempts...), append([]message.Command(nil), f.published...)
+}
+
+// testLogger writes warnings and errors to the test's output, so a failing
+// test shows what the server logged.
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// testDB returns a migrated database of the test's own, dropped when it ends.
+func testDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	dsn := testenv.Database(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	db, err := database.Open(ctx, dsn, testLogger(t), database.Options{MaxOpenConns: 8})
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := database.Close(db); err != nil {
+			t.Errorf("close test database: %v", err)
+		}
+	})
+	return db
+}
+
+// testServer is the API over a test database and a fake intake.
+type testServer struct {
+	handler http.Handler
+	db      *gorm.DB
+	store   *store.Store
+	cache   *results.Cache
+	sub     *fakeSubmitter
+}
+
+// newTestServer serves the API over db with the admin token testAdminToken;
+// configure may change the Config (the store, cache and intake are already set).
+func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testServer {
+	t.Helper()
+	ts := &testServer{db: db, store: store.New(db), cache: results.NewCache(1000, time.Minute), sub: &fakeSubmitter{}}
+	cfg := Config{
+		Store:       ts.store,
+		Intake:      ts.sub,
+		Cache:       ts.cache,
+		BrokerReady: func() bool { return true },
+		AdminToken:  testAdminToken,
+		Log:         testLogger(t),
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	ts.handler = New(cfg)
+	return ts
+}
+
+// serve sends one request. Admin routes get the admin token unless header sets
+// Authorization; a header with an empty value is not sent.
+func (ts *testServer) serve(t *testing.T, method, target, body string, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	ts.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// createItem stores an item directly, as an admin would have.
+func (ts *testServer) createItem(t *testing.T, name string, stock int64, maxPerCustomer int) message.Item {
+	t.Helper()
+	item, err := ts.store.CreateItem(t.Context(), name, stock, maxPerCustomer)
+	if err != nil {
+		t.Fatalf("create item: %v", err)
+	}
+	return item
+}
+
+// rowCounts are the rows of the tables the gateway writes (items) or reads
+// (orders, which only the worker writes).
+type rowCounts struct {
+	Items, Orders int64
+}
+
+func countRows(t *testing.T, db *gorm.DB) rowCounts {
+	t.Helper()
+	var n rowCounts
+	err := db.WithContext(t.Context()).Raw(`SELECT
+		(SELECT COUNT(*) FROM items) AS items,
+		(SELECT COUNT(*) FROM orders) AS orders`).Scan(&n).Error
+	if err != nil {
+		t.Fatalf("count rows: %v", err)
+	}
+	return n
+}
+
+// insertOrder stores an order as the worker does once it decided it.
+func insertOrder(t *testing.T, db *gorm.DB, o message.Order) {
+	t.Helper()
+	err := db.WithContext(t.Context()).Exec(`INSERT INTO orders
+		(id, item_id, quantity, customer_id, status, reason, created_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.ItemID, o.Quantity, o.CustomerID, o.Status, o.Reason, o.CreatedAt, o.ProcessedAt).Error
+	if err != nil {
+		t.Fatalf("insert order: %v", err)
+	}
+}
+
+// assertError checks that rec is exactly {"error":{"code":code,"message":"…"}}
+// with status and a non-empty message.
+func assertError(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Errorf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &top); err != nil {
+		t.Fatalf("error body %q is not a JSON object: %v", rec.Body, err)
+	}
+	if len(top) != 1 || top["error"] == nil {
+		t.Fatalf("error body %s: want exactly one top-level key, error", rec.Body)
+	}
+	var inner map[string]json.RawMessage
+	if err := json.Unmarshal(top["error"], &inner); err != nil {
+		t.Fatalf("error body %s: error is not an object: %v", rec.Body, err)
+	}
+	if len(inner) != 2 || inner["code"] == nil || inner["message"] == nil {
+		t.Fatalf("error body %s: want error to hold exactly code and message", rec.Body)
+	}
+	var gotCode, message string
+	if err := json.Unmarshal(inner["code"], &gotCode); err != nil {
+		t.Errorf("error body %s: code is not a string", rec.Body)
+	}
+	if err := json.Unmarshal(inner["message"], &message); err != nil {
+		t.Errorf("error body %s: message is not a string", rec.Body)
+	}
+	if gotCode != code {
+		t.Errorf("error code = %q, want %q; message %q", gotCode, code, message)
+	}
+	if strings.TrimSpace(message) == "" {
+		t.Errorf("error body %s: message is empty", rec.Body)
+	}
+}
+
+// decodeBody decodes rec's JSON body strictly into v.
+func decodeBody(t *testing.T, rec *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode response %s: %v", rec.Body, err)
+	}
+}
