@@ -22,6 +22,7 @@ const ContentType = "application/json"
 const (
 	MaxQuantity       = 1000
 	MaxCustomerIDLen  = 64
+	MaxLines          = 50
 	MaxCommandsPerMsg = 1000
 )
 
@@ -29,22 +30,41 @@ const (
 type Kind string
 
 const (
-	KindOrder      Kind = "order"       // place an order for one item
+	// KindOrder places an order. It goes to the shard of its first line (the
+	// order's home), which decides its own lines and forwards the others as
+	// KindOrderPart commands.
+	KindOrder Kind = "order"
+	// KindOrderPart asks another shard to decide its lines of an order.
+	KindOrderPart Kind = "order_part"
+	// KindRelease gives back the stock an order holds on this shard's lines
+	// (the order was rejected, canceled or timed out).
+	KindRelease    Kind = "release"
 	KindStock      Kind = "stock"       // change an item's stock by Delta or to Set
 	KindDeleteItem Kind = "delete_item" // delete an item; later orders are rejected
 )
 
-// Command is one change to one item's state. ID is its idempotency key: an order
-// id, or the id the gateway gave a stock change or deletion.
+// Line is one item of an order. No is its position in the order, from 0.
+type Line struct {
+	No       int   `json:"no"`
+	ItemID   int64 `json:"item_id"`
+	Quantity int   `json:"quantity"`
+}
+
+// Command is one change to the state of one shard's items. ID is its
+// idempotency key: the order id (for KindOrder, KindOrderPart, KindRelease), or
+// the id the gateway gave a stock change or deletion.
 type Command struct {
 	Kind       Kind      `json:"kind"`
 	ID         string    `json:"id"`
-	ItemID     int64     `json:"item_id"`
 	AcceptedAt time.Time `json:"accepted_at"`
 
-	// KindOrder
-	Quantity   int    `json:"quantity,omitempty"`
-	CustomerID string `json:"customer_id,omitempty"`
+	// KindStock, KindDeleteItem.
+	ItemID int64 `json:"item_id,omitempty"`
+
+	// KindOrder: all lines; KindOrderPart, KindRelease: this shard's lines.
+	Lines      []Line `json:"lines,omitempty"`
+	CustomerID string `json:"customer_id,omitempty"` // KindOrder, KindOrderPart
+	Parts      int    `json:"parts,omitempty"`       // KindOrder, KindOrderPart: shards the order spans
 
 	// KindStock: exactly one of them.
 	Delta *int64 `json:"delta,omitempty"`
@@ -93,19 +113,20 @@ func (c *Command) Validate() error {
 	if _, err := uuid.Parse(c.ID); err != nil || len(c.ID) != 36 {
 		return fmt.Errorf("id %q is not a uuid", c.ID)
 	}
-	if c.ItemID <= 0 {
-		return fmt.Errorf("item_id %d is not positive", c.ItemID)
-	}
 	switch c.Kind {
-	case KindOrder:
-		if c.Quantity < 1 || c.Quantity > MaxQuantity {
-			return fmt.Errorf("quantity %d out of range 1..%d", c.Quantity, MaxQuantity)
+	case KindOrder, KindOrderPart:
+		if err := validLines(c.Lines, c.Kind == KindOrder); err != nil {
+			return err
 		}
 		if err := ValidCustomerID(c.CustomerID); err != nil {
 			return err
 		}
-		if c.Delta != nil || c.Set != nil {
-			return errors.New("order carries a stock change")
+		if c.Parts < 1 || c.Parts > MaxLines || (c.Kind == KindOrderPart && c.Parts < 2) {
+			return fmt.Errorf("parts %d out of range", c.Parts)
+		}
+	case KindRelease:
+		if err := validLines(c.Lines, false); err != nil {
+			return err
 		}
 	case KindStock:
 		if (c.Delta == nil) == (c.Set == nil) {
@@ -118,7 +139,66 @@ func (c *Command) Validate() error {
 	default:
 		return fmt.Errorf("unknown kind %q", c.Kind)
 	}
+	switch c.Kind {
+	case KindStock, KindDeleteItem:
+		if c.ItemID <= 0 {
+			return fmt.Errorf("item_id %d is not positive", c.ItemID)
+		}
+		if c.Lines != nil || c.CustomerID != "" || c.Parts != 0 {
+			return fmt.Errorf("%s carries order fields", c.Kind)
+		}
+	default:
+		if c.ItemID != 0 || c.Delta != nil || c.Set != nil {
+			return fmt.Errorf("%s carries item fields", c.Kind)
+		}
+	}
 	return nil
+}
+
+// validLines checks lines: 1 to MaxLines, distinct items, quantities in range;
+// numbered 0, 1, … when whole (a part carries a subset of the numbers).
+func validLines(lines []Line, whole bool) error {
+	if len(lines) == 0 || len(lines) > MaxLines {
+		return fmt.Errorf("%d lines, want 1 to %d", len(lines), MaxLines)
+	}
+	items := make(map[int64]bool, len(lines))
+	nos := make(map[int]bool, len(lines))
+	for i, l := range lines {
+		switch {
+		case l.ItemID <= 0:
+			return fmt.Errorf("line %d: item_id %d is not positive", i, l.ItemID)
+		case l.Quantity < 1 || l.Quantity > MaxQuantity:
+			return fmt.Errorf("line %d: quantity %d out of range 1..%d", i, l.Quantity, MaxQuantity)
+		case items[l.ItemID]:
+			return fmt.Errorf("line %d: item %d appears twice", i, l.ItemID)
+		case whole && l.No != i, l.No < 0 || l.No >= MaxLines || nos[l.No]:
+			return fmt.Errorf("line %d: bad line number %d", i, l.No)
+		}
+		items[l.ItemID] = true
+		nos[l.No] = true
+	}
+	return nil
+}
+
+// Items returns the items a command touches.
+func (c *Command) Items() []int64 {
+	if c.ItemID != 0 {
+		return []int64{c.ItemID}
+	}
+	ids := make([]int64, len(c.Lines))
+	for i, l := range c.Lines {
+		ids[i] = l.ItemID
+	}
+	return ids
+}
+
+// Home returns the item whose shard a command is routed to: for an order, its
+// first line's; for the others, any of their items (all are on one shard).
+func (c *Command) Home() int64 {
+	if c.ItemID != 0 {
+		return c.ItemID
+	}
+	return c.Lines[0].ItemID
 }
 
 // ValidCustomerID checks a customer id: 1 to MaxCustomerIDLen printable
@@ -138,15 +218,21 @@ func ValidCustomerID(s string) error {
 	return nil
 }
 
-// Order statuses and rejection reasons, as clients see them.
+// Order statuses. An order is decided pending → confirmed | rejected by the
+// worker; the rest of its lifecycle is in package orderstatus.
 const (
 	StatusPending   = "pending"
 	StatusConfirmed = "confirmed"
 	StatusRejected  = "rejected"
+)
 
-	ReasonOutOfStock    = "out_of_stock"
-	ReasonItemNotFound  = "item_not_found"
-	ReasonLimitExceeded = "limit_exceeded"
+// Rejection reasons.
+const (
+	ReasonOutOfStock     = "out_of_stock"
+	ReasonItemNotFound   = "item_not_found"
+	ReasonLimitExceeded  = "limit_exceeded"
+	ReasonPaymentTimeout = "payment_timeout"
+	ReasonCanceled       = "canceled"
 )
 
 // Error codes a stock change or deletion can end with.
@@ -155,16 +241,29 @@ const (
 	ErrCodeItemNotFound      = "item_not_found"
 )
 
-// Order is an order as clients see it.
+// Order is an order as clients see it. ItemID and Quantity repeat the line of
+// a single-line order, so clients of single-item orders need not read Lines.
 type Order struct {
-	ID          string     `json:"id"`
-	ItemID      int64      `json:"item_id"`
-	Quantity    int        `json:"quantity"`
-	CustomerID  string     `json:"customer_id"`
-	Status      string     `json:"status"`
-	Reason      *string    `json:"reason"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ProcessedAt *time.Time `json:"processed_at"`
+	ID          string      `json:"id"`
+	ItemID      int64       `json:"item_id,omitempty"`
+	Quantity    int         `json:"quantity,omitempty"`
+	CustomerID  string      `json:"customer_id"`
+	Status      string      `json:"status"`
+	Reason      *string     `json:"reason"`
+	Lines       []OrderLine `json:"lines"`
+	CreatedAt   time.Time   `json:"created_at"`
+	ProcessedAt *time.Time  `json:"processed_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+// OrderLine is one line of an order with its own status: pending until its
+// shard decided it, then reserved (it holds stock) or released (it holds none;
+// Reason says why when the line itself failed), then the fulfilment states.
+type OrderLine struct {
+	ItemID   int64   `json:"item_id"`
+	Quantity int     `json:"quantity"`
+	Status   string  `json:"status"`
+	Reason   *string `json:"reason"`
 }
 
 // Final reports whether the order's outcome is decided.

@@ -93,7 +93,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Store: st, Intake: in, Cache: cache, BrokerReady: pub.Ready,
+			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
 			AdminToken: cfg.AdminToken, MaxInFlight: cfg.MaxInFlight, Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

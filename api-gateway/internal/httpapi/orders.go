@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,6 +14,9 @@ import (
 
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/shard"
 )
 
 const (
@@ -19,36 +24,75 @@ const (
 	// pollInterval is how often a waiting request looks in the database for a
 	// result that did not reach this gateway's cache.
 	pollInterval = 500 * time.Millisecond
+	// Bounds of a customer's order list.
+	maxOrderList     = 100
+	defaultOrderList = 20
 )
 
-type orderRequest struct {
-	ItemID     *int64  `json:"item_id"`
-	Quantity   *int    `json:"quantity"`
-	CustomerID *string `json:"customer_id"`
+type lineRequest struct {
+	ItemID   *int64 `json:"item_id"`
+	Quantity *int   `json:"quantity"`
 }
 
-// validate checks the request and fills in the default quantity of 1.
-func (r *orderRequest) validate() error {
-	if r.ItemID == nil {
-		return invalid("item_id is required")
-	}
-	if *r.ItemID <= 0 {
-		return invalid("item_id must be a positive whole number")
-	}
-	if r.Quantity == nil {
-		one := 1
-		r.Quantity = &one
-	}
-	if *r.Quantity < 1 || *r.Quantity > message.MaxQuantity {
-		return invalid("quantity must be from 1 to %d", message.MaxQuantity)
-	}
+// orderRequest is a single-item order (item_id, quantity) or a cart (lines).
+type orderRequest struct {
+	ItemID     *int64        `json:"item_id"`
+	Quantity   *int          `json:"quantity"`
+	CustomerID *string       `json:"customer_id"`
+	Lines      []lineRequest `json:"lines"`
+}
+
+// validate checks the request and returns its lines; a missing quantity is 1.
+func (r *orderRequest) validate() ([]message.Line, error) {
 	if r.CustomerID == nil {
-		return invalid("customer_id is required")
+		return nil, invalid("customer_id is required")
 	}
 	if err := message.ValidCustomerID(*r.CustomerID); err != nil {
-		return invalid("%v", err)
+		return nil, invalid("%v", err)
 	}
-	return nil
+	if r.Lines == nil {
+		line, err := validLine("", lineRequest{ItemID: r.ItemID, Quantity: r.Quantity})
+		if err != nil {
+			return nil, err
+		}
+		return []message.Line{line}, nil
+	}
+	if r.ItemID != nil || r.Quantity != nil {
+		return nil, invalid("send item_id and quantity, or lines, not both")
+	}
+	if len(r.Lines) == 0 || len(r.Lines) > message.MaxLines {
+		return nil, invalid("lines must hold 1 to %d lines", message.MaxLines)
+	}
+	lines := make([]message.Line, len(r.Lines))
+	for i, lr := range r.Lines {
+		line, err := validLine(fmt.Sprintf("lines[%d].", i), lr)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(lines[:i], func(l message.Line) bool { return l.ItemID == line.ItemID }) {
+			return nil, invalid("lines[%d].item_id: item %d is already in the order; one line per item", i, line.ItemID)
+		}
+		line.No = i
+		lines[i] = line
+	}
+	return lines, nil
+}
+
+func validLine(prefix string, r lineRequest) (message.Line, error) {
+	if r.ItemID == nil {
+		return message.Line{}, invalid("%sitem_id is required", prefix)
+	}
+	if *r.ItemID <= 0 {
+		return message.Line{}, invalid("%sitem_id must be a positive whole number", prefix)
+	}
+	qty := 1
+	if r.Quantity != nil {
+		qty = *r.Quantity
+	}
+	if qty < 1 || qty > message.MaxQuantity {
+		return message.Line{}, invalid("%squantity must be from 1 to %d", prefix, message.MaxQuantity)
+	}
+	return message.Line{ItemID: *r.ItemID, Quantity: qty}, nil
 }
 
 func validKey(key string) error {
@@ -63,6 +107,21 @@ func validKey(key string) error {
 	return nil
 }
 
+// orderView is an order as answered: with the status the customer sees.
+type orderView struct {
+	message.Order
+	DisplayStatus orderstatus.Display `json:"display_status"`
+}
+
+func (s *Server) view(c *gin.Context, o message.Order) orderView {
+	lines := make([]string, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = l.Status
+	}
+	lang := orderstatus.Lang(c.Query("lang"), c.GetHeader("Accept-Language"))
+	return orderView{Order: o, DisplayStatus: orderstatus.Derive(o.Status, lines, lang)}
+}
+
 func (s *Server) createOrder(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req orderRequest
@@ -70,7 +129,8 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := req.validate(); err != nil {
+	lines, err := req.validate()
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -84,33 +144,36 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	exists, err := s.store.ItemExists(ctx, *req.ItemID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !exists {
-		s.fail(c, notFound("item"))
-		return
+	for i, l := range lines {
+		exists, err := s.store.ItemExists(ctx, l.ItemID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !exists {
+			e := notFound("item")
+			if len(lines) > 1 {
+				e.message = fmt.Sprintf("lines[%d]: item %d not found", i, l.ItemID)
+			}
+			s.fail(c, e)
+			return
+		}
 	}
 
-	order := message.Order{
-		ID: uuid.Must(uuid.NewV7()).String(), ItemID: *req.ItemID, Quantity: *req.Quantity,
-		CustomerID: *req.CustomerID, Status: message.StatusPending, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
-	}
+	o := pendingOrder(uuid.Must(uuid.NewV7()).String(), *req.CustomerID, lines, time.Now().UTC().Truncate(time.Microsecond))
 	if key != "" {
 		// The key names the order: its id is derived from the customer and the
 		// key, so a retry, a duplicate racing the first request, or a request to
 		// another gateway instance all name the same order, and the worker
 		// applies an order id once. Nothing is written on this path.
-		order.ID = keyedOrderID(order.CustomerID, key)
-		prior, found, err := s.order(ctx, order.ID)
+		o.ID = keyedOrderID(o.CustomerID, key)
+		prior, found, err := s.order(ctx, o.ID)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
 		if found {
-			if prior.ItemID != order.ItemID || prior.Quantity != order.Quantity {
+			if !sameLines(prior.Lines, lines) {
 				s.fail(c, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
 					"this Idempotency-Key was used with a different request body"))
 				return
@@ -119,17 +182,46 @@ func (s *Server) createOrder(c *gin.Context) {
 			return
 		}
 	}
+	parts := map[int]bool{}
+	for _, l := range lines {
+		parts[shard.Of(l.ItemID, s.shards)] = true
+	}
 	err = s.intake.Submit(ctx, message.Command{
-		Kind: message.KindOrder, ID: order.ID, ItemID: order.ItemID, AcceptedAt: order.CreatedAt,
-		Quantity: order.Quantity, CustomerID: order.CustomerID,
+		Kind: message.KindOrder, ID: o.ID, AcceptedAt: o.CreatedAt, CustomerID: o.CustomerID,
+		Lines: lines, Parts: len(parts),
 	})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.metrics.accepted.Inc()
-	s.cache.Accepted(order)
-	s.answerOrder(c, order, wait)
+	s.cache.Accepted(o)
+	s.answerOrder(c, o, wait)
+}
+
+// pendingOrder is an accepted order as it stands until the worker decides it.
+func pendingOrder(id, customer string, lines []message.Line, now time.Time) message.Order {
+	o := message.Order{ID: id, CustomerID: customer, Status: message.StatusPending, CreatedAt: now, UpdatedAt: now,
+		Lines: make([]message.OrderLine, len(lines))}
+	for i, l := range lines {
+		o.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, Status: orderstatus.LinePending}
+	}
+	if len(lines) == 1 {
+		o.ItemID, o.Quantity = lines[0].ItemID, lines[0].Quantity
+	}
+	return o
+}
+
+func sameLines(have []message.OrderLine, want []message.Line) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	for i := range have {
+		if have[i].ItemID != want[i].ItemID || have[i].Quantity != want[i].Quantity {
+			return false
+		}
+	}
+	return true
 }
 
 // keyNamespace scopes the order ids derived from Idempotency-Keys.
@@ -171,7 +263,7 @@ func (s *Server) answerOrder(c *gin.Context, o message.Order, wait int) {
 	if o.Final() {
 		status = http.StatusOK
 	}
-	c.JSON(status, o)
+	c.JSON(status, s.view(c, o))
 }
 
 // waitOrder waits up to wait seconds for an order's final state.
@@ -180,7 +272,7 @@ func (s *Server) waitOrder(ctx context.Context, id string, wait int) (message.Or
 	defer cancel()
 	res, ok := s.cache.Wait(wctx, id, pollInterval, func() (message.Result, bool) {
 		o, err := s.store.Order(wctx, id)
-		if err != nil {
+		if err != nil || !o.Final() {
 			return message.Result{}, false
 		}
 		return message.Result{Kind: message.KindOrder, ID: id, Order: &o}, true
@@ -191,11 +283,20 @@ func (s *Server) waitOrder(ctx context.Context, id string, wait int) (message.Or
 	return *res.Order, true
 }
 
-func (s *Server) getOrder(c *gin.Context) {
-	ctx := c.Request.Context()
+// orderID reads and checks the order id of the path.
+func orderID(c *gin.Context) (string, error) {
 	id := c.Param("id")
 	if u, err := uuid.Parse(id); err != nil || u.String() != id {
-		s.fail(c, newError(http.StatusBadRequest, "invalid_id", "order id must be a lowercase UUID"))
+		return "", newError(http.StatusBadRequest, "invalid_id", "order id must be a lowercase UUID")
+	}
+	return id, nil
+}
+
+func (s *Server) getOrder(c *gin.Context) {
+	ctx := c.Request.Context()
+	id, err := orderID(c)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	wait, err := parseWait("wait", c.Query("wait"))
@@ -225,5 +326,142 @@ func (s *Server) getOrder(c *gin.Context) {
 		s.fail(c, notFound("order"))
 		return
 	}
-	c.JSON(http.StatusOK, o)
+	c.JSON(http.StatusOK, s.view(c, o))
+}
+
+type orderList struct {
+	Orders     []orderView `json:"orders"`
+	NextBefore *time.Time  `json:"next_before"`
+}
+
+// listOrders lists a customer's orders, newest first, filtered in SQL by the
+// status the customer sees.
+func (s *Server) listOrders(c *gin.Context) {
+	customer := c.Query("customer_id")
+	if err := message.ValidCustomerID(customer); err != nil {
+		s.fail(c, invalid("customer_id: %v", err))
+		return
+	}
+	display := c.Query("display_status")
+	if display != "" && !slices.Contains(orderstatus.Codes, display) {
+		s.fail(c, invalid("display_status must be one of %v", orderstatus.Codes))
+		return
+	}
+	limit := defaultOrderList
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxOrderList {
+			s.fail(c, invalid("limit must be a whole number from 1 to %d", maxOrderList))
+			return
+		}
+		limit = n
+	}
+	var before time.Time
+	if v := c.Query("before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			s.fail(c, invalid("before must be an RFC 3339 time, as next_before gives it"))
+			return
+		}
+		before = t
+	}
+	page, err := s.store.Orders(c.Request.Context(), customer, display, before, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	list := orderList{Orders: make([]orderView, len(page.Orders)), NextBefore: page.Next}
+	for i := range page.Orders {
+		list.Orders[i] = s.view(c, page.Orders[i])
+	}
+	c.JSON(http.StatusOK, list)
+}
+
+type statusRequest struct {
+	Status *string `json:"status"`
+}
+
+func (s *Server) payOrder(c *gin.Context)    { s.moveOrder(c, orderstatus.Paid) }
+func (s *Server) cancelOrder(c *gin.Context) { s.moveOrder(c, orderstatus.Canceled) }
+
+// setOrderStatus is the back office's move of an order.
+func (s *Server) setOrderStatus(c *gin.Context) {
+	var req statusRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.Status == nil || *req.Status == "" {
+		s.fail(c, invalid("status is required"))
+		return
+	}
+	s.moveOrder(c, *req.Status)
+}
+
+func (s *Server) moveOrder(c *gin.Context, to string) {
+	id, err := orderID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	o, err := s.store.MoveOrder(c.Request.Context(), id, to, s.shards)
+	if err != nil {
+		s.fail(c, lifecycleErr(err))
+		return
+	}
+	s.announce(c.Request.Context(), o)
+	c.JSON(http.StatusOK, s.view(c, o))
+}
+
+// setLineStatus is the back office's move of one line of an order.
+func (s *Server) setLineStatus(c *gin.Context) {
+	id, err := orderID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	item, err := strconv.ParseInt(c.Param("item_id"), 10, 64)
+	if err != nil || item <= 0 {
+		s.fail(c, newError(http.StatusBadRequest, "invalid_id", "item id must be a positive whole number"))
+		return
+	}
+	var req statusRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.Status == nil || *req.Status == "" {
+		s.fail(c, invalid("status is required"))
+		return
+	}
+	o, err := s.store.MoveLine(c.Request.Context(), id, item, *req.Status)
+	if err != nil {
+		s.fail(c, lifecycleErr(err))
+		return
+	}
+	s.announce(c.Request.Context(), o)
+	c.JSON(http.StatusOK, s.view(c, o))
+}
+
+// announce updates this instance's cache with an order's new state and tells
+// the other instances. The change is committed already: a failed
+// announcement only leaves other caches stale until their entries expire.
+func (s *Server) announce(ctx context.Context, o message.Order) {
+	rs := []message.Result{{Kind: message.KindOrder, ID: o.ID, Order: &o}}
+	s.cache.Deliver(rs)
+	if err := s.intake.Announce(ctx, rs); err != nil {
+		s.log.Warn("announce order change", "order_id", o.ID, "err", err)
+	}
+}
+
+func lifecycleErr(err error) error {
+	switch {
+	case errors.Is(err, order.ErrNotFound):
+		return notFound("order")
+	case errors.Is(err, order.ErrLineNotFound):
+		return newError(http.StatusNotFound, "line_not_found", "the order has no line for this item")
+	case errors.Is(err, order.ErrInvalidTransition):
+		return newError(http.StatusConflict, "invalid_transition", "%s", err.Error())
+	}
+	return err
 }

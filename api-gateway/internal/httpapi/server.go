@@ -23,9 +23,11 @@ import (
 	"github.com/orderq/orderq/shared/message"
 )
 
-// Submitter publishes a command and returns once the broker confirmed it.
+// Submitter publishes a command and returns once the broker confirmed it, and
+// announces order changes to every gateway instance.
 type Submitter interface {
 	Submit(ctx context.Context, cmd message.Command) error
+	Announce(ctx context.Context, rs []message.Result) error
 }
 
 // Config is what the API needs.
@@ -33,6 +35,7 @@ type Config struct {
 	Store       *store.Store
 	Intake      Submitter
 	Cache       *results.Cache
+	Shards      int
 	BrokerReady func() bool // connected and not blocked
 	AdminToken  string      // empty: item writes are refused
 	MaxInFlight int         // concurrent API requests before 429; 0 means 5000
@@ -44,6 +47,7 @@ type Server struct {
 	store       *store.Store
 	intake      Submitter
 	cache       *results.Cache
+	shards      int
 	brokerReady func() bool
 	adminHash   []byte
 	inFlight    chan struct{}
@@ -57,7 +61,7 @@ func New(cfg Config) http.Handler {
 		cfg.MaxInFlight = 5000
 	}
 	s := &Server{
-		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, brokerReady: cfg.BrokerReady,
+		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, shards: cfg.Shards, brokerReady: cfg.BrokerReady,
 		inFlight: make(chan struct{}, cfg.MaxInFlight), log: cfg.Log, metrics: newMetrics(),
 	}
 	if cfg.AdminToken != "" {
@@ -94,7 +98,12 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/items/:id/stock", s.changeStock)
 	admin.DELETE("/items/:id", s.deleteItem)
 	api.POST("/orders", s.createOrder)
+	api.GET("/orders", s.listOrders)
 	api.GET("/orders/:id", s.getOrder)
+	api.POST("/orders/:id/pay", s.payOrder)
+	api.POST("/orders/:id/cancel", s.cancelOrder)
+	admin.POST("/orders/:id/status", s.setOrderStatus)
+	admin.POST("/orders/:id/lines/:item_id/status", s.setLineStatus)
 	return r
 }
 

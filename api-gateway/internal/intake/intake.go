@@ -79,7 +79,7 @@ func (in *Intake) Submit(ctx context.Context, cmd message.Command) error {
 	}
 	r := &request{cmd: cmd, done: make(chan error, 1)}
 	select {
-	case in.queues[shard.Of(cmd.ItemID, in.cfg.Shards)] <- r:
+	case in.queues[shard.Of(cmd.Home(), in.cfg.Shards)] <- r:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -90,6 +90,18 @@ func (in *Intake) Submit(ctx context.Context, cmd message.Command) error {
 		// The outcome is unknown: the caller must not report success.
 		return ctx.Err()
 	}
+}
+
+// Announce publishes results to every gateway instance: a change of an order
+// after its decision, so no instance's cache keeps the old state.
+func (in *Intake) Announce(ctx context.Context, rs []message.Result) error {
+	body, err := message.EncodeResults(rs)
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	return in.pub.Publish(ctx, message.ResultsExchange, "", amqp.Publishing{
+		ContentType: message.ContentType, Timestamp: time.Now(), Body: body,
+	})
 }
 
 func (in *Intake) loop(ctx context.Context, n int) {

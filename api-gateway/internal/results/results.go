@@ -57,6 +57,12 @@ func (c *Cache) Result(id string) (message.Result, bool) {
 // Deliver stores results and wakes their waiters.
 func (c *Cache) Deliver(rs []message.Result) {
 	for i := range rs {
+		// An order changes after its decision (paid, canceled, …): keep the
+		// newest state when announcements cross.
+		if old, ok := c.final.Peek(rs[i].ID); ok && old.Order != nil && rs[i].Order != nil &&
+			old.Order.UpdatedAt.After(rs[i].Order.UpdatedAt) {
+			continue
+		}
 		c.final.Add(rs[i].ID, rs[i])
 		c.pending.Remove(rs[i].ID)
 	}

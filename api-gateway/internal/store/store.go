@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
 )
 
 // ErrNotFound means the item or order does not exist (or the item was deleted).
@@ -46,19 +47,6 @@ func (r *itemRow) item() message.Item {
 	return message.Item{ID: r.ID, Name: r.Name, Stock: r.Stock, MaxPerCustomer: r.MaxPerCustomer,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
-
-type orderRow struct {
-	ID          string
-	ItemID      int64
-	Quantity    int
-	CustomerID  string
-	Status      string
-	Reason      *string
-	CreatedAt   time.Time
-	ProcessedAt *time.Time
-}
-
-func (orderRow) TableName() string { return "orders" }
 
 // CreateItem stores a new item with its initial stock.
 func (s *Store) CreateItem(ctx context.Context, name string, stock int64, maxPerCustomer int) (message.Item, error) {
@@ -138,18 +126,28 @@ func (s *Store) UpdateItem(ctx context.Context, id int64, p ItemPatch) (message.
 	return s.Item(ctx, id)
 }
 
-// Order returns an order the worker decided.
+// Order returns an order the worker decided, or decided the first part of.
 func (s *Store) Order(ctx context.Context, id string) (message.Order, error) {
-	var row orderRow
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return message.Order{}, ErrNotFound
+	o, err := order.Load(ctx, s.db, id)
+	if errors.Is(err, order.ErrNotFound) {
+		return o, ErrNotFound
 	}
-	if err != nil {
-		return message.Order{}, fmt.Errorf("get order: %w", err)
-	}
-	return message.Order{ID: row.ID, ItemID: row.ItemID, Quantity: row.Quantity, CustomerID: row.CustomerID,
-		Status: row.Status, Reason: row.Reason, CreatedAt: row.CreatedAt, ProcessedAt: row.ProcessedAt}, nil
+	return o, err
+}
+
+// Orders lists a customer's orders, newest first.
+func (s *Store) Orders(ctx context.Context, customer, display string, before time.Time, limit int) (order.Page, error) {
+	return order.List(ctx, s.db, customer, display, before, limit)
+}
+
+// MoveOrder moves an order to status to (see order.Move).
+func (s *Store) MoveOrder(ctx context.Context, id, to string, shards int) (message.Order, error) {
+	return order.Move(ctx, s.db, id, to, shards)
+}
+
+// MoveLine moves an order's line of item to status to (see order.MoveLine).
+func (s *Store) MoveLine(ctx context.Context, id string, item int64, to string) (message.Order, error) {
+	return order.MoveLine(ctx, s.db, id, item, to)
 }
 
 // Ping reports whether the database answers.

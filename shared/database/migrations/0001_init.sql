@@ -14,19 +14,39 @@ CREATE TABLE items (
   CONSTRAINT items_max_nonnegative CHECK (max_per_customer >= 0)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- Orders, written by the worker in the transaction that decides them. The id is
--- the idempotency key of the queue message: a redelivered order finds its row.
+-- Orders. The worker writes an order in the transaction that decides it (or,
+-- for an order spanning shards, decides its first part). The id is the
+-- idempotency key of the queue message: a redelivered order finds its row.
+-- display_status is orderstatus.Code of the order and its lines, kept with
+-- every change so that customers' lists filter on it in SQL.
 CREATE TABLE orders (
-  id           CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
-  item_id      BIGINT      NOT NULL,
-  quantity     INT         NOT NULL,
-  customer_id  VARCHAR(64) NOT NULL,
-  status       VARCHAR(16) CHARACTER SET ascii NOT NULL,
-  reason       VARCHAR(32) CHARACTER SET ascii NULL,
-  created_at   DATETIME(6) NOT NULL,
-  processed_at DATETIME(6) NULL,
-  KEY orders_item_customer (item_id, customer_id, status),
-  KEY orders_customer (customer_id, created_at)
+  id             CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  customer_id    VARCHAR(64) NOT NULL,
+  status         VARCHAR(20) CHARACTER SET ascii NOT NULL,
+  reason         VARCHAR(32) CHARACTER SET ascii NULL,
+  display_status VARCHAR(20) CHARACTER SET ascii NOT NULL,
+  parts          INT         NOT NULL,
+  parts_done     INT         NOT NULL,
+  created_at     DATETIME(6) NOT NULL,
+  processed_at   DATETIME(6) NULL,
+  updated_at     DATETIME(6) NOT NULL,
+  KEY orders_customer_display (customer_id, display_status, created_at),
+  KEY orders_status_processed (status, processed_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Order lines, one per item, each with its own status. customer_id repeats the
+-- order's, for the per-customer limit.
+CREATE TABLE order_lines (
+  order_id    CHAR(36) CHARACTER SET ascii NOT NULL,
+  line_no     INT         NOT NULL,
+  item_id     BIGINT      NOT NULL,
+  quantity    INT         NOT NULL,
+  customer_id VARCHAR(64) NOT NULL,
+  status      VARCHAR(24) CHARACTER SET ascii NOT NULL,
+  reason      VARCHAR(32) CHARACTER SET ascii NULL,
+  PRIMARY KEY (order_id, line_no),
+  UNIQUE KEY order_lines_order_item (order_id, item_id),
+  KEY order_lines_item_customer (item_id, customer_id, status)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- The stock ledger: every change of items.stock, with what caused it. For every
@@ -38,7 +58,7 @@ CREATE TABLE stock_movements (
   kind       VARCHAR(16) CHARACTER SET ascii NOT NULL,
   delta      BIGINT      NOT NULL,
   created_at DATETIME(6) NOT NULL,
-  UNIQUE KEY stock_movements_ref_item (ref, item_id),
+  UNIQUE KEY stock_movements_ref_item_kind (ref, item_id, kind),
   KEY stock_movements_item (item_id)
 ) ENGINE=InnoDB;
 
@@ -50,6 +70,16 @@ CREATE TABLE item_commands (
   kind       VARCHAR(16) CHARACTER SET ascii NOT NULL,
   error      VARCHAR(32) CHARACTER SET ascii NULL,
   applied_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB;
+
+-- Commands to publish, written in the transaction that decided to send them
+-- (an order's other parts, releases of stock) and published by the worker's
+-- relay, which deletes a row once the broker confirmed it.
+CREATE TABLE outbox (
+  id          BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  routing_key VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  body        MEDIUMBLOB  NOT NULL,
+  created_at  DATETIME(6) NOT NULL
 ) ENGINE=InnoDB;
 
 -- Settings every process must agree on, such as the shard count.

@@ -12,10 +12,15 @@ import (
 	"syscall"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/logging"
+	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/outbox"
 	"github.com/orderq/orderq/worker/internal/consumer"
+	"github.com/orderq/orderq/worker/internal/expiry"
 	"github.com/orderq/orderq/worker/internal/metrics"
 	"github.com/orderq/orderq/worker/internal/stock"
 )
@@ -27,6 +32,8 @@ type Config struct {
 	Prefetch    int
 	BatchSize   int
 	Linger      time.Duration
+	// PaymentTimeout is how long a confirmed order may stay unpaid.
+	PaymentTimeout time.Duration
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -42,6 +49,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.Linger, err = config.Duration(getenv, "WORKER_LINGER", 2*time.Millisecond, 0, time.Second); err != nil {
+		return c, err
+	}
+	if c.PaymentTimeout, err = config.Duration(getenv, "PAYMENT_TIMEOUT", 15*time.Minute, time.Second, 30*24*time.Hour); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -63,7 +73,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return fmt.Errorf("config: %w", err)
 	}
 	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr,
-		"batch_size", cfg.BatchSize, "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
+		"batch_size", cfg.BatchSize, "payment_timeout", cfg.PaymentTimeout.String(), "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -84,10 +94,22 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	defer stopMetrics()
 	go func() { metricsErr <- m.Serve(mctx, cfg.MetricsAddr, log) }()
 
+	store := stock.NewStore(db, cfg.Shards)
+	host, _ := os.Hostname()
+	pub := mq.NewPublisher(mq.PublisherConfig{
+		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + host,
+		Setup: func(ch *amqp.Channel) error { return mq.DeclareTopology(ch, cfg.Shards) },
+	}, log)
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go pub.Run(bg)
+	go outbox.Relay(bg, db, pub, store.Outboxed(), time.Second, log)
+	go expiry.Run(bg, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, log)
+
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
 		Linger: cfg.Linger,
-	}, stock.NewStore(db), m, log)
+	}, store, m, log)
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
 	select {

@@ -174,17 +174,29 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp
 func (c *Consumer) decode(d amqp.Delivery, n int) delivery {
 	cmds, err := message.DecodeCommands(d.Body)
 	if err == nil {
-		for i := range cmds {
-			if s := shard.Of(cmds[i].ItemID, c.cfg.Shards); s != n {
-				err = fmt.Errorf("%w: item %d belongs to shard %d, not %d", message.ErrMalformed, cmds[i].ItemID, s, n)
-				break
-			}
-		}
+		err = c.misrouted(cmds, n)
 	}
 	if err != nil {
 		return delivery{Delivery: d, err: err}
 	}
 	return delivery{Delivery: d, cmds: cmds}
+}
+
+// misrouted checks that every command belongs on shard n: an order by its
+// first line, the others by all their items.
+func (c *Consumer) misrouted(cmds []message.Command, n int) error {
+	for i := range cmds {
+		items := cmds[i].Items()
+		if cmds[i].Kind == message.KindOrder {
+			items = []int64{cmds[i].Home()}
+		}
+		for _, item := range items {
+			if s := shard.Of(item, c.cfg.Shards); s != n {
+				return fmt.Errorf("%w: item %d belongs to shard %d, not %d", message.ErrMalformed, item, s, n)
+			}
+		}
+	}
+	return nil
 }
 
 // process applies a batch and settles its deliveries. An error means the

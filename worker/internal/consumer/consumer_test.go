@@ -107,7 +107,7 @@ func (e *env) results(t *testing.T) <-chan amqp.Delivery {
 // start runs a consumer until the test ends or stop is called.
 func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 	t.Helper()
-	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond}, stock.NewStore(e.db), metrics.New(), quiet)
+	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond}, stock.NewStore(e.db, shards), metrics.New(), quiet)
 	c.afterCommit = afterCommit
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -121,8 +121,8 @@ func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 func orders(item int64, n int) []message.Command {
 	cmds := make([]message.Command, n)
 	for i := range cmds {
-		cmds[i] = message.Command{Kind: message.KindOrder, ID: uuid.NewString(), ItemID: item, Quantity: 1,
-			CustomerID: "c" + uuid.NewString()[:8], AcceptedAt: time.Now()}
+		cmds[i] = message.Command{Kind: message.KindOrder, ID: uuid.NewString(), Parts: 1,
+			Lines: []message.Line{{ItemID: item, Quantity: 1}}, CustomerID: "c" + uuid.NewString()[:8], AcceptedAt: time.Now()}
 	}
 	return cmds
 }

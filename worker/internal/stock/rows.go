@@ -6,7 +6,8 @@ import (
 	"github.com/orderq/orderq/shared/message"
 )
 
-// The rows this package reads and writes; the schema is shared/database's.
+// The rows this package reads and writes besides package order's; the schema
+// is shared/database's.
 
 type itemRow struct {
 	ID             int64
@@ -24,24 +25,6 @@ func (itemRow) TableName() string { return "items" }
 func (r *itemRow) item() *message.Item {
 	return &message.Item{ID: r.ID, Name: r.Name, Stock: r.Stock, MaxPerCustomer: r.MaxPerCustomer,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
-type orderRow struct {
-	ID          string
-	ItemID      int64
-	Quantity    int
-	CustomerID  string
-	Status      string
-	Reason      *string
-	CreatedAt   time.Time
-	ProcessedAt *time.Time
-}
-
-func (orderRow) TableName() string { return "orders" }
-
-func (r *orderRow) order() *message.Order {
-	return &message.Order{ID: r.ID, ItemID: r.ItemID, Quantity: r.Quantity, CustomerID: r.CustomerID,
-		Status: r.Status, Reason: r.Reason, CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt}
 }
 
 type movementRow struct {
@@ -67,6 +50,7 @@ func (itemCommandRow) TableName() string { return "item_commands" }
 
 // Movement kinds in the ledger.
 const (
-	movementOrder  = "order"
-	movementAdjust = "adjust"
+	movementOrder   = "order"
+	movementRelease = "release"
+	movementAdjust  = "adjust"
 )

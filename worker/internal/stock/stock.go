@@ -1,61 +1,100 @@
 // Package stock applies a shard's commands to the database: it decides orders
-// in arrival order against each item's stock and per-customer limit, applies
-// stock changes and deletions, and writes orders, the stock ledger and the new
-// stock in one transaction per batch.
+// in arrival order against each item's stock and per-customer limit, gives
+// back the stock of released lines, applies stock changes and deletions, and
+// writes orders, the stock ledger and the new stock in one transaction per
+// batch.
 //
 // It is the only writer of items.stock. Commands are idempotent by id: a command
 // applied before (a redelivery after a crash between commit and ack) is not
 // applied again; its stored outcome is returned instead.
+//
+// An order spanning several shards is decided part by part: its home shard
+// (that of its first line) decides its own lines, writes the order as pending
+// and forwards the other parts through the outbox; the shard that decides the
+// last part decides the order. A rejected order's reserved lines are released
+// through their items' queues. A part's lines are all-or-nothing, and the home
+// shard rejects the whole order at once when its own part fails.
 package stock
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/outbox"
+	"github.com/orderq/orderq/shared/shard"
 )
 
 // Store applies batches of commands.
 type Store struct {
-	db *gorm.DB
+	db       *gorm.DB
+	shards   int
+	outboxed chan struct{}
 }
 
-// NewStore returns a Store over db.
-func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+// NewStore returns a Store over db for a deployment of shards shards.
+func NewStore(db *gorm.DB, shards int) *Store {
+	return &Store{db: db, shards: shards, outboxed: make(chan struct{}, 1)}
+}
 
-// Apply applies cmds, in order, in one transaction and returns one result per
-// command, in the same order. On error nothing was applied.
+// Outboxed receives after a batch that queued commands in the outbox
+// committed: the relay's cue to publish them.
+func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }
+
+// Apply applies cmds, in order, in one transaction and returns the results to
+// publish: every final order the batch decided or saw again, and the outcome
+// of every stock change and deletion. On error nothing was applied.
 func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Result, error) {
-	var results []message.Result
+	var b *batch
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		b, err := load(tx, cmds)
-		if err != nil {
+		var err error
+		if b, err = s.load(tx, cmds); err != nil {
 			return err
 		}
-		results = b.decide(cmds, time.Now().UTC().Truncate(time.Microsecond))
+		b.decide(cmds)
 		return b.write(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
-	return results, nil
+	if len(b.outbox) > 0 {
+		select {
+		case s.outboxed <- struct{}{}:
+		default:
+		}
+	}
+	return b.results, nil
 }
 
 // batch is the state a transaction reads, changes in memory, and writes back.
 type batch struct {
-	items      map[int64]*itemRow
-	seenOrders map[string]*orderRow       // applied before, by id
-	seenCmds   map[string]*itemCommandRow // applied before, by id
-	totals     map[customerItem]int       // confirmed quantity per customer and limited item
+	shards   int
+	now      time.Time
+	items    map[int64]*itemRow
+	orders   map[string]*orderState
+	seenCmds map[string]*itemCommandRow // stock changes and deletions applied before
+	totals   map[customerItem]int       // quantity held per customer and limited item
 
-	orders    []orderRow
+	results   []message.Result
 	movements []movementRow
 	itemCmds  []itemCommandRow
-	changed   map[int64]bool
+	outbox    []message.Command
+	changed   map[int64]bool // items whose row changed
+}
+
+type orderState struct {
+	row     order.Row
+	lines   []order.LineRow // in line order
+	isNew   bool            // insert rather than update
+	dirty   bool            // the order row changed
+	touched map[int]bool    // line numbers whose row changed
 }
 
 type customerItem struct {
@@ -63,32 +102,56 @@ type customerItem struct {
 	item     int64
 }
 
-// load reads, and locks, everything the commands may touch.
-func load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
+func (s *Store) load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 	b := &batch{
-		items:      map[int64]*itemRow{},
-		seenOrders: map[string]*orderRow{},
-		seenCmds:   map[string]*itemCommandRow{},
-		totals:     map[customerItem]int{},
-		changed:    map[int64]bool{},
+		shards:   s.shards,
+		now:      time.Now().UTC().Truncate(time.Microsecond),
+		items:    map[int64]*itemRow{},
+		orders:   map[string]*orderState{},
+		seenCmds: map[string]*itemCommandRow{},
+		totals:   map[customerItem]int{},
+		changed:  map[int64]bool{},
 	}
-	var orderIDs, cmdIDs []string
+	var orderIDs, cmdIDs, customers []string
 	itemIDs := map[int64]bool{}
 	for i := range cmds {
-		if cmds[i].Kind == message.KindOrder {
-			orderIDs = append(orderIDs, cmds[i].ID)
-		} else {
-			cmdIDs = append(cmdIDs, cmds[i].ID)
+		c := &cmds[i]
+		switch c.Kind {
+		case message.KindStock, message.KindDeleteItem:
+			cmdIDs = append(cmdIDs, c.ID)
+		default:
+			orderIDs = append(orderIDs, c.ID)
+			if c.CustomerID != "" {
+				customers = append(customers, c.CustomerID)
+			}
 		}
-		itemIDs[cmds[i].ItemID] = true
+		for _, id := range b.ownItems(c) {
+			itemIDs[id] = true
+		}
 	}
 	if len(orderIDs) > 0 {
-		var seen []orderRow
-		if err := tx.Where("id IN ?", orderIDs).Find(&seen).Error; err != nil {
-			return nil, fmt.Errorf("load applied orders: %w", err)
+		// Locked in id order: parts of one order decided on two shards at once
+		// meet on its row, and a common lock order keeps them from deadlocking.
+		slices.Sort(orderIDs)
+		var rows []order.Row
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", orderIDs).Order("id").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("load orders: %w", err)
 		}
-		for i := range seen {
-			b.seenOrders[seen[i].ID] = &seen[i]
+		if len(rows) > 0 {
+			ids := make([]string, len(rows))
+			for i := range rows {
+				ids[i] = rows[i].ID
+				b.orders[rows[i].ID] = &orderState{row: rows[i], touched: map[int]bool{}}
+			}
+			var lines []order.LineRow
+			if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("order_id IN ?", ids).
+				Order("order_id, line_no").Find(&lines).Error; err != nil {
+				return nil, fmt.Errorf("load order lines: %w", err)
+			}
+			for _, l := range lines {
+				st := b.orders[l.OrderID]
+				st.lines = append(st.lines, l)
+			}
 		}
 	}
 	if len(cmdIDs) > 0 {
@@ -100,11 +163,11 @@ func load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 			b.seenCmds[seen[i].ID] = &seen[i]
 		}
 	}
-
 	ids := make([]int64, 0, len(itemIDs))
 	for id := range itemIDs {
 		ids = append(ids, id)
 	}
+	slices.Sort(ids)
 	// The single consumer per shard already serialises these rows; the lock
 	// keeps an operator's manual UPDATE from slipping in between read and write.
 	var items []itemRow
@@ -118,20 +181,14 @@ func load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 			limited = append(limited, items[i].ID)
 		}
 	}
-	if len(limited) > 0 {
-		var customers []string
-		for i := range cmds {
-			if cmds[i].Kind == message.KindOrder {
-				customers = append(customers, cmds[i].CustomerID)
-			}
-		}
+	if len(limited) > 0 && len(customers) > 0 {
 		var rows []struct {
 			ItemID     int64
 			CustomerID string
 			Total      int
 		}
-		err := tx.Model(&orderRow{}).Select("item_id, customer_id, SUM(quantity) AS total").
-			Where("item_id IN ? AND customer_id IN ? AND status = ?", limited, customers, message.StatusConfirmed).
+		err := tx.Model(&order.LineRow{}).Select("item_id, customer_id, SUM(quantity) AS total").
+			Where("item_id IN ? AND customer_id IN ? AND status IN ?", limited, customers, orderstatus.HoldingStatuses).
 			Group("item_id, customer_id").Scan(&rows).Error
 		if err != nil {
 			return nil, fmt.Errorf("load customer totals: %w", err)
@@ -143,56 +200,235 @@ func load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 	return b, nil
 }
 
+// ownLines returns the lines of c this shard decides.
+func (b *batch) ownLines(c *message.Command) []message.Line {
+	if c.Kind != message.KindOrder {
+		return c.Lines
+	}
+	home := shard.Of(c.Home(), b.shards)
+	var own []message.Line
+	for _, l := range c.Lines {
+		if shard.Of(l.ItemID, b.shards) == home {
+			own = append(own, l)
+		}
+	}
+	return own
+}
+
+func (b *batch) ownItems(c *message.Command) []int64 {
+	if c.ItemID != 0 {
+		return []int64{c.ItemID}
+	}
+	lines := b.ownLines(c)
+	ids := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ItemID
+	}
+	return ids
+}
+
 // decide runs the commands in order against the loaded state.
-func (b *batch) decide(cmds []message.Command, now time.Time) []message.Result {
-	results := make([]message.Result, len(cmds))
-	done := map[string]int{} // command id → index of its result, for duplicates within the batch
+func (b *batch) decide(cmds []message.Command) {
+	done := map[string]bool{} // stock changes and deletions seen in this batch
 	for i := range cmds {
 		c := &cmds[i]
-		if j, ok := done[c.ID]; ok {
-			results[i] = results[j]
-			continue
-		}
-		done[c.ID] = i
 		switch c.Kind {
 		case message.KindOrder:
-			results[i] = b.order(c, now)
-		case message.KindStock:
-			results[i] = b.stock(c, now)
-		case message.KindDeleteItem:
-			results[i] = b.deleteItem(c, now)
+			b.order(c)
+		case message.KindOrderPart:
+			b.orderPart(c)
+		case message.KindRelease:
+			b.release(c)
+		case message.KindStock, message.KindDeleteItem:
+			if done[c.ID] {
+				continue
+			}
+			done[c.ID] = true
+			if c.Kind == message.KindStock {
+				b.stock(c)
+			} else {
+				b.deleteItem(c)
+			}
 		}
 	}
-	return results
 }
 
-func (b *batch) order(c *message.Command, now time.Time) message.Result {
-	if seen, ok := b.seenOrders[c.ID]; ok {
-		return message.Result{Kind: c.Kind, ID: c.ID, ItemID: c.ItemID, Order: seen.order()}
+func (b *batch) order(c *message.Command) {
+	if st, ok := b.orders[c.ID]; ok {
+		// Applied before, or earlier in this batch: publish it again if final.
+		b.publishIfFinal(st)
+		return
 	}
-	row := orderRow{ID: c.ID, ItemID: c.ItemID, Quantity: c.Quantity, CustomerID: c.CustomerID,
-		Status: message.StatusRejected, CreatedAt: c.AcceptedAt.UTC().Truncate(time.Microsecond), ProcessedAt: &now}
-	reject := func(reason string) { row.Reason = &reason }
-	item := b.items[c.ItemID]
-	key := customerItem{c.CustomerID, c.ItemID}
+	st := &orderState{isNew: true, dirty: true, touched: map[int]bool{}, row: order.Row{
+		ID: c.ID, CustomerID: c.CustomerID, Status: orderstatus.Pending, Parts: c.Parts, PartsDone: 1,
+		CreatedAt: c.AcceptedAt.UTC().Truncate(time.Microsecond), UpdatedAt: b.now,
+	}}
+	for _, l := range c.Lines {
+		st.lines = append(st.lines, order.LineRow{OrderID: c.ID, LineNo: l.No, ItemID: l.ItemID, Quantity: l.Quantity,
+			CustomerID: c.CustomerID, Status: orderstatus.LinePending})
+	}
+	b.orders[c.ID] = st
+	own := b.ownLines(c)
+	ok := b.reserve(st, own)
 	switch {
-	case item == nil || item.DeletedAt != nil:
-		reject(message.ReasonItemNotFound)
-	case item.MaxPerCustomer > 0 && b.totals[key]+c.Quantity > item.MaxPerCustomer:
-		reject(message.ReasonLimitExceeded)
-	case item.Stock < int64(c.Quantity):
-		reject(message.ReasonOutOfStock)
+	case !ok:
+		// The home part failed: the order is rejected without asking the
+		// other shards, and nothing of it holds stock.
+		for i := range st.lines {
+			if st.lines[i].Status == orderstatus.LinePending {
+				st.lines[i].Status = orderstatus.Released
+			}
+		}
+		b.finish(st)
+	case c.Parts == 1:
+		b.finish(st)
 	default:
-		row.Status = message.StatusConfirmed
-		item.Stock -= int64(c.Quantity)
-		b.totals[key] += c.Quantity
-		b.move(item, c.ID, movementOrder, -int64(c.Quantity), now)
+		b.forward(st, c)
 	}
-	b.orders = append(b.orders, row)
-	return message.Result{Kind: c.Kind, ID: c.ID, ItemID: c.ItemID, Order: row.order()}
 }
 
-func (b *batch) stock(c *message.Command, now time.Time) message.Result {
+// forward queues the parts of an order other shards decide.
+func (b *batch) forward(st *orderState, c *message.Command) {
+	home := shard.Of(c.Home(), b.shards)
+	byShard := map[int][]message.Line{}
+	var shards []int
+	for _, l := range c.Lines {
+		s := shard.Of(l.ItemID, b.shards)
+		if s == home {
+			continue
+		}
+		if _, ok := byShard[s]; !ok {
+			shards = append(shards, s)
+		}
+		byShard[s] = append(byShard[s], l)
+	}
+	for _, s := range shards {
+		b.outbox = append(b.outbox, message.Command{Kind: message.KindOrderPart, ID: c.ID, AcceptedAt: c.AcceptedAt,
+			CustomerID: c.CustomerID, Parts: c.Parts, Lines: byShard[s]})
+	}
+	st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
+}
+
+func (b *batch) orderPart(c *message.Command) {
+	st, ok := b.orders[c.ID]
+	if !ok {
+		return // cannot happen: a part is forwarded only once its order is stored
+	}
+	line := st.line(c.Lines[0].No)
+	if line == nil || line.Status != orderstatus.LinePending || st.row.Status != orderstatus.Pending {
+		b.publishIfFinal(st) // applied before
+		return
+	}
+	b.reserve(st, c.Lines)
+	st.row.PartsDone++
+	st.dirty = true
+	if st.row.PartsDone == st.row.Parts {
+		b.finish(st)
+	}
+}
+
+// reserve decides a part's lines all or nothing. A failing line is released
+// with its reason, the others of the part released without one.
+func (b *batch) reserve(st *orderState, lines []message.Line) bool {
+	failed, reason := -1, ""
+	for _, l := range lines {
+		item := b.items[l.ItemID]
+		key := customerItem{st.row.CustomerID, l.ItemID}
+		switch {
+		case item == nil || item.DeletedAt != nil:
+			reason = message.ReasonItemNotFound
+		case item.MaxPerCustomer > 0 && b.totals[key]+l.Quantity > item.MaxPerCustomer:
+			reason = message.ReasonLimitExceeded
+		case item.Stock < int64(l.Quantity):
+			reason = message.ReasonOutOfStock
+		default:
+			continue
+		}
+		failed = l.No
+		break
+	}
+	for _, l := range lines {
+		line := st.line(l.No)
+		st.touched[l.No] = true
+		if failed >= 0 {
+			line.Status = orderstatus.Released
+			if l.No == failed {
+				line.Reason = &reason
+			}
+			continue
+		}
+		line.Status = orderstatus.Reserved
+		item := b.items[l.ItemID]
+		item.Stock -= int64(l.Quantity)
+		b.totals[customerItem{st.row.CustomerID, l.ItemID}] += l.Quantity
+		b.move(item, st.row.ID, movementOrder, -int64(l.Quantity))
+	}
+	return failed < 0
+}
+
+// finish decides an order whose parts are all decided: confirmed if every line
+// is reserved, else rejected with the reason of the first line that failed,
+// releasing what its lines hold.
+func (b *batch) finish(st *orderState) {
+	st.row.Status = orderstatus.Confirmed
+	for _, l := range st.lines {
+		if l.Reason != nil {
+			st.row.Status, st.row.Reason = orderstatus.Rejected, l.Reason
+			break
+		}
+	}
+	if st.row.Status == orderstatus.Rejected {
+		b.outbox = append(b.outbox, order.Releases(st.row.ID, st.lines, b.shards)...)
+	}
+	st.row.ProcessedAt = &b.now
+	st.row.UpdatedAt = b.now
+	st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
+	st.dirty = true
+	b.publishIfFinal(st)
+}
+
+func (b *batch) publishIfFinal(st *orderState) {
+	if st.row.Status == orderstatus.Pending {
+		return
+	}
+	o := order.Message(&st.row, st.lines)
+	b.results = append(b.results, message.Result{Kind: message.KindOrder, ID: o.ID, Order: &o})
+}
+
+// release gives back the stock this shard's lines of an order hold. A line
+// released before is left alone, so a release applies once.
+func (b *batch) release(c *message.Command) {
+	st, ok := b.orders[c.ID]
+	if !ok {
+		return
+	}
+	for _, l := range c.Lines {
+		line := st.line(l.No)
+		if line == nil || !orderstatus.Holds(line.Status) {
+			continue
+		}
+		line.Status = orderstatus.Released
+		st.touched[l.No] = true
+		if item := b.items[l.ItemID]; item != nil {
+			item.Stock += int64(line.Quantity)
+			b.move(item, st.row.ID, movementRelease, int64(line.Quantity))
+		}
+	}
+	st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
+	st.row.UpdatedAt = b.now
+	st.dirty = true
+}
+
+func (st *orderState) line(no int) *order.LineRow {
+	for i := range st.lines {
+		if st.lines[i].LineNo == no {
+			return &st.lines[i]
+		}
+	}
+	return nil
+}
+
+func (b *batch) stock(c *message.Command) {
 	res := message.Result{Kind: c.Kind, ID: c.ID, ItemID: c.ItemID}
 	item := b.items[c.ItemID]
 	if seen, ok := b.seenCmds[c.ID]; ok {
@@ -201,7 +437,8 @@ func (b *batch) stock(c *message.Command, now time.Time) message.Result {
 		} else if item != nil {
 			res.Item = item.item()
 		}
-		return res
+		b.results = append(b.results, res)
+		return
 	}
 	switch {
 	case item == nil || item.DeletedAt != nil:
@@ -219,42 +456,43 @@ func (b *batch) stock(c *message.Command, now time.Time) message.Result {
 		}
 		if delta != 0 {
 			item.Stock += delta
-			b.move(item, c.ID, movementAdjust, delta, now)
+			b.move(item, c.ID, movementAdjust, delta)
 		}
 		res.Item = item.item()
 	}
-	b.record(c, res.Error, now)
-	return res
+	b.record(c, res.Error)
+	b.results = append(b.results, res)
 }
 
-func (b *batch) deleteItem(c *message.Command, now time.Time) message.Result {
+func (b *batch) deleteItem(c *message.Command) {
 	res := message.Result{Kind: c.Kind, ID: c.ID, ItemID: c.ItemID}
 	if seen, ok := b.seenCmds[c.ID]; ok {
 		if seen.Error != nil {
 			res.Error = *seen.Error
 		}
-		return res
+		b.results = append(b.results, res)
+		return
 	}
 	item := b.items[c.ItemID]
 	if item == nil || item.DeletedAt != nil {
 		res.Error = message.ErrCodeItemNotFound
 	} else {
-		item.DeletedAt = &now
-		item.UpdatedAt = now
+		item.DeletedAt = &b.now
+		item.UpdatedAt = b.now
 		b.changed[item.ID] = true
 	}
-	b.record(c, res.Error, now)
-	return res
+	b.record(c, res.Error)
+	b.results = append(b.results, res)
 }
 
-func (b *batch) move(item *itemRow, ref, kind string, delta int64, now time.Time) {
-	item.UpdatedAt = now
+func (b *batch) move(item *itemRow, ref, kind string, delta int64) {
+	item.UpdatedAt = b.now
 	b.changed[item.ID] = true
-	b.movements = append(b.movements, movementRow{ItemID: item.ID, Ref: ref, Kind: kind, Delta: delta, CreatedAt: now})
+	b.movements = append(b.movements, movementRow{ItemID: item.ID, Ref: ref, Kind: kind, Delta: delta, CreatedAt: b.now})
 }
 
-func (b *batch) record(c *message.Command, errCode string, now time.Time) {
-	row := itemCommandRow{ID: c.ID, ItemID: c.ItemID, Kind: string(c.Kind), AppliedAt: now}
+func (b *batch) record(c *message.Command, errCode string) {
+	row := itemCommandRow{ID: c.ID, ItemID: c.ItemID, Kind: string(c.Kind), AppliedAt: b.now}
 	if errCode != "" {
 		row.Error = &errCode
 	}
@@ -263,9 +501,46 @@ func (b *batch) record(c *message.Command, errCode string, now time.Time) {
 
 // write stores what decide changed.
 func (b *batch) write(tx *gorm.DB) error {
-	if len(b.orders) > 0 {
-		if err := tx.Create(&b.orders).Error; err != nil {
+	var newOrders []order.Row
+	var newLines []order.LineRow
+	ids := make([]string, 0, len(b.orders))
+	for id := range b.orders {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		st := b.orders[id]
+		if st.isNew {
+			newOrders = append(newOrders, st.row)
+			newLines = append(newLines, st.lines...)
+			continue
+		}
+		for _, l := range st.lines {
+			if !st.touched[l.LineNo] {
+				continue
+			}
+			err := tx.Model(&order.LineRow{}).Where("order_id = ? AND line_no = ?", l.OrderID, l.LineNo).
+				Updates(map[string]any{"status": l.Status, "reason": l.Reason}).Error
+			if err != nil {
+				return fmt.Errorf("update order line: %w", err)
+			}
+		}
+		if st.dirty {
+			err := tx.Model(&order.Row{}).Where("id = ?", id).Updates(map[string]any{
+				"status": st.row.Status, "reason": st.row.Reason, "display_status": st.row.DisplayStatus,
+				"parts_done": st.row.PartsDone, "processed_at": st.row.ProcessedAt, "updated_at": st.row.UpdatedAt,
+			}).Error
+			if err != nil {
+				return fmt.Errorf("update order: %w", err)
+			}
+		}
+	}
+	if len(newOrders) > 0 {
+		if err := tx.Create(&newOrders).Error; err != nil {
 			return fmt.Errorf("insert orders: %w", err)
+		}
+		if err := tx.Create(&newLines).Error; err != nil {
+			return fmt.Errorf("insert order lines: %w", err)
 		}
 	}
 	if len(b.movements) > 0 {
@@ -277,6 +552,9 @@ func (b *batch) write(tx *gorm.DB) error {
 		if err := tx.Create(&b.itemCmds).Error; err != nil {
 			return fmt.Errorf("insert item commands: %w", err)
 		}
+	}
+	if err := outbox.Add(tx, b.shards, b.outbox...); err != nil {
+		return err
 	}
 	for id := range b.changed {
 		item := b.items[id]

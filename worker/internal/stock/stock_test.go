@@ -13,10 +13,14 @@ import (
 
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
-func openDB(t *testing.T) *gorm.DB {
+const shards = 4
+
+func openDB(t testing.TB) *gorm.DB {
 	t.Helper()
 	db, err := database.Open(context.Background(), testenv.Database(t), slog.New(slog.NewTextHandler(io.Discard, nil)), database.Options{})
 	if err != nil {
@@ -26,7 +30,7 @@ func openDB(t *testing.T) *gorm.DB {
 	return db
 }
 
-func addItem(t *testing.T, db *gorm.DB, stock int64, maxPer int) int64 {
+func addItem(t testing.TB, db *gorm.DB, stock int64, maxPer int) int64 {
 	t.Helper()
 	now := time.Now().UTC()
 	row := itemRow{Name: "item", Stock: stock, InitialStock: stock, MaxPerCustomer: maxPer, CreatedAt: now, UpdatedAt: now}
@@ -36,8 +40,31 @@ func addItem(t *testing.T, db *gorm.DB, stock int64, maxPer int) int64 {
 	return row.ID
 }
 
-func order(item int64, qty int, customer string) message.Command {
-	return message.Command{Kind: message.KindOrder, ID: uuid.NewString(), ItemID: item, Quantity: qty, CustomerID: customer, AcceptedAt: time.Now()}
+// addItemOnShard adds items until one lands on shard s, so tests can place
+// an order's lines on the shards they need.
+func addItemOnShard(t testing.TB, db *gorm.DB, stock int64, s int) int64 {
+	t.Helper()
+	for {
+		if id := addItem(t, db, stock, 0); shard.Of(id, shards) == s {
+			return id
+		}
+	}
+}
+
+func buy(item int64, qty int, customer string) message.Command {
+	return cart(customer, [2]int64{item, int64(qty)})
+}
+
+// cart is an order of several lines, each {item, quantity}.
+func cart(customer string, lines ...[2]int64) message.Command {
+	c := message.Command{Kind: message.KindOrder, ID: uuid.NewString(), CustomerID: customer, AcceptedAt: time.Now()}
+	shardsSeen := map[int]bool{}
+	for i, l := range lines {
+		c.Lines = append(c.Lines, message.Line{No: i, ItemID: l[0], Quantity: int(l[1])})
+		shardsSeen[shard.Of(l[0], shards)] = true
+	}
+	c.Parts = len(shardsSeen)
+	return c
 }
 
 func stockCmd(item int64, delta, set *int64) message.Command {
@@ -46,23 +73,70 @@ func stockCmd(item int64, delta, set *int64) message.Command {
 
 func ptr(n int64) *int64 { return &n }
 
-// outcome is a result in one word: confirmed, a rejection reason, ok or an error code.
-func outcome(r message.Result) string {
-	switch {
-	case r.Order != nil && r.Order.Reason != nil:
-		return *r.Order.Reason
-	case r.Order != nil:
-		return r.Order.Status
-	case r.Error != "":
-		return r.Error
+// outcome is a result in one word: confirmed, a rejection reason, ok or an
+// error code; "none" when the command has no result (yet).
+func outcome(results []message.Result, id string) string {
+	for _, r := range results {
+		if r.ID != id {
+			continue
+		}
+		switch {
+		case r.Order != nil && r.Order.Reason != nil:
+			return *r.Order.Reason
+		case r.Order != nil:
+			return r.Order.Status
+		case r.Error != "":
+			return r.Error
+		}
+		return "ok"
 	}
-	return "ok"
+	return "none"
+}
+
+// applyEach applies commands one batch each, as separate deliveries would be,
+// and returns all results.
+func applyEach(t *testing.T, s *Store, cmds ...message.Command) []message.Result {
+	t.Helper()
+	var all []message.Result
+	for _, c := range cmds {
+		rs, err := s.Apply(context.Background(), []message.Command{c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rs...)
+	}
+	return all
+}
+
+// relay applies what the outbox holds, as the relay and the other shards'
+// workers would, until it is empty, and returns the results.
+func relay(t *testing.T, db *gorm.DB, s *Store) []message.Result {
+	t.Helper()
+	var all []message.Result
+	for {
+		var rows []struct {
+			ID   int64
+			Body []byte
+		}
+		db.Raw("SELECT id, body FROM outbox ORDER BY id").Scan(&rows)
+		if len(rows) == 0 {
+			return all
+		}
+		for _, r := range rows {
+			cmds, err := message.DecodeCommands(r.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Exec("DELETE FROM outbox WHERE id = ?", r.ID)
+			all = append(all, applyEach(t, s, cmds...)...)
+		}
+	}
 }
 
 func TestApplyDecides(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	s := NewStore(db)
+	s := NewStore(db, shards)
 	tests := []struct {
 		name      string
 		stock     int64
@@ -74,42 +148,42 @@ func TestApplyDecides(t *testing.T) {
 		{
 			name: "first come first served", stock: 2,
 			cmds: func(i int64) []message.Command {
-				return []message.Command{order(i, 1, "a"), order(i, 1, "b"), order(i, 1, "c")}
+				return []message.Command{buy(i, 1, "a"), buy(i, 1, "b"), buy(i, 1, "c")}
 			},
 			want: []string{"confirmed", "confirmed", "out_of_stock"}, wantStock: 0,
 		},
 		{
 			name: "a large order does not block a later small one", stock: 3,
 			cmds: func(i int64) []message.Command {
-				return []message.Command{order(i, 5, "a"), order(i, 3, "b")}
+				return []message.Command{buy(i, 5, "a"), buy(i, 3, "b")}
 			},
 			want: []string{"out_of_stock", "confirmed"}, wantStock: 0,
 		},
 		{
 			name: "per-customer limit", stock: 10, maxPer: 2,
 			cmds: func(i int64) []message.Command {
-				return []message.Command{order(i, 2, "a"), order(i, 1, "a"), order(i, 3, "b"), order(i, 1, "b")}
+				return []message.Command{buy(i, 2, "a"), buy(i, 1, "a"), buy(i, 3, "b"), buy(i, 1, "b")}
 			},
 			want: []string{"confirmed", "limit_exceeded", "limit_exceeded", "confirmed"}, wantStock: 7,
 		},
 		{
 			name: "unknown item", stock: 1,
-			cmds: func(i int64) []message.Command { return []message.Command{order(i+1_000_000, 1, "a")} },
+			cmds: func(i int64) []message.Command { return []message.Command{buy(i+1_000_000, 1, "a")} },
 			want: []string{"item_not_found"}, wantStock: 1,
 		},
 		{
 			name: "stock changes in line with orders", stock: 1,
 			cmds: func(i int64) []message.Command {
-				return []message.Command{order(i, 1, "a"), order(i, 1, "b"), stockCmd(i, ptr(2), nil), order(i, 1, "c"),
-					stockCmd(i, ptr(-5), nil), stockCmd(i, nil, ptr(10)), order(i, 4, "d")}
+				return []message.Command{buy(i, 1, "a"), buy(i, 1, "b"), stockCmd(i, ptr(2), nil), buy(i, 1, "c"),
+					stockCmd(i, ptr(-5), nil), stockCmd(i, nil, ptr(10)), buy(i, 4, "d")}
 			},
 			want: []string{"confirmed", "out_of_stock", "ok", "confirmed", "insufficient_stock", "ok", "confirmed"}, wantStock: 6,
 		},
 		{
 			name: "deleted item rejects later orders", stock: 5,
 			cmds: func(i int64) []message.Command {
-				return []message.Command{order(i, 1, "a"), {Kind: message.KindDeleteItem, ID: uuid.NewString(), ItemID: i},
-					order(i, 1, "b"), stockCmd(i, ptr(1), nil), {Kind: message.KindDeleteItem, ID: uuid.NewString(), ItemID: i}}
+				return []message.Command{buy(i, 1, "a"), {Kind: message.KindDeleteItem, ID: uuid.NewString(), ItemID: i},
+					buy(i, 1, "b"), stockCmd(i, ptr(1), nil), {Kind: message.KindDeleteItem, ID: uuid.NewString(), ItemID: i}}
 			},
 			want: []string{"confirmed", "ok", "item_not_found", "item_not_found", "item_not_found"}, wantStock: 4,
 		},
@@ -122,12 +196,9 @@ func TestApplyDecides(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(results) != len(cmds) {
-				t.Fatalf("%d results for %d commands", len(results), len(cmds))
-			}
-			for i, r := range results {
-				if r.ID != cmds[i].ID || outcome(r) != tt.want[i] {
-					t.Errorf("command %d: got %s (id %s), want %s", i, outcome(r), r.ID, tt.want[i])
+			for i, c := range cmds {
+				if got := outcome(results, c.ID); got != tt.want[i] {
+					t.Errorf("command %d: got %s, want %s", i, got, tt.want[i])
 				}
 			}
 			assertLedger(t, db, item, tt.wantStock)
@@ -138,9 +209,9 @@ func TestApplyDecides(t *testing.T) {
 func TestApplyIsIdempotent(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	s := NewStore(db)
+	s := NewStore(db, shards)
 	item := addItem(t, db, 2, 0)
-	cmds := []message.Command{order(item, 1, "a"), stockCmd(item, ptr(-1), nil), order(item, 1, "b"), stockCmd(item, ptr(-1), nil)}
+	cmds := []message.Command{buy(item, 1, "a"), stockCmd(item, ptr(-1), nil), buy(item, 1, "b"), stockCmd(item, ptr(-1), nil)}
 	first, err := s.Apply(context.Background(), cmds)
 	if err != nil {
 		t.Fatal(err)
@@ -150,26 +221,105 @@ func TestApplyIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range cmds {
-		if outcome(first[i]) != outcome(again[i]) {
-			t.Errorf("command %d: first %s, again %s", i, outcome(first[i]), outcome(again[i]))
-		}
-	}
-	if outcome(again[4]) != outcome(first[0]) {
-		t.Errorf("duplicate in batch: got %s, want %s", outcome(again[4]), outcome(first[0]))
-	}
 	want := []string{"confirmed", "ok", "out_of_stock", "insufficient_stock"}
-	for i := range want {
-		if outcome(first[i]) != want[i] {
-			t.Errorf("command %d: got %s, want %s", i, outcome(first[i]), want[i])
+	for i, c := range cmds {
+		if got := outcome(first, c.ID); got != want[i] {
+			t.Errorf("command %d: got %s, want %s", i, got, want[i])
+		}
+		if got := outcome(again, c.ID); got != want[i] {
+			t.Errorf("command %d applied again: got %s, want %s", i, got, want[i])
 		}
 	}
 	assertLedger(t, db, item, 0)
 	var orders int64
-	db.Model(&orderRow{}).Where("item_id = ?", item).Count(&orders)
+	db.Model(&order.LineRow{}).Where("item_id = ?", item).Count(&orders)
 	if orders != 2 {
-		t.Errorf("%d order rows, want 2", orders)
+		t.Errorf("%d order lines, want 2", orders)
 	}
+}
+
+func TestMultiItemOrders(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	s := NewStore(db, shards)
+
+	t.Run("one shard, all or nothing", func(t *testing.T) {
+		a, b := addItemOnShard(t, db, 5, 0), addItemOnShard(t, db, 1, 0)
+		ok, short := cart("c1", [2]int64{a, 2}, [2]int64{b, 1}), cart("c2", [2]int64{a, 2}, [2]int64{b, 1})
+		rs := applyEach(t, s, ok, short)
+		if got := outcome(rs, ok.ID); got != "confirmed" {
+			t.Errorf("first cart %s, want confirmed", got)
+		}
+		if got := outcome(rs, short.ID); got != "out_of_stock" {
+			t.Errorf("second cart %s, want out_of_stock", got)
+		}
+		assertLedger(t, db, a, 3)
+		assertLedger(t, db, b, 0)
+	})
+
+	t.Run("across shards, confirmed when every part reserves", func(t *testing.T) {
+		a, b, c := addItemOnShard(t, db, 2, 1), addItemOnShard(t, db, 2, 2), addItemOnShard(t, db, 2, 3)
+		o := cart("c3", [2]int64{a, 1}, [2]int64{b, 2}, [2]int64{c, 1})
+		if rs := applyEach(t, s, o); outcome(rs, o.ID) != "none" {
+			t.Fatalf("decided before its other parts: %s", outcome(rs, o.ID))
+		}
+		got, err := order.Load(context.Background(), db, o.ID)
+		if err != nil || got.Status != "pending" || got.Lines[0].Status != "reserved" || got.Lines[1].Status != "pending" {
+			t.Fatalf("after the home part: %+v, %v", got, err)
+		}
+		if rs := relay(t, db, s); outcome(rs, o.ID) != "confirmed" {
+			t.Fatalf("after every part: %s, want confirmed", outcome(rs, o.ID))
+		}
+		assertLedger(t, db, a, 1)
+		assertLedger(t, db, b, 0)
+		assertLedger(t, db, c, 1)
+	})
+
+	t.Run("across shards, a failing part releases the others", func(t *testing.T) {
+		a, b, c := addItemOnShard(t, db, 2, 1), addItemOnShard(t, db, 0, 2), addItemOnShard(t, db, 2, 3)
+		o := cart("c4", [2]int64{a, 1}, [2]int64{b, 1}, [2]int64{c, 1})
+		applyEach(t, s, o)
+		rs := relay(t, db, s)
+		if got := outcome(rs, o.ID); got != "out_of_stock" {
+			t.Fatalf("order %s, want out_of_stock", got)
+		}
+		for _, item := range []int64{a, c} {
+			assertLedger(t, db, item, 2)
+		}
+		assertLedger(t, db, b, 0)
+		got, _ := order.Load(context.Background(), db, o.ID)
+		for i, l := range got.Lines {
+			if l.Status != "released" {
+				t.Errorf("line %d: %s, want released", i, l.Status)
+			}
+		}
+		if got.Lines[1].Reason == nil || *got.Lines[1].Reason != "out_of_stock" {
+			t.Errorf("failing line carries no reason: %+v", got.Lines[1])
+		}
+	})
+
+	t.Run("home part fails, nothing asked of the others", func(t *testing.T) {
+		a, b := addItemOnShard(t, db, 0, 1), addItemOnShard(t, db, 5, 2)
+		o := cart("c5", [2]int64{a, 1}, [2]int64{b, 1})
+		if rs := applyEach(t, s, o); outcome(rs, o.ID) != "out_of_stock" {
+			t.Fatalf("order %s, want out_of_stock at once", outcome(rs, o.ID))
+		}
+		var queued int64
+		db.Raw("SELECT COUNT(*) FROM outbox").Scan(&queued)
+		if queued != 0 {
+			t.Errorf("%d commands queued for a rejected order", queued)
+		}
+		assertLedger(t, db, b, 5)
+	})
+
+	t.Run("release applies once", func(t *testing.T) {
+		a := addItemOnShard(t, db, 3, 1)
+		o := buy(a, 2, "c6")
+		applyEach(t, s, o)
+		rel := message.Command{Kind: message.KindRelease, ID: o.ID, Lines: o.Lines, AcceptedAt: time.Now()}
+		applyEach(t, s, rel, rel)
+		assertLedger(t, db, a, 3)
+	})
 }
 
 // assertLedger checks the stock and that initial + movements = stock.
@@ -182,30 +332,23 @@ func assertLedger(t *testing.T, db *gorm.DB, item, want int64) {
 	var moved int64
 	db.Model(&movementRow{}).Select("COALESCE(SUM(delta), 0)").Where("item_id = ?", item).Scan(&moved)
 	if row.Stock != want {
-		t.Errorf("stock %d, want %d", row.Stock, want)
+		t.Errorf("item %d: stock %d, want %d", item, row.Stock, want)
 	}
 	if row.InitialStock+moved != row.Stock {
-		t.Errorf("ledger unbalanced: initial %d + movements %d != stock %d", row.InitialStock, moved, row.Stock)
+		t.Errorf("item %d: ledger unbalanced: initial %d + movements %d != stock %d", item, row.InitialStock, moved, row.Stock)
 	}
 }
 
 func BenchmarkApply(b *testing.B) {
 	for _, size := range []int{1, 100, 500} {
-		b.Run("batch="+itoa(size), func(b *testing.B) {
-			db, err := database.Open(context.Background(), testenv.Database(b), slog.New(slog.NewTextHandler(io.Discard, nil)), database.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer database.Close(db)
-			now := time.Now().UTC()
-			row := itemRow{Name: "hot", Stock: 1 << 40, InitialStock: 1 << 40, CreatedAt: now, UpdatedAt: now}
-			db.Create(&row)
-			s := NewStore(db)
-			b.ResetTimer()
+		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
+			db := openDB(b)
+			item := addItem(b, db, 1<<40, 0)
+			s := NewStore(db, shards)
 			for b.Loop() {
 				cmds := make([]message.Command, size)
 				for i := range cmds {
-					cmds[i] = order(row.ID, 1, "c"+itoa(i))
+					cmds[i] = buy(item, 1, "c"+strconv.Itoa(i))
 				}
 				if _, err := s.Apply(context.Background(), cmds); err != nil {
 					b.Fatal(err)
@@ -215,5 +358,3 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,294 @@
+// Package order reads orders and moves them through their lifecycle after the
+// worker decided them: payment, cancellation, fulfilment, and the payment
+// timeout. Whatever gives stock back does so by queuing release commands
+// through the outbox, so that each item's stock still has a single writer.
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/outbox"
+	"github.com/orderq/orderq/shared/shard"
+)
+
+// Sentinel errors.
+var (
+	ErrNotFound          = errors.New("order not found")
+	ErrLineNotFound      = errors.New("order line not found")
+	ErrInvalidTransition = errors.New("invalid status transition")
+)
+
+// Row is a row of orders.
+type Row struct {
+	ID            string
+	CustomerID    string
+	Status        string
+	Reason        *string
+	DisplayStatus string
+	Parts         int
+	PartsDone     int
+	CreatedAt     time.Time
+	ProcessedAt   *time.Time
+	UpdatedAt     time.Time
+}
+
+// TableName is the table of Row.
+func (Row) TableName() string { return "orders" }
+
+// LineRow is a row of order_lines.
+type LineRow struct {
+	OrderID    string
+	LineNo     int
+	ItemID     int64
+	Quantity   int
+	CustomerID string
+	Status     string
+	Reason     *string
+}
+
+// TableName is the table of LineRow.
+func (LineRow) TableName() string { return "order_lines" }
+
+// Message returns the order as clients see it; lines must be in line order.
+func Message(r *Row, lines []LineRow) message.Order {
+	o := message.Order{ID: r.ID, CustomerID: r.CustomerID, Status: r.Status, Reason: r.Reason,
+		CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt, UpdatedAt: r.UpdatedAt, Lines: make([]message.OrderLine, len(lines))}
+	for i, l := range lines {
+		o.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, Status: l.Status, Reason: l.Reason}
+	}
+	if len(lines) == 1 {
+		o.ItemID, o.Quantity = lines[0].ItemID, lines[0].Quantity
+	}
+	return o
+}
+
+// Display returns the display code of an order and its lines.
+func Display(status string, lines []LineRow) string {
+	statuses := make([]string, len(lines))
+	for i, l := range lines {
+		statuses[i] = l.Status
+	}
+	return orderstatus.Code(status, statuses)
+}
+
+// Load returns an order with its lines.
+func Load(ctx context.Context, db *gorm.DB, id string) (message.Order, error) {
+	r, lines, err := load(db.WithContext(ctx), id, false)
+	if err != nil {
+		return message.Order{}, err
+	}
+	return Message(r, lines), nil
+}
+
+func load(tx *gorm.DB, id string, lock bool) (*Row, []LineRow, error) {
+	// A fresh chain per statement: a gorm chain reused keeps its conditions.
+	q := func() *gorm.DB {
+		if lock {
+			return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		return tx
+	}
+	var r Row
+	err := q().Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load order: %w", err)
+	}
+	var lines []LineRow
+	if err := q().Where("order_id = ?", id).Order("line_no").Find(&lines).Error; err != nil {
+		return nil, nil, fmt.Errorf("load order lines: %w", err)
+	}
+	return &r, lines, nil
+}
+
+// Page is a page of a customer's orders, newest first.
+type Page struct {
+	Orders []message.Order
+	Next   *time.Time // created_at to pass as before for the next page, nil on the last
+}
+
+// List returns up to limit orders of a customer created before before (all
+// when zero), newest first, only those whose display code is display when set.
+func List(ctx context.Context, db *gorm.DB, customer, display string, before time.Time, limit int) (Page, error) {
+	q := db.WithContext(ctx).Where("customer_id = ?", customer)
+	if display != "" {
+		q = q.Where("display_status = ?", display)
+	}
+	if !before.IsZero() {
+		q = q.Where("created_at < ?", before)
+	}
+	var rows []Row
+	if err := q.Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return Page{}, fmt.Errorf("list orders: %w", err)
+	}
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	byOrder := map[string][]LineRow{}
+	if len(ids) > 0 {
+		var lines []LineRow
+		if err := db.WithContext(ctx).Where("order_id IN ?", ids).Order("order_id, line_no").Find(&lines).Error; err != nil {
+			return Page{}, fmt.Errorf("list order lines: %w", err)
+		}
+		for _, l := range lines {
+			byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
+		}
+	}
+	page := Page{Orders: make([]message.Order, len(rows))}
+	for i := range rows {
+		page.Orders[i] = Message(&rows[i], byOrder[rows[i].ID])
+	}
+	if len(rows) == limit {
+		page.Next = &rows[len(rows)-1].CreatedAt
+	}
+	return page, nil
+}
+
+// Move moves an order to status to, if the lifecycle allows it from where it
+// is. Moving to canceled queues the release of the stock its lines hold.
+func Move(ctx context.Context, db *gorm.DB, id, to string, shards int) (message.Order, error) {
+	var out message.Order
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		r, lines, err := load(tx, id, true)
+		if err != nil {
+			return err
+		}
+		if !orderstatus.CanMove(r.Status, to) {
+			return fmt.Errorf("%w: order is %s, cannot become %s", ErrInvalidTransition, r.Status, to)
+		}
+		var reason *string
+		if to == orderstatus.Canceled {
+			c := message.ReasonCanceled
+			reason = &c
+		}
+		if err := setStatus(tx, r, lines, to, reason, shards); err != nil {
+			return err
+		}
+		out = Message(r, lines)
+		return nil
+	})
+	return out, err
+}
+
+// setStatus writes an order's new status; canceling queues the releases.
+func setStatus(tx *gorm.DB, r *Row, lines []LineRow, to string, reason *string, shards int) error {
+	if to == orderstatus.Canceled {
+		if err := outbox.Add(tx, shards, Releases(r.ID, lines, shards)...); err != nil {
+			return err
+		}
+	}
+	r.Status, r.UpdatedAt = to, time.Now().UTC().Truncate(time.Microsecond)
+	if reason != nil {
+		r.Reason = reason
+	}
+	r.DisplayStatus = Display(to, lines)
+	err := tx.Model(&Row{}).Where("id = ?", r.ID).Updates(map[string]any{
+		"status": r.Status, "reason": r.Reason, "display_status": r.DisplayStatus, "updated_at": r.UpdatedAt,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	return nil
+}
+
+// MoveLine moves the line of item in an order to status to, if the lifecycle
+// allows it.
+func MoveLine(ctx context.Context, db *gorm.DB, id string, item int64, to string) (message.Order, error) {
+	var out message.Order
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		r, lines, err := load(tx, id, true)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(lines, func(l LineRow) bool { return l.ItemID == item })
+		if i < 0 {
+			return ErrLineNotFound
+		}
+		if !orderstatus.CanMoveLine(r.Status, lines[i].Status, to) {
+			return fmt.Errorf("%w: order is %s and the line %s, the line cannot become %s",
+				ErrInvalidTransition, r.Status, lines[i].Status, to)
+		}
+		lines[i].Status = to
+		if err := tx.Model(&LineRow{}).Where("order_id = ? AND line_no = ?", id, lines[i].LineNo).
+			Update("status", to).Error; err != nil {
+			return fmt.Errorf("update order line: %w", err)
+		}
+		r.DisplayStatus, r.UpdatedAt = Display(r.Status, lines), time.Now().UTC().Truncate(time.Microsecond)
+		if err := tx.Model(&Row{}).Where("id = ?", id).Updates(map[string]any{
+			"display_status": r.DisplayStatus, "updated_at": r.UpdatedAt,
+		}).Error; err != nil {
+			return fmt.Errorf("update order: %w", err)
+		}
+		out = Message(r, lines)
+		return nil
+	})
+	return out, err
+}
+
+// ExpireUnpaid cancels up to limit orders confirmed before cutoff and still
+// unpaid, queuing the release of their stock, and returns them. Each is
+// canceled at most once: the status changes in the same transaction as the
+// releases are queued, and rows another process is expiring are skipped.
+func ExpireUnpaid(ctx context.Context, db *gorm.DB, cutoff time.Time, limit, shards int) ([]message.Order, error) {
+	var out []message.Order
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rows []Row
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
+			Where("status IN ? AND processed_at < ?", []string{orderstatus.Confirmed, orderstatus.AwaitingPayment}, cutoff).
+			Order("processed_at").Limit(limit).Find(&rows).Error
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		reason := message.ReasonPaymentTimeout
+		for i := range rows {
+			var lines []LineRow
+			if err := tx.Where("order_id = ?", rows[i].ID).Order("line_no").Find(&lines).Error; err != nil {
+				return fmt.Errorf("load order lines: %w", err)
+			}
+			if err := setStatus(tx, &rows[i], lines, orderstatus.Canceled, &reason, shards); err != nil {
+				return err
+			}
+			out = append(out, Message(&rows[i], lines))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expire unpaid orders: %w", err)
+	}
+	return out, nil
+}
+
+// Releases returns the commands that give back the stock lines hold, one per
+// shard, each to be applied by that shard's worker.
+func Releases(orderID string, lines []LineRow, shards int) []message.Command {
+	byShard := map[int][]message.Line{}
+	var order []int
+	for _, l := range lines {
+		if !orderstatus.Holds(l.Status) {
+			continue
+		}
+		s := shard.Of(l.ItemID, shards)
+		if _, ok := byShard[s]; !ok {
+			order = append(order, s)
+		}
+		byShard[s] = append(byShard[s], message.Line{No: l.LineNo, ItemID: l.ItemID, Quantity: l.Quantity})
+	}
+	cmds := make([]message.Command, 0, len(order))
+	for _, s := range order {
+		cmds = append(cmds, message.Command{Kind: message.KindRelease, ID: orderID,
+			AcceptedAt: time.Now().UTC(), Lines: byShard[s]})
+	}
+	return cmds
+}

@@ -1,0 +1,121 @@
+// Package outbox sends commands decided inside a database transaction exactly
+// when that transaction commits: Add writes them in the transaction, Relay
+// publishes what was committed and deletes each row once the broker confirmed
+// it. A crash in between publishes a row again; every command is idempotent by
+// its id, so that is harmless.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/shard"
+)
+
+type row struct {
+	ID         int64 `gorm:"primaryKey"`
+	RoutingKey string
+	Body       []byte
+	CreatedAt  time.Time
+}
+
+func (row) TableName() string { return "outbox" }
+
+// Add queues cmds for publishing when tx commits, each to its shard.
+func Add(tx *gorm.DB, shards int, cmds ...message.Command) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	rows := make([]row, len(cmds))
+	now := time.Now().UTC()
+	for i := range cmds {
+		body, err := message.EncodeCommands(cmds[i : i+1])
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		rows[i] = row{RoutingKey: message.RoutingKey(shard.Of(cmds[i].Home(), shards)), Body: body, CreatedAt: now}
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// Publisher publishes one message and returns once the broker confirmed it.
+type Publisher interface {
+	Publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error
+}
+
+// Relay publishes committed rows until ctx is done: at once when poke
+// receives, and every interval otherwise (for rows other processes wrote).
+// Several relays may run: each takes rows the others have not locked.
+func Relay(ctx context.Context, db *gorm.DB, pub Publisher, poke <-chan struct{}, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for {
+			n, err := relayOnce(ctx, db, pub)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("outbox relay", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poke:
+		case <-tick.C:
+		}
+	}
+}
+
+const relayBatch = 100
+
+// relayOnce publishes and deletes up to relayBatch rows in one transaction.
+func relayOnce(ctx context.Context, db *gorm.DB, pub Publisher) (int, error) {
+	var n int
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rows []row
+		err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
+			Order("id").Limit(relayBatch).Find(&rows).Error
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		// Published concurrently: the rows are independent commands, and one
+		// confirm wait each in turn would cap the relay at a few hundred a second.
+		ids := make([]int64, len(rows))
+		errs := make([]error, len(rows))
+		var wg sync.WaitGroup
+		for i := range rows {
+			ids[i] = rows[i].ID
+			wg.Go(func() {
+				errs[i] = pub.Publish(ctx, message.OrdersExchange, rows[i].RoutingKey, amqp.Publishing{
+					ContentType: message.ContentType, DeliveryMode: amqp.Persistent,
+					MessageId: uuid.NewString(), Timestamp: time.Now(), Type: "orderq.commands", Body: rows[i].Body,
+				})
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("publish outbox rows: %w", err)
+		}
+		n = len(rows)
+		return tx.Where("id IN ?", ids).Delete(&row{}).Error
+	})
+	return n, err
+}
