@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 type Config struct {
 	config.Common
 	HTTPAddr    string
+	DebugAddr   string // pprof, off when empty
 	AdminToken  string
 	MaxInFlight int
 }
@@ -40,7 +42,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Common: common, HTTPAddr: config.String(getenv, "HTTP_ADDR", ":8080"), AdminToken: getenv("ADMIN_TOKEN")}
+	c := Config{Common: common, HTTPAddr: config.String(getenv, "HTTP_ADDR", ":8080"), AdminToken: getenv("ADMIN_TOKEN"),
+		DebugAddr: getenv("DEBUG_ADDR")}
 	if c.MaxInFlight, err = config.Int(getenv, "MAX_IN_FLIGHT", 5000, 1, 1_000_000); err != nil {
 		return c, err
 	}
@@ -100,6 +103,19 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      45 * time.Second, // longer than the longest wait (30 s)
 		IdleTimeout:       2 * time.Minute,
+	}
+	if cfg.DebugAddr != "" {
+		// Profiles on a port of their own, never the public one.
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			log.Info("debug listening", "addr", cfg.DebugAddr)
+			dbg := &http.Server{Addr: cfg.DebugAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			if err := dbg.ListenAndServe(); err != nil {
+				log.Warn("debug server", "err", err)
+			}
+		}()
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

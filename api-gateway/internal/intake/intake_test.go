@@ -1,0 +1,157 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/shard"
+	"github.com/orderq/orderq/shared/testenv"
+)
+
+// recorder is a Publisher that records what it publishes, taking delay per
+// publish as a broker's confirm would, and failing with err when set.
+type recorder struct {
+	delay time.Duration
+	err   error
+
+	mu   sync.Mutex
+	msgs []amqp.Publishing
+	keys []string
+}
+
+func (r *recorder) Publish(_ context.Context, _, key string, msg amqp.Publishing) error {
+	time.Sleep(r.delay)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, msg)
+	r.keys = append(r.keys, key)
+	return r.err
+}
+
+func order(item int64) message.Command {
+	return message.Command{Kind: message.KindOrder, ID: uuid.NewString(), CustomerID: "c", Parts: 1,
+		Lines: []message.Line{{ItemID: item, Quantity: 1}}, AcceptedAt: time.Now()}
+}
+
+func start(t *testing.T, pub Publisher, cfg Config) *Intake {
+	t.Helper()
+	in := New(pub, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return in
+}
+
+func TestSubmitCoalescesConcurrentRequests(t *testing.T) {
+	pub := &recorder{delay: 20 * time.Millisecond}
+	in := start(t, pub, Config{Shards: 4, MaxBatch: 50, Parallel: 1})
+	const n = 200
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range n {
+		wg.Go(func() {
+			if err := in.Submit(context.Background(), order(7)); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d submits failed", failed.Load())
+	}
+	total := 0
+	for i, m := range pub.msgs {
+		cmds, err := message.DecodeCommands(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cmds) > 50 {
+			t.Errorf("message %d carries %d commands, more than MaxBatch", i, len(cmds))
+		}
+		if want := message.RoutingKey(shard.Of(7, 4)); pub.keys[i] != want {
+			t.Errorf("message %d routed to %q, want %q", i, pub.keys[i], want)
+		}
+		total += len(cmds)
+	}
+	if total != n {
+		t.Errorf("%d commands published, want %d", total, n)
+	}
+	// One publish in flight per shard and 20 ms each: 200 requests that wait
+	// for each other's confirms must share messages.
+	if len(pub.msgs) >= n/2 {
+		t.Errorf("%d messages for %d concurrent requests: not coalesced", len(pub.msgs), n)
+	}
+}
+
+func TestSubmitReportsFailureToEveryRequestOfTheMessage(t *testing.T) {
+	pub := &recorder{delay: 10 * time.Millisecond, err: mq.ErrUnavailable}
+	in := start(t, pub, Config{Shards: 1})
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			if err := in.Submit(context.Background(), order(1)); !errors.Is(err, mq.ErrUnavailable) {
+				t.Errorf("err = %v, want ErrUnavailable", err)
+			} else {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 20 {
+		t.Errorf("%d of 20 requests told of the failure", ok.Load())
+	}
+}
+
+func TestSubmitRefusesAnInvalidCommand(t *testing.T) {
+	pub := &recorder{}
+	in := start(t, pub, Config{Shards: 1})
+	bad := order(1)
+	bad.Lines[0].Quantity = 0
+	if err := in.Submit(context.Background(), bad); err == nil {
+		t.Fatal("an invalid command was accepted")
+	}
+	if len(pub.msgs) != 0 {
+		t.Errorf("%d messages published", len(pub.msgs))
+	}
+}
+
+// BenchmarkSubmit measures the publish path against the real broker: the
+// confirmed publisher and the coalescing intake, with 200 concurrent callers
+// on one hot item.
+func BenchmarkSubmit(b *testing.B) {
+	url := testenv.Vhost(b)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pub := mq.NewPublisher(mq.PublisherConfig{URL: url, Name: "bench",
+		Setup: func(ch *amqp.Channel) error { return mq.DeclareTopology(ch, 4) }}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go pub.Run(ctx)
+	if err := pub.WaitReady(ctx); err != nil {
+		b.Fatal(err)
+	}
+	in := New(pub, Config{Shards: 4})
+	go in.Run(ctx)
+	b.SetParallelism(100) // 200 callers on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := in.Submit(ctx, order(42)); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}
