@@ -115,18 +115,29 @@ func load(tx *gorm.DB, id string, lock bool) (*Row, []LineRow, error) {
 // Page is a page of a customer's orders, newest first.
 type Page struct {
 	Orders []message.Order
-	Next   *time.Time // created_at to pass as before for the next page, nil on the last
+	Next   *Cursor // where the next page starts, nil on the last
 }
 
-// List returns up to limit orders of a customer created before before (all
-// when zero), newest first, only those whose display code is display when set.
-func List(ctx context.Context, db *gorm.DB, customer, display string, before time.Time, limit int) (Page, error) {
+// Cursor is a position in a customer's orders: before an order's creation
+// time, or, with ID, before that order among those created at the same time.
+type Cursor struct {
+	Before time.Time
+	ID     string
+}
+
+// List returns up to limit orders of a customer after cursor (from the newest
+// when nil), newest first, only those whose display code is display when set.
+func List(ctx context.Context, db *gorm.DB, customer, display string, after *Cursor, limit int) (Page, error) {
 	q := db.WithContext(ctx).Where("customer_id = ?", customer)
 	if display != "" {
 		q = q.Where("display_status = ?", display)
 	}
-	if !before.IsZero() {
-		q = q.Where("created_at < ?", before)
+	switch {
+	case after == nil:
+	case after.ID == "":
+		q = q.Where("created_at < ?", after.Before)
+	default:
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", after.Before, after.Before, after.ID)
 	}
 	var rows []Row
 	if err := q.Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
@@ -151,7 +162,8 @@ func List(ctx context.Context, db *gorm.DB, customer, display string, before tim
 		page.Orders[i] = Message(&rows[i], byOrder[rows[i].ID])
 	}
 	if len(rows) == limit {
-		page.Next = &rows[len(rows)-1].CreatedAt
+		last := rows[len(rows)-1]
+		page.Next = &Cursor{Before: last.CreatedAt, ID: last.ID}
 	}
 	return page, nil
 }

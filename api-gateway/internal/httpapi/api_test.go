@@ -192,8 +192,9 @@ func acceptedOrder(t *testing.T, rec *httptest.ResponseRecorder) message.Order {
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("status = %d, want 202; body %s", rec.Code, rec.Body)
 	}
-	var o message.Order
-	decodeBody(t, rec, &o)
+	var v orderView
+	decodeBody(t, rec, &v)
+	o := v.Order
 	if loc, want := rec.Header().Get("Location"), "/api/v1/orders/"+o.ID; loc != want {
 		t.Errorf("Location = %q, want %q", loc, want)
 	}
@@ -234,14 +235,14 @@ func TestCreateOrder(t *testing.T) {
 			if err := cmd.Validate(); err != nil {
 				t.Errorf("published an invalid command %+v: %v", cmd, err)
 			}
-			if cmd.Kind != message.KindOrder || cmd.ID != o.ID || cmd.ItemID != item.ID || cmd.Quantity != tt.wantQuantity ||
-				cmd.CustomerID != tt.wantCustomer || !cmd.AcceptedAt.Equal(o.CreatedAt) {
+			if cmd.Kind != message.KindOrder || cmd.ID != o.ID || len(cmd.Lines) != 1 || cmd.Lines[0].ItemID != item.ID ||
+				cmd.Lines[0].Quantity != tt.wantQuantity || cmd.Parts != 1 || cmd.CustomerID != tt.wantCustomer || !cmd.AcceptedAt.Equal(o.CreatedAt) {
 				t.Errorf("published %+v, want the order command of %+v", cmd, o)
 			}
 
 			// The gateway that accepted it answers for it while it is pending.
 			rec := ts.serve(t, http.MethodGet, "/api/v1/orders/"+o.ID, "", nil)
-			var got message.Order
+			var got orderView
 			decodeBody(t, rec, &got)
 			if rec.Code != http.StatusOK || got.ID != o.ID || got.Status != message.StatusPending {
 				t.Errorf("GET order = %d %+v, want 200 pending", rec.Code, got)
@@ -309,7 +310,7 @@ func TestCreateOrderIdempotency(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status = %d, want 200 for a decided order; body %s", rec.Code, rec.Body)
 		}
-		var got message.Order
+		var got orderView
 		decodeBody(t, rec, &got)
 		if got.ID != decided.ID || got.Status != message.StatusConfirmed || rec.Header().Get("Location") != "/api/v1/orders/"+decided.ID {
 			t.Errorf("answered %+v (Location %q), want the decided order %s", got, rec.Header().Get("Location"), decided.ID)
@@ -509,8 +510,9 @@ func worker(cache *results.Cache, item message.Item) func(context.Context, messa
 		now := time.Now().UTC()
 		switch cmd.Kind {
 		case message.KindOrder:
-			res.Order = &message.Order{ID: cmd.ID, ItemID: cmd.ItemID, Quantity: cmd.Quantity, CustomerID: cmd.CustomerID,
-				Status: message.StatusConfirmed, CreatedAt: cmd.AcceptedAt, ProcessedAt: &now}
+			res.Order = &message.Order{ID: cmd.ID, ItemID: cmd.Lines[0].ItemID, Quantity: cmd.Lines[0].Quantity,
+				CustomerID: cmd.CustomerID, Status: message.StatusConfirmed, CreatedAt: cmd.AcceptedAt, ProcessedAt: &now,
+				Lines: []message.OrderLine{{ItemID: cmd.Lines[0].ItemID, Quantity: cmd.Lines[0].Quantity, Status: "reserved"}}}
 		case message.KindStock:
 			if cmd.ItemID != item.ID {
 				res.Error = message.ErrCodeItemNotFound
@@ -631,7 +633,7 @@ func TestPreferWait(t *testing.T) {
 			if got := rec.Header().Get("Preference-Applied"); got != tt.applied {
 				t.Errorf("Preference-Applied = %q, want %q", got, tt.applied)
 			}
-			var o message.Order
+			var o orderView
 			decodeBody(t, rec, &o)
 			if o.Status != tt.final {
 				t.Errorf("status %q, want %q", o.Status, tt.final)

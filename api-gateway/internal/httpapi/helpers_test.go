@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -47,6 +50,9 @@ func (f *fakeSubmitter) Submit(ctx context.Context, cmd message.Command) error {
 	}
 	return err
 }
+
+// Announce records nothing: announcements only refresh other gateways' caches.
+func (f *fakeSubmitter) Announce(context.Context, []message.Result) error { return nil }
 
 // calls returns copies of the commands submitted and of those that were
 // published (the submit succeeded).
@@ -99,6 +105,7 @@ func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testS
 		Store:       ts.store,
 		Intake:      ts.sub,
 		Cache:       ts.cache,
+		Shards:      4,
 		BrokerReady: func() bool { return true },
 		AdminToken:  testAdminToken,
 		Log:         testLogger(t),
@@ -141,10 +148,10 @@ func (ts *testServer) createItem(t *testing.T, name string, stock int64, maxPerC
 	return item
 }
 
-// rowCounts are the rows of the tables the gateway writes (items) or reads
-// (orders, which only the worker writes).
+// rowCounts are the rows of the tables the gateway writes: items, and orders'
+// lifecycle moves (which queue stock releases in the outbox).
 type rowCounts struct {
-	Items, Orders int64
+	Items, Orders, OrderLines, Outbox int64
 }
 
 func countRows(t *testing.T, db *gorm.DB) rowCounts {
@@ -152,22 +159,126 @@ func countRows(t *testing.T, db *gorm.DB) rowCounts {
 	var n rowCounts
 	err := db.WithContext(t.Context()).Raw(`SELECT
 		(SELECT COUNT(*) FROM items) AS items,
-		(SELECT COUNT(*) FROM orders) AS orders`).Scan(&n).Error
+		(SELECT COUNT(*) FROM orders) AS orders,
+		(SELECT COUNT(*) FROM order_lines) AS order_lines,
+		(SELECT COUNT(*) FROM outbox) AS outbox`).Scan(&n).Error
 	if err != nil {
 		t.Fatalf("count rows: %v", err)
 	}
 	return n
 }
 
-// insertOrder stores an order as the worker does once it decided it.
+// insertOrder stores a single-line order as the worker does once it decided it.
 func insertOrder(t *testing.T, db *gorm.DB, o message.Order) {
 	t.Helper()
 	err := db.WithContext(t.Context()).Exec(`INSERT INTO orders
-		(id, item_id, quantity, customer_id, status, reason, created_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, o.ItemID, o.Quantity, o.CustomerID, o.Status, o.Reason, o.CreatedAt, o.ProcessedAt).Error
+		(id, customer_id, status, reason, display_status, parts, parts_done, created_at, processed_at, updated_at)
+		VALUES (?, ?, ?, ?, 'awaiting_payment', 1, 1, ?, ?, ?)`,
+		o.ID, o.CustomerID, o.Status, o.Reason, o.CreatedAt, o.ProcessedAt, o.CreatedAt).Error
+	if err == nil {
+		err = db.WithContext(t.Context()).Exec(`INSERT INTO order_lines
+			(order_id, line_no, item_id, quantity, customer_id, status) VALUES (?, 0, ?, ?, ?, 'reserved')`,
+			o.ID, o.ItemID, o.Quantity, o.CustomerID).Error
+	}
 	if err != nil {
 		t.Fatalf("insert order: %v", err)
 	}
+}
+
+// insertCart stores an order with its lines as the worker leaves them: o's
+// status, reason, times and line statuses as given (line numbers are the
+// positions in o.Lines), display_status derived with order.Display as the
+// worker derives it. It returns the order as the API answers it.
+func insertCart(t *testing.T, db *gorm.DB, o message.Order) message.Order {
+	t.Helper()
+	lines := make([]order.LineRow, len(o.Lines))
+	parts := map[int]bool{}
+	for i, l := range o.Lines {
+		lines[i] = order.LineRow{OrderID: o.ID, LineNo: i, ItemID: l.ItemID, Quantity: l.Quantity,
+			CustomerID: o.CustomerID, Status: l.Status, Reason: l.Reason}
+		parts[shard.Of(l.ItemID, 4)] = true
+	}
+	row := order.Row{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason,
+		DisplayStatus: order.Display(o.Status, lines), Parts: len(parts), PartsDone: len(parts),
+		CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt, UpdatedAt: o.CreatedAt}
+	if o.Status == message.StatusPending {
+		row.PartsDone = 0 // a part is still being decided
+	}
+	err := db.WithContext(t.Context()).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return tx.Create(&lines).Error
+	})
+	if err != nil {
+		t.Fatalf("insert order %s: %v", o.ID, err)
+	}
+	return order.Message(&row, lines)
+}
+
+// newCart returns an order of customer in status with one line per item, of
+// quantity 1 and the given line status, created at created (processed a
+// second later unless pending).
+func newCart(customer, status string, created time.Time, items []int64, lineStatuses ...string) message.Order {
+	o := message.Order{ID: uuid.NewString(), CustomerID: customer, Status: status, CreatedAt: created}
+	if status != message.StatusPending {
+		processed := created.Add(time.Second)
+		o.ProcessedAt = &processed
+	}
+	for i, item := range items {
+		o.Lines = append(o.Lines, message.OrderLine{ItemID: item, Quantity: i + 1, Status: lineStatuses[i]})
+	}
+	return o
+}
+
+// storedOrder is an order's rows as stored.
+type storedOrder struct {
+	Row   order.Row
+	Lines []order.LineRow
+}
+
+func loadStored(t *testing.T, db *gorm.DB, id string) storedOrder {
+	t.Helper()
+	var s storedOrder
+	q := db.WithContext(t.Context())
+	if err := q.Where("id = ?", id).Take(&s.Row).Error; err != nil {
+		t.Fatalf("load order %s: %v", id, err)
+	}
+	if err := q.Where("order_id = ?", id).Order("line_no").Find(&s.Lines).Error; err != nil {
+		t.Fatalf("load lines of order %s: %v", id, err)
+	}
+	return s
+}
+
+// queued is a command in the outbox with the routing key it will be sent with.
+type queued struct {
+	RoutingKey string
+	Command    message.Command
+}
+
+// outboxCommands returns the commands the outbox holds for order id.
+func outboxCommands(t *testing.T, db *gorm.DB, id string) []queued {
+	t.Helper()
+	var rows []struct {
+		RoutingKey string
+		Body       []byte
+	}
+	if err := db.WithContext(t.Context()).Raw("SELECT routing_key, body FROM outbox ORDER BY id").Scan(&rows).Error; err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	var out []queued
+	for _, r := range rows {
+		cmds, err := message.DecodeCommands(r.Body)
+		if err != nil {
+			t.Fatalf("outbox row %s: %v", r.Body, err)
+		}
+		for _, c := range cmds {
+			if c.ID == id {
+				out = append(out, queued{RoutingKey: r.RoutingKey, Command: c})
+			}
+		}
+	}
+	return out
 }
 
 // assertError checks that rec is exactly {"error":{"code":code,"message":"…"}}

@@ -134,6 +134,10 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if err := s.allow(*req.CustomerID); err != nil {
+		s.fail(c, err)
+		return
+	}
 	wait, err := preferWait(c.GetHeader("Prefer"))
 	if err != nil {
 		s.fail(c, err)
@@ -152,7 +156,7 @@ func (s *Server) createOrder(c *gin.Context) {
 		}
 		if !exists {
 			e := notFound("item")
-			if len(lines) > 1 {
+			if req.Lines != nil {
 				e.message = fmt.Sprintf("lines[%d]: item %d not found", i, l.ItemID)
 			}
 			s.fail(c, e)
@@ -330,8 +334,9 @@ func (s *Server) getOrder(c *gin.Context) {
 }
 
 type orderList struct {
-	Orders     []orderView `json:"orders"`
-	NextBefore *time.Time  `json:"next_before"`
+	Orders       []orderView `json:"orders"`
+	NextBefore   *time.Time  `json:"next_before"`
+	NextBeforeID *string     `json:"next_before_id"`
 }
 
 // listOrders lists a customer's orders, newest first, filtered in SQL by the
@@ -356,21 +361,33 @@ func (s *Server) listOrders(c *gin.Context) {
 		}
 		limit = n
 	}
-	var before time.Time
+	var after *order.Cursor
 	if v := c.Query("before"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			s.fail(c, invalid("before must be an RFC 3339 time, as next_before gives it"))
 			return
 		}
-		before = t
+		after = &order.Cursor{Before: t, ID: c.Query("before_id")}
+		if after.ID != "" {
+			if u, err := uuid.Parse(after.ID); err != nil || u.String() != after.ID {
+				s.fail(c, invalid("before_id must be an order id, as next_before_id gives it"))
+				return
+			}
+		}
+	} else if c.Query("before_id") != "" {
+		s.fail(c, invalid("before_id goes with before"))
+		return
 	}
-	page, err := s.store.Orders(c.Request.Context(), customer, display, before, limit)
+	page, err := s.store.Orders(c.Request.Context(), customer, display, after, limit)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	list := orderList{Orders: make([]orderView, len(page.Orders)), NextBefore: page.Next}
+	list := orderList{Orders: make([]orderView, len(page.Orders))}
+	if page.Next != nil {
+		list.NextBefore, list.NextBeforeID = &page.Next.Before, &page.Next.ID
+	}
 	for i := range page.Orders {
 		list.Orders[i] = s.view(c, page.Orders[i])
 	}
@@ -405,6 +422,12 @@ func (s *Server) moveOrder(c *gin.Context, to string) {
 		return
 	}
 	o, err := s.store.MoveOrder(c.Request.Context(), id, to, s.shards)
+	if errors.Is(err, order.ErrNotFound) {
+		if pending, ok := s.cache.Order(id); ok && !pending.Final() {
+			// Accepted here and not decided yet.
+			err = fmt.Errorf("%w: order is pending, cannot become %s", order.ErrInvalidTransition, to)
+		}
+	}
 	if err != nil {
 		s.fail(c, lifecycleErr(err))
 		return

@@ -6,13 +6,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/shared/message"
 )
 
 // TestBadInput sends every endpoint requests it must refuse, and checks each
 // answer's status and error body, that the status is one the OpenAPI document
-// lists for the operation, and that nothing was published or written.
+// lists for the operation, and that nothing was published or written (no
+// order moved, no release queued).
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	db := testDB(t)
@@ -24,6 +28,16 @@ func TestBadInput(t *testing.T) {
 	huge := func(prefix string) string { return prefix + strings.Repeat("a", maxBody) + `"}` }
 	noAuth := map[string]string{"Authorization": ""}
 	doc := loadDoc(t)
+	// Two decided orders for the lifecycle routes: one that may still move,
+	// one that may not.
+	created := time.Now().UTC().Truncate(time.Microsecond).Add(-time.Hour)
+	confirmed := insertCart(t, db, newCart("c-1", stConfirmed, created, []int64{seed.ID}, lnReserved))
+	fulfilled := insertCart(t, db, newCart("c-1", stFulfilled, created, []int64{seed.ID}, lnCleaning))
+	move := "/api/v1/orders/" + confirmed.ID
+	done := "/api/v1/orders/" + fulfilled.ID
+	unknownOrder := "/api/v1/orders/" + orderID
+	line := fmt.Sprintf("%s/lines/%d/status", move, seed.ID)
+	cart := func(lines string) string { return `{"customer_id":"c-1","lines":` + lines + `}` }
 
 	tests := []struct {
 		name    string
@@ -71,6 +85,81 @@ func TestBadInput(t *testing.T) {
 		{name: "order: Idempotency-Key not ASCII", method: "POST", target: "/api/v1/orders", body: order, header: map[string]string{"Idempotency-Key": "clé"}, status: 422, code: "validation_failed"},
 		{name: "order: unknown item", method: "POST", target: "/api/v1/orders", body: `{"item_id":999999,"customer_id":"c-1"}`, status: 404, code: "item_not_found"},
 		{name: "order: unknown item with Idempotency-Key", method: "POST", target: "/api/v1/orders", body: `{"item_id":999999,"customer_id":"c-1"}`, header: map[string]string{"Idempotency-Key": "k-unknown"}, status: 404, code: "item_not_found"},
+
+		{name: "order: cart without lines", method: "POST", target: "/api/v1/orders", body: cart(`[]`), status: 422, code: "validation_failed"},
+		{name: "order: cart of null lines", method: "POST", target: "/api/v1/orders", body: `{"customer_id":"c-1","lines":[null]}`, status: 422, code: "validation_failed"},
+		{name: "order: cart lines not an array", method: "POST", target: "/api/v1/orders", body: cart(`{"item_id":1}`), status: 422, code: "validation_failed"},
+		{name: "order: cart line not an object", method: "POST", target: "/api/v1/orders", body: cart(`[1]`), status: 422, code: "validation_failed"},
+		{name: "order: cart line quantity 0", method: "POST", target: "/api/v1/orders", body: cart(fmt.Sprintf(`[{"item_id":%d,"quantity":0}]`, seed.ID)), status: 422, code: "validation_failed"},
+		{name: "order: cart line of a duplicate item", method: "POST", target: "/api/v1/orders", body: cart(fmt.Sprintf(`[{"item_id":%d},{"item_id":%d}]`, seed.ID, seed.ID)), status: 422, code: "validation_failed"},
+		{name: "order: cart of 51 lines", method: "POST", target: "/api/v1/orders", body: cart(`[` + strings.Repeat(`{"item_id":1},`, 50) + `{"item_id":1}]`), status: 422, code: "validation_failed"},
+		{name: "order: item_id and lines", method: "POST", target: "/api/v1/orders", body: fmt.Sprintf(`{"customer_id":"c-1","item_id":%d,"lines":[{"item_id":%d}]}`, seed.ID, seed.ID), status: 422, code: "validation_failed"},
+		{name: "order: cart with an unknown item", method: "POST", target: "/api/v1/orders", body: cart(fmt.Sprintf(`[{"item_id":%d},{"item_id":999999}]`, seed.ID)), status: 404, code: "item_not_found"},
+
+		// GET /api/v1/orders
+		{name: "list orders: no customer_id", method: "GET", target: "/api/v1/orders", status: 422, code: "validation_failed"},
+		{name: "list orders: empty customer_id", method: "GET", target: "/api/v1/orders?customer_id=", status: 422, code: "validation_failed"},
+		{name: "list orders: customer_id of 65 characters", method: "GET", target: "/api/v1/orders?customer_id=" + strings.Repeat("c", 65), status: 422, code: "validation_failed"},
+		{name: "list orders: customer_id with a control character", method: "GET", target: "/api/v1/orders?customer_id=c%07", status: 422, code: "validation_failed"},
+		{name: "list orders: unknown display_status", method: "GET", target: "/api/v1/orders?customer_id=c-1&display_status=lost", status: 422, code: "validation_failed"},
+		{name: "list orders: display_status in capitals", method: "GET", target: "/api/v1/orders?customer_id=c-1&display_status=SHIPPED", status: 422, code: "validation_failed"},
+		{name: "list orders: display_status an order status", method: "GET", target: "/api/v1/orders?customer_id=c-1&display_status=paid", status: 422, code: "validation_failed"},
+		{name: "list orders: limit 0", method: "GET", target: "/api/v1/orders?customer_id=c-1&limit=0", status: 422, code: "validation_failed"},
+		{name: "list orders: limit 101", method: "GET", target: "/api/v1/orders?customer_id=c-1&limit=101", status: 422, code: "validation_failed"},
+		{name: "list orders: limit abc", method: "GET", target: "/api/v1/orders?customer_id=c-1&limit=abc", status: 422, code: "validation_failed"},
+		{name: "list orders: limit -1", method: "GET", target: "/api/v1/orders?customer_id=c-1&limit=-1", status: 422, code: "validation_failed"},
+		{name: "list orders: before a word", method: "GET", target: "/api/v1/orders?customer_id=c-1&before=yesterday", status: 422, code: "validation_failed"},
+		{name: "list orders: before a date", method: "GET", target: "/api/v1/orders?customer_id=c-1&before=2025-01-02", status: 422, code: "validation_failed"},
+		{name: "list orders: before without a zone", method: "GET", target: "/api/v1/orders?customer_id=c-1&before=2025-01-02T15:04:05", status: 422, code: "validation_failed"},
+		{name: "list orders: before a Unix time", method: "GET", target: "/api/v1/orders?customer_id=c-1&before=1735830245", status: 422, code: "validation_failed"},
+
+		// POST /api/v1/orders/{id}/pay, /cancel
+		{name: "pay: not a uuid", method: "POST", target: "/api/v1/orders/not-a-uuid/pay", status: 400, code: "invalid_id"},
+		{name: "pay: uppercase uuid", method: "POST", target: "/api/v1/orders/" + strings.ToUpper(orderID) + "/pay", status: 400, code: "invalid_id"},
+		{name: "pay: unknown order", method: "POST", target: unknownOrder + "/pay", status: 404, code: "order_not_found"},
+		{name: "pay: fulfilled order", method: "POST", target: done + "/pay", status: 409, code: "invalid_transition"},
+		{name: "cancel: not a uuid", method: "POST", target: "/api/v1/orders/123/cancel", status: 400, code: "invalid_id"},
+		{name: "cancel: unknown order", method: "POST", target: unknownOrder + "/cancel", status: 404, code: "order_not_found"},
+		{name: "cancel: fulfilled order", method: "POST", target: done + "/cancel", status: 409, code: "invalid_transition"},
+		{name: "GET on pay", method: "GET", target: move + "/pay", status: 405, code: "method_not_allowed"},
+
+		// POST /api/v1/orders/{id}/status
+		{name: "order status: no Authorization", method: "POST", target: move + "/status", body: `{"status":"paid"}`, header: noAuth, status: 401, code: "unauthorized"},
+		{name: "order status: wrong token", method: "POST", target: move + "/status", body: `{"status":"paid"}`, header: map[string]string{"Authorization": "Bearer wrong"}, status: 401, code: "unauthorized"},
+		{name: "order status: ADMIN_TOKEN unset", method: "POST", target: move + "/status", body: `{"status":"paid"}`, noAdmin: true, status: 401, code: "unauthorized"},
+		{name: "order status: not a uuid", method: "POST", target: "/api/v1/orders/abc/status", body: `{"status":"paid"}`, status: 400, code: "invalid_id"},
+		{name: "order status: malformed JSON", method: "POST", target: move + "/status", body: `{"status":`, status: 400, code: "invalid_json"},
+		{name: "order status: empty body", method: "POST", target: move + "/status", body: "", status: 400, code: "invalid_json"},
+		{name: "order status: array body", method: "POST", target: move + "/status", body: `["paid"]`, status: 400, code: "invalid_json"},
+		{name: "order status: trailing data", method: "POST", target: move + "/status", body: `{"status":"paid"} {}`, status: 400, code: "invalid_json"},
+		{name: "order status: missing status", method: "POST", target: move + "/status", body: `{}`, status: 422, code: "validation_failed"},
+		{name: "order status: null status", method: "POST", target: move + "/status", body: `{"status":null}`, status: 422, code: "validation_failed"},
+		{name: "order status: empty status", method: "POST", target: move + "/status", body: `{"status":""}`, status: 422, code: "validation_failed"},
+		{name: "order status: status as number", method: "POST", target: move + "/status", body: `{"status":3}`, status: 422, code: "validation_failed"},
+		{name: "order status: unknown field", method: "POST", target: move + "/status", body: `{"status":"paid","note":"x"}`, status: 422, code: "validation_failed"},
+		{name: "order status: body over 64 KiB", method: "POST", target: move + "/status", body: huge(`{"status":"`), status: 413, code: "body_too_large"},
+		{name: "order status: unknown order", method: "POST", target: unknownOrder + "/status", body: `{"status":"paid"}`, status: 404, code: "order_not_found"},
+		{name: "order status: forbidden move", method: "POST", target: move + "/status", body: `{"status":"fulfilled"}`, status: 409, code: "invalid_transition"},
+		{name: "order status: unknown status", method: "POST", target: move + "/status", body: `{"status":"lost"}`, status: 409, code: "invalid_transition"},
+
+		// POST /api/v1/orders/{id}/lines/{item_id}/status
+		{name: "line status: no Authorization", method: "POST", target: line, body: `{"status":"transit_for_outbound"}`, header: noAuth, status: 401, code: "unauthorized"},
+		{name: "line status: ADMIN_TOKEN unset", method: "POST", target: line, body: `{"status":"transit_for_outbound"}`, noAdmin: true, status: 401, code: "unauthorized"},
+		{name: "line status: order id not a uuid", method: "POST", target: fmt.Sprintf("/api/v1/orders/abc/lines/%d/status", seed.ID), body: `{"status":"transit_for_outbound"}`, status: 400, code: "invalid_id"},
+		{name: "line status: item_id abc", method: "POST", target: move + "/lines/abc/status", body: `{"status":"transit_for_outbound"}`, status: 400, code: "invalid_id"},
+		{name: "line status: item_id 0", method: "POST", target: move + "/lines/0/status", body: `{"status":"transit_for_outbound"}`, status: 400, code: "invalid_id"},
+		{name: "line status: item_id -1", method: "POST", target: move + "/lines/-1/status", body: `{"status":"transit_for_outbound"}`, status: 400, code: "invalid_id"},
+		{name: "line status: item_id 1.5", method: "POST", target: move + "/lines/1.5/status", body: `{"status":"transit_for_outbound"}`, status: 400, code: "invalid_id"},
+		{name: "line status: item_id beyond int64", method: "POST", target: move + "/lines/99999999999999999999/status", body: `{"status":"transit_for_outbound"}`, status: 400, code: "invalid_id"},
+		{name: "line status: malformed JSON", method: "POST", target: line, body: `{"status"`, status: 400, code: "invalid_json"},
+		{name: "line status: empty body", method: "POST", target: line, body: "", status: 400, code: "invalid_json"},
+		{name: "line status: missing status", method: "POST", target: line, body: `{}`, status: 422, code: "validation_failed"},
+		{name: "line status: empty status", method: "POST", target: line, body: `{"status":""}`, status: 422, code: "validation_failed"},
+		{name: "line status: status as array", method: "POST", target: line, body: `{"status":["x"]}`, status: 422, code: "validation_failed"},
+		{name: "line status: body over 64 KiB", method: "POST", target: line, body: huge(`{"status":"`), status: 413, code: "body_too_large"},
+		{name: "line status: unknown order", method: "POST", target: fmt.Sprintf("%s/lines/%d/status", unknownOrder, seed.ID), body: `{"status":"transit_for_outbound"}`, status: 404, code: "order_not_found"},
+		{name: "line status: no line for the item", method: "POST", target: move + "/lines/999999/status", body: `{"status":"transit_for_outbound"}`, status: 404, code: "line_not_found"},
+		{name: "line status: under a confirmed order", method: "POST", target: line, body: `{"status":"transit_for_outbound"}`, status: 409, code: "invalid_transition"},
 
 		// POST /api/v1/items
 		{name: "create item: malformed JSON", method: "POST", target: "/api/v1/items", body: `{"name":"x",`, status: 400, code: "invalid_json"},
@@ -214,6 +303,11 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	for _, o := range []message.Order{confirmed, fulfilled} {
+		if got := loadStored(t, db, o.ID); got.Row.Status != o.Status || !got.Row.UpdatedAt.Equal(o.UpdatedAt) || got.Lines[0].Status != o.Lines[0].Status {
+			t.Errorf("seeded order changed: %+v, want %+v", got, o)
+		}
+	}
 	got, err := newTestServer(t, db).store.Item(t.Context(), seed.ID)
 	if err != nil {
 		t.Fatalf("seeded item: %v", err)

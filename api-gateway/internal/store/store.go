@@ -136,8 +136,8 @@ func (s *Store) Order(ctx context.Context, id string) (message.Order, error) {
 }
 
 // Orders lists a customer's orders, newest first.
-func (s *Store) Orders(ctx context.Context, customer, display string, before time.Time, limit int) (order.Page, error) {
-	return order.List(ctx, s.db, customer, display, before, limit)
+func (s *Store) Orders(ctx context.Context, customer, display string, after *order.Cursor, limit int) (order.Page, error) {
+	return order.List(ctx, s.db, customer, display, after, limit)
 }
 
 // MoveOrder moves an order to status to (see order.Move).
