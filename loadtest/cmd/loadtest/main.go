@@ -2,6 +2,11 @@
 // checks afterwards that the sale kept orderq's promises: stock never below zero,
 // confirmed = min(stock, demand), every accepted order final, the ledger balanced.
 //
+//	loadtest flashsale    one item, a crowd (closed loop, or open loop at --rate)
+//	loadtest catalogue    many items, Zipf-skewed demand, the same checks per item
+//	loadtest compare      the same crowd against naive, SELECT … FOR UPDATE and
+//	                      atomic-UPDATE yardsticks, and orderq, in one table
+//
 // Exit status: 0 when every invariant holds, 1 when one is violated, 2 for a
 // usage error, 3 when the sale could not be run or observed (gateway
 // unreachable, admin token refused, database unreachable, interrupted).
@@ -16,12 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/orderq/orderq/loadtest/internal/check"
-	"github.com/orderq/orderq/loadtest/internal/crowd"
-	"github.com/orderq/orderq/loadtest/internal/ledger"
-	"github.com/orderq/orderq/loadtest/internal/report"
 )
 
 // Exit statuses.
@@ -78,12 +77,22 @@ func exitCode(err error) int {
 	}
 }
 
-const usage = `loadtest drives a running orderq gateway like a flash-sale crowd and checks
-the invariants afterwards.
+const usage = `loadtest drives a running orderq gateway like a crowd of buyers and checks
+the invariants afterwards: stock never below zero, confirmed = min(stock,
+demand), every accepted order final, the stock ledger balanced.
 
 Usage:
 
-	loadtest flashsale [flags]    sell one new item to a crowd; -h lists the flags
+	loadtest flashsale [flags]    sell one new item to a crowd
+	loadtest catalogue [flags]    sell many new items (default 10000) with a
+	                              Zipf-skewed demand, checked item by item
+	loadtest compare [flags]      run one crowd against a naive read-modify-write
+	                              service, SELECT … FOR UPDATE, an atomic
+	                              conditional UPDATE, and orderq; one table
+
+Run 'loadtest <command> -h' for the flags. Every command prints a table, or JSON
+with --json; --report out.html writes charts for a post-mortem; on a terminal a
+progress line shows the crowd as it goes.
 
 Exit status: 0 every invariant holds, 1 an invariant is violated, 2 usage error,
 3 the sale could not be run (gateway or database unreachable, token refused).
@@ -93,9 +102,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{errors.New("no subcommand"), "loadtest help"}
 	}
+	tty := isTerminal(stderr)
 	switch args[0] {
-	case "flashsale":
-		return flashsale(ctx, args[1:], os.Getenv, stdout, stderr)
+	case "flashsale", "catalogue":
+		return sale(ctx, args[0], args[1:], os.Getenv, stdout, stderr, tty)
+	case "compare":
+		return compare(ctx, args[1:], os.Getenv, stdout, stderr, tty)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
@@ -104,116 +116,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-const flashsaleHelp = "loadtest flashsale -h"
-
-// config is one flashsale invocation.
-type config struct {
-	crowd    crowd.Config
-	mysqlDSN string // empty skips the ledger check
-	json     bool
-}
-
-// loadConfig reads the flashsale flags; a flag left out falls back to its
-// environment variable, then to its default. Help is a *flag.FlagSet error
-// (flag.ErrHelp); any other error is a usage error.
-func loadConfig(args []string, getenv func(string) string) (config, *flag.FlagSet, error) {
-	var c config
-	fs := flag.NewFlagSet("flashsale", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // run reports errors and usage itself
-	fs.StringVar(&c.crowd.URL, "url", defaultURL, "the gateway `URL` (env ORDERQ_URL)")
-	fs.StringVar(&c.crowd.AdminToken, "admin-token", "", "`token` for creating the item (env ADMIN_TOKEN)")
-	fs.Int64Var(&c.crowd.Stock, "stock", 100, "initial stock of the item")
-	fs.IntVar(&c.crowd.Orders, "orders", 2000, "orders to send")
-	fs.IntVar(&c.crowd.Concurrency, "concurrency", 200, "customers ordering at the same time")
-	fs.IntVar(&c.crowd.Quantity, "quantity", 1, "quantity of each order")
-	fs.IntVar(&c.crowd.Customers, "customers", 0, "distinct customer ids (0: one per order)")
-	fs.IntVar(&c.crowd.MaxPerCustomer, "max-per-customer", 0, "the item's limit per customer (0: none)")
-	fs.IntVar(&c.crowd.Wait, "wait", 5, "`seconds` of Prefer: wait on orders and of long-polls")
-	fs.DurationVar(&c.crowd.Timeout, "timeout", 2*time.Minute, "deadline for every order to be final")
-	fs.StringVar(&c.mysqlDSN, "mysql-dsn", defaultMySQLDSN, "`DSN` of orderq's database, read only for the ledger check; empty skips it (env MYSQL_DSN)")
-	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, fs, err
-		}
-		return c, fs, usageError{err, flashsaleHelp}
-	}
-	if fs.NArg() > 0 {
-		return c, fs, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0)), flashsaleHelp}
-	}
-
-	// Environment defaults are applied after parsing so that -h never prints a
-	// secret, and an explicit --mysql-dsn="" still wins over MYSQL_DSN.
+// applyEnv gives the flags left out their environment variable, after parsing
+// so that -h never prints a secret, and an explicit --mysql-dsn="" still wins
+// over MYSQL_DSN.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for name, key := range map[string]string{"url": "ORDERQ_URL", "admin-token": "ADMIN_TOKEN", "mysql-dsn": "MYSQL_DSN"} {
-		if v := getenv(key); v != "" && !set[name] {
+		if v := getenv(key); v != "" && !set[name] && fs.Lookup(name) != nil {
 			fs.Set(name, v)
 		}
 	}
-	if err := c.crowd.Validate(); err != nil {
-		return c, fs, usageError{err, flashsaleHelp}
-	}
-	return c, fs, nil
 }
 
-func flashsale(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, fs, err := loadConfig(args, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "Usage: loadtest flashsale [flags]\n\nFlags:\n")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-
-	// Reach the database before the sale, so a wrong DSN costs seconds, not a run.
-	var lr *ledger.Reader
-	if cfg.mysqlDSN != "" {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		lr, err = ledger.Open(octx, cfg.mysqlDSN)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w (--mysql-dsn= skips the ledger check)", err)
+// parse parses args into fs, telling help (flag.ErrHelp) from usage errors.
+func parse(fs *flag.FlagSet, args []string, help string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
 		}
-		defer lr.Close()
+		return usageError{err, help}
 	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0)), help}
+	}
+	return nil
+}
 
-	fmt.Fprintf(stderr, "loadtest: %d orders of quantity %d, %d at once, for stock %d at %s\n",
-		cfg.crowd.Orders, cfg.crowd.Quantity, cfg.crowd.Concurrency, cfg.crowd.Stock, cfg.crowd.URL)
-	res, err := crowd.Run(ctx, cfg.crowd)
-	if err != nil {
-		return err
-	}
-
-	in := report.Input{Result: res, LedgerNote: "--mysql-dsn is empty"}
-	var ledgerErr error
-	if lr != nil {
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		l, err := lr.Read(rctx, res.Item.ID)
-		cancel()
-		if err != nil {
-			ledgerErr, in.LedgerNote = err, err.Error()
-		} else {
-			in.Ledger = &l
-		}
-	}
-	in.Violations = check.Verify(res.Record(in.Ledger))
-
-	s := report.Build(in)
-	write := s.WriteText
-	if cfg.json {
-		write = s.WriteJSON
-	}
-	if err := write(stdout); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	if n := len(in.Violations); n > 0 {
-		return fmt.Errorf("%w: %d", errViolated, n)
-	}
-	// The invariants that could be checked hold, but the ledger could not be
-	// read: the run is not proven, so it must not pass.
-	return ledgerErr
+// printHelp writes a subcommand's usage: what it does, then its flags.
+func printHelp(w io.Writer, fs *flag.FlagSet, about string) {
+	fmt.Fprint(w, about)
+	fmt.Fprintf(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }

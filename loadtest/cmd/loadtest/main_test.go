@@ -8,11 +8,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/gatewaytest"
+	"github.com/orderq/orderq/shared/testenv"
 )
 
 func env(m map[string]string) func(string) string {
@@ -73,6 +79,19 @@ func TestLoadConfig(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "open loop",
+			args: []string{"--rate=2000", "--duration=10s", "--report=out.html"},
+			check: func(t *testing.T, c config) {
+				t.Helper()
+				if c.crowd.Rate != 2000 || c.crowd.Duration != 10*time.Second || !c.crowd.OpenLoop() || c.report != "out.html" {
+					t.Errorf("config = %+v, report %q", c.crowd, c.report)
+				}
+			},
+		},
+		{name: "rate without duration", args: []string{"--rate=100"}, usage: true},
+		{name: "duration without rate", args: []string{"--duration=1s"}, usage: true},
+		{name: "catalogue flags are catalogue's", args: []string{"--items=5"}, usage: true},
 		{name: "unknown flag", args: []string{"--nope"}, usage: true},
 		{name: "stray argument", args: []string{"now"}, usage: true},
 		{name: "no orders", args: []string{"--orders=0"}, usage: true},
@@ -86,7 +105,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _, err := loadConfig(tt.args, env(tt.env))
+			c, _, err := loadConfig("flashsale", tt.args, env(tt.env))
 			if tt.usage {
 				if !errors.As(err, new(usageError)) {
 					t.Fatalf("loadConfig(%q) = %v, want a usage error", tt.args, err)
@@ -95,6 +114,76 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("loadConfig(%q): %v", tt.args, err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadCatalogueConfig(t *testing.T) {
+	c, _, err := loadConfig("catalogue", nil, env(nil))
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if c.crowd.Items != 10000 || c.crowd.Stock != 10 || c.crowd.Orders != 20000 || c.crowd.ZipfS != 1.1 || c.crowd.Seed != 0 {
+		t.Errorf("defaults = %+v", c.crowd)
+	}
+	c, _, err = loadConfig("catalogue", []string{"--items=50", "--zipf-s=2", "--seed=7", "--stock=3"}, env(nil))
+	if err != nil || c.crowd.Items != 50 || c.crowd.ZipfS != 2 || c.crowd.Seed != 7 || c.crowd.Stock != 3 {
+		t.Errorf("flags: %+v, %v", c.crowd, err)
+	}
+	for _, args := range [][]string{{"--items=1"}, {"--zipf-s=1"}, {"--seed=x"}} {
+		if _, _, err := loadConfig("catalogue", args, env(nil)); !errors.As(err, new(usageError)) {
+			t.Errorf("loadConfig(catalogue, %q) = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestLoadCompareConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, c compareConfig)
+		usage bool
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, c compareConfig) {
+				t.Helper()
+				if !slices.Equal(c.strategies, []string{"naive", "forupdate", "atomic", "orderq"}) || c.expectCorrect || c.keep ||
+					c.pool != 64 || c.window != time.Millisecond || c.crowd.Stock != 1000 || c.crowd.Orders != 20000 ||
+					c.crowd.Concurrency != 64 || c.mysqlDSN != defaultMySQLDSN {
+					t.Errorf("defaults = %+v", c)
+				}
+			},
+		},
+		{
+			name: "strategies in canonical order",
+			args: []string{"--strategies", "orderq, naive", "--expect-correct", "--keep", "--concurrency=8", "--naive-window=0s"},
+			check: func(t *testing.T, c compareConfig) {
+				t.Helper()
+				if !slices.Equal(c.strategies, []string{"naive", "orderq"}) || !c.expectCorrect || !c.keep || c.pool != 8 || c.window != 0 {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{name: "unknown strategy", args: []string{"--strategies=optimistic"}, usage: true},
+		{name: "strategy twice", args: []string{"--strategies=naive,naive"}, usage: true},
+		{name: "no database server", args: []string{"--mysql-dsn="}, usage: true},
+		{name: "bad crowd", args: []string{"--orders=0"}, usage: true},
+		{name: "negative pool", args: []string{"--pool=-1"}, usage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := loadCompareConfig(tt.args, env(nil))
+			if tt.usage {
+				if !errors.As(err, new(usageError)) {
+					t.Fatalf("loadCompareConfig(%q) = %v, want a usage error", tt.args, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadCompareConfig(%q): %v", tt.args, err)
 			}
 			tt.check(t, c)
 		})
@@ -137,8 +226,37 @@ func TestRun(t *testing.T) {
 			code:   exitPassed,
 			stdout: []string{`"passed": true`},
 		},
-		{name: "help", args: []string{"help"}, code: exitPassed, stdout: []string{"loadtest flashsale [flags]"}},
-		{name: "flashsale help", args: []string{"flashsale", "-h"}, code: exitPassed, stdout: []string{"-max-per-customer"}},
+		{
+			name: "open loop",
+			args: []string{"flashsale", "--url", good.URL, "--admin-token", "secret", "--mysql-dsn=",
+				"--stock", "10", "--rate", "100", "--duration", "300ms", "--concurrency", "8", "--wait", "1"},
+			code:   exitPassed,
+			stdout: []string{"schedule      open loop, 100/s for 300ms: sent ", "orders        30 planned, 30 sent", "invariants    PASS"},
+		},
+		{
+			name: "catalogue",
+			args: []string{"catalogue", "--url", good.URL, "--admin-token", "secret", "--mysql-dsn=",
+				"--items", "20", "--stock", "3", "--orders", "150", "--concurrency", "8", "--wait", "1", "--seed", "3"},
+			code:   exitPassed,
+			stdout: []string{"catalogue     20 items of stock 3, Zipf s 1.1 (seed 3): stock 60 → ", "invariants    PASS"},
+		},
+		{
+			name: "an overselling catalogue fails",
+			args: []string{"catalogue", "--url", overselling.URL, "--admin-token", "secret", "--mysql-dsn=",
+				"--items", "20", "--stock", "3", "--orders", "150", "--concurrency", "8", "--wait", "1", "--seed", "3"},
+			code:   exitViolated,
+			stdout: []string{"invariants    FAIL", "  - oversold: ", " of 20 items: item "},
+			err:    "invariants violated",
+		},
+		{name: "help", args: []string{"help"}, code: exitPassed,
+			stdout: []string{"loadtest flashsale [flags]", "loadtest catalogue [flags]", "loadtest compare [flags]"}},
+		{name: "flashsale help", args: []string{"flashsale", "-h"}, code: exitPassed,
+			stdout: []string{"Usage: loadtest flashsale", "-max-per-customer", "-rate", "-duration", "-report"}},
+		{name: "catalogue help", args: []string{"catalogue", "-h"}, code: exitPassed, stdout: []string{"Usage: loadtest catalogue", "-zipf-s", "-items"}},
+		{name: "compare help", args: []string{"compare", "-h"}, code: exitPassed,
+			stdout: []string{"Usage: loadtest compare", "SELECT … FOR UPDATE", "-strategies", "-expect-correct", "-keep"}},
+		{name: "compare without a gateway", args: []string{"compare", "--url", closed.URL}, code: exitFailed,
+			err: "--strategies without orderq skips it"},
 		{name: "no subcommand", args: nil, code: exitUsage, err: "no subcommand"},
 		{name: "unknown subcommand", args: []string{"stampede"}, code: exitUsage, err: `unknown subcommand "stampede"`},
 		{name: "bad flag", args: sale(good.URL, "--orders=-5"), code: exitUsage, err: "orders"},
@@ -220,5 +338,205 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRunWritesHTMLReport(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{Delay: time.Millisecond})
+	path := filepath.Join(t.TempDir(), "out.html")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"flashsale", "--url", gw.URL, "--admin-token", "secret", "--mysql-dsn=",
+		"--stock", "20", "--orders", "200", "--concurrency", "4", "--wait", "1", "--report", path}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, &stderr)
+	}
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<title>loadtest flashsale</title>", `class="accepted"`, `class="final"`, `class="stock"`, `class="bar"`, "invariants    PASS"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report does not contain %q", want)
+		}
+	}
+	if !strings.Contains(stderr.String(), "report written to "+path) {
+		t.Errorf("stderr does not name the report:\n%s", &stderr)
+	}
+}
+
+// TestCompareNaiveFails is the proof that the checker can fail: the naive
+// strategy, a deliberately broken build, loses updates under a crowd, and
+// --expect-correct turns that into exit status 1. Its read-modify-write window
+// (1 ms by default) makes the race certain, not a matter of luck.
+func TestCompareNaiveFails(t *testing.T) {
+	server := testenv.Require(t, "TEST_MYSQL_DSN")
+	args := func(more ...string) []string {
+		return append([]string{"compare", "--mysql-dsn", server, "--strategies", "naive",
+			"--stock", "50", "--orders", "400", "--concurrency", "32", "--timeout", "30s"}, more...)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+	}{
+		{
+			name:   "expected correct, it is not",
+			args:   args("--expect-correct"),
+			code:   exitViolated,
+			stdout: []string{"naive", "FAIL", "naive (SELECT stock, then UPDATE to the value read minus the quantity, no transaction) broke:", "  - oversold: "},
+		},
+		// A yardstick's violations are what it is there to show: they do not
+		// fail the comparison unless asked to.
+		{name: "reported only", args: args(), code: exitPassed, stdout: []string{"FAIL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if got := exitCode(err); got != tt.code {
+				t.Fatalf("exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", got, err, tt.code, &stdout, &stderr)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout does not contain %q:\n%s", want, &stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestCompareAll runs every strategy, with the fake gateway standing in for
+// orderq, and checks the table, the JSON and the HTML report.
+func TestCompareAll(t *testing.T) {
+	server := testenv.Require(t, "TEST_MYSQL_DSN")
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	path := filepath.Join(t.TempDir(), "compare.html")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"compare", "--url", gw.URL, "--admin-token", "secret", "--mysql-dsn", server,
+		"--stock", "30", "--orders", "200", "--concurrency", "16", "--wait", "1", "--timeout", "30s", "--json", "--report", path},
+		&stdout, &stderr)
+	if got := exitCode(err); got != exitPassed {
+		t.Fatalf("exit %d (%v)\nstdout:\n%s\nstderr:\n%s", got, err, &stdout, &stderr)
+	}
+	var doc struct {
+		Ratio      *float64 `json:"orderq_ratio"`
+		Baseline   string   `json:"ratio_baseline"`
+		Strategies []struct {
+			Name        string `json:"name"`
+			Passed      bool   `json:"passed"`
+			LostUpdates int64  `json:"lost_updates"`
+			Run         struct {
+				Ledger struct {
+					Note string `json:"note"`
+				} `json:"ledger"`
+			} `json:"run"`
+		} `json:"strategies"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, &stdout)
+	}
+	var names []string
+	for _, s := range doc.Strategies {
+		names = append(names, s.Name)
+		if s.Name != "naive" && (!s.Passed || s.LostUpdates != 0) {
+			t.Errorf("%s: passed %v, %d lost updates", s.Name, s.Passed, s.LostUpdates)
+		}
+	}
+	if !slices.Equal(names, []string{"naive", "forupdate", "atomic", "orderq"}) || doc.Ratio == nil ||
+		(doc.Baseline != "forupdate" && doc.Baseline != "atomic") {
+		t.Errorf("strategies %v, ratio %v over %q", names, doc.Ratio, doc.Baseline)
+	}
+	if note := doc.Strategies[3].Run.Ledger.Note; note != "--mysql-dsn names no database" {
+		t.Errorf("orderq's ledger note = %q", note)
+	}
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"loadtest compare: orderq", `<pre class="comparison">`, "forupdate", `class="stock"`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report does not contain %q", want)
+		}
+	}
+	if strings.Contains(stderr.String(), "kept database") {
+		t.Errorf("databases kept without --keep:\n%s", &stderr)
+	}
+}
+
+// syncBuffer is a buffer the progress goroutine and the test may share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestProgress(t *testing.T) {
+	var p crowd.Progress
+	p.Sent.Store(120)
+	p.Accepted.Store(110)
+	p.Final.Store(100)
+	p.Errors.Store(3)
+
+	var out syncBuffer
+	stop := startProgress(&out, true, "flashsale", &p, 1)
+	time.Sleep(3 * progressEvery)
+	stop()
+	got := out.String()
+	if !strings.Contains(got, "\r\033[Kflashsale  sent 120  accepted 110  final 100  errors 3  ") {
+		t.Errorf("progress drew %q", got)
+	}
+	if !strings.HasSuffix(got, "\r\033[K") {
+		t.Errorf("progress line not cleared at the end: %q", got)
+	}
+
+	var quiet syncBuffer
+	startProgress(&quiet, false, "flashsale", &p, 1)()
+	if quiet.String() != "" {
+		t.Errorf("progress off a terminal drew %q", quiet.String())
+	}
+	if isTerminal(&quiet) {
+		t.Error("a buffer is not a terminal")
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	var p crowd.Progress
+	p.Items.Store(300)
+	if got, want := progressLine("catalogue", &p, 1000, 0), "catalogue  creating items 300/1000"; got != want {
+		t.Errorf("while creating items: %q, want %q", got, want)
+	}
+	p.Items.Store(1000)
+	p.Sent.Store(5)
+	p.Slipped.Store(2)
+	if got, want := progressLine("catalogue", &p, 1000, 1234.4), "catalogue  sent 5  accepted 0  final 0  errors 0  slipped 2  1234 final/s"; got != want {
+		t.Errorf("while ordering: %q, want %q", got, want)
+	}
+}
+
+func TestRateWindow(t *testing.T) {
+	var r rateWindow
+	t0 := time.Now()
+	if got := r.add(t0, 0); got != 0 {
+		t.Errorf("first rate %v", got)
+	}
+	r.add(t0.Add(500*time.Millisecond), 500)
+	if got := r.add(t0.Add(time.Second), 1000); got != 1000 {
+		t.Errorf("rate over 1 s = %v, want 1000", got)
+	}
+	// Older samples leave the window: only the last second counts.
+	if got := r.add(t0.Add(2*time.Second), 1100); got != 100 {
+		t.Errorf("rate over the last second = %v, want 100", got)
 	}
 }

@@ -10,6 +10,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -56,8 +57,10 @@ type Ledger struct {
 	Stock        int64 // items.stock
 }
 
-// Run is everything the checker needs about one flash-sale run.
+// Run is everything the checker needs about one item of a run: a flash sale
+// has one, a catalogue many.
 type Run struct {
+	Item           int64 // the item's id, named in VerifyItems' messages
 	InitialStock   int64
 	MaxPerCustomer int // 0 means no limit
 	FinalStock     int64
@@ -312,3 +315,85 @@ func sample(items []string) string {
 	}
 	return strings.Join(items[:examples], ", ") + fmt.Sprintf(" and %d more", len(items)-examples)
 }
+
+// itemExamples bounds how many items' messages a merged violation quotes.
+const itemExamples = 3
+
+// VerifyItems verifies a run of many items, each by Verify. One item's
+// violations are returned as Verify words them; with many items a broken rule
+// would otherwise be reported thousands of times, so the violations of one rule
+// are merged into one that counts the items and quotes a few. An order id
+// answered for orders of two different items is a duplicate too, which no
+// single item's run can see.
+func VerifyItems(runs []Run) []Violation {
+	if len(runs) == 1 {
+		return Verify(runs[0])
+	}
+	type merged struct {
+		items    int
+		examples []string
+	}
+	byRule := map[Rule]*merged{}
+	var order []Rule
+	for _, run := range runs {
+		seen := map[Rule]bool{}
+		for _, v := range Verify(run) {
+			m := byRule[v.Rule]
+			if m == nil {
+				m = &merged{}
+				byRule[v.Rule] = m
+				order = append(order, v.Rule)
+			}
+			if !seen[v.Rule] {
+				seen[v.Rule] = true
+				m.items++
+			}
+			if len(m.examples) < itemExamples {
+				m.examples = append(m.examples, fmt.Sprintf("item %d: %s", run.Item, v.Message))
+			}
+		}
+	}
+
+	// Ids across items: within one item Verify has counted them already.
+	itemOf := map[string]int64{}
+	var dups []string
+	for _, run := range runs {
+		ids := map[string]bool{}
+		for _, o := range run.Orders {
+			if !o.Accepted || ids[o.ID] {
+				continue
+			}
+			ids[o.ID] = true
+			if other, ok := itemOf[o.ID]; ok && other != run.Item {
+				dups = append(dups, fmt.Sprintf("%s (items %d and %d)", o.ID, other, run.Item))
+				continue
+			}
+			itemOf[o.ID] = run.Item
+		}
+	}
+
+	slices.SortStableFunc(order, func(a, b Rule) int { return rank(a) - rank(b) })
+	var vs []Violation
+	for _, r := range order {
+		m := byRule[r]
+		msg := fmt.Sprintf("%d of %d items: %s", m.items, len(runs), strings.Join(m.examples, "; "))
+		if more := m.items - len(m.examples); more > 0 {
+			msg += fmt.Sprintf("; and %d more items", more)
+		}
+		vs = append(vs, Violation{Rule: r, Message: msg})
+	}
+	if len(dups) > 0 {
+		vs = append(vs, Violation{Rule: RuleDuplicateOrder, Message: fmt.Sprintf(
+			"%d order ids were returned for orders of different items: %s", len(dups), sample(dups))})
+	}
+	return vs
+}
+
+// rules lists the invariants in the order Verify reports them.
+var rules = []Rule{RuleStockNegative, RuleOversold, RuleStockMismatch, RuleUndersold,
+	RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleRefused, RuleDuplicateOrder, RuleLedger}
+
+// Rules returns every invariant the checker knows, in report order.
+func Rules() []Rule { return slices.Clone(rules) }
+
+func rank(r Rule) int { return slices.Index(rules, r) }

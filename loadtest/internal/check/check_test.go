@@ -283,8 +283,7 @@ func TestVerifyEveryRuleCanFail(t *testing.T) {
 			caught[v.Rule] = true
 		}
 	}
-	for _, r := range []Rule{RuleStockNegative, RuleOversold, RuleStockMismatch, RuleUndersold,
-		RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleRefused, RuleDuplicateOrder, RuleLedger} {
+	for _, r := range Rules() {
 		if !caught[r] {
 			t.Errorf("rule %s was never reported", r)
 		}
@@ -308,4 +307,129 @@ func lines(vs []Violation) string {
 		b.WriteString("  " + v.String() + "\n")
 	}
 	return b.String()
+}
+
+// item is a catalogue item's run: stock, final stock and its orders.
+func item(id, stock, final int64, orders ...[]Order) Run {
+	return Run{Item: id, InitialStock: stock, FinalStock: final, Orders: join(orders...)}
+}
+
+func TestVerifyItemsPasses(t *testing.T) {
+	tests := []struct {
+		name string
+		runs []Run
+	}{
+		{
+			name: "sold out, partly sold and untouched items",
+			runs: []Run{
+				item(1, 3, 0, crowd("a-ok", 3, StatusConfirmed, ""), crowd("a-no", 5, StatusRejected, ReasonOutOfStock)),
+				item(2, 3, 1, crowd("b-ok", 2, StatusConfirmed, "")),
+				item(3, 3, 3),
+			},
+		},
+		{
+			name: "balanced ledgers",
+			runs: []Run{
+				{Item: 1, InitialStock: 2, FinalStock: 1, Orders: crowd("a", 1, StatusConfirmed, ""),
+					Ledger: &Ledger{InitialStock: 2, Movements: -1, Stock: 1}},
+				{Item: 2, InitialStock: 2, FinalStock: 2, Ledger: &Ledger{InitialStock: 2, Stock: 2}},
+			},
+		},
+		{
+			name: "the same customer buys several items",
+			runs: []Run{
+				{Item: 1, InitialStock: 5, MaxPerCustomer: 1, FinalStock: 4, Orders: []Order{order("a", "c-1", 1, StatusConfirmed, "")}},
+				{Item: 2, InitialStock: 5, MaxPerCustomer: 1, FinalStock: 4, Orders: []Order{order("b", "c-1", 1, StatusConfirmed, "")}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if vs := VerifyItems(tt.runs); len(vs) != 0 {
+				t.Errorf("VerifyItems found violations in a good catalogue:\n%s", lines(vs))
+			}
+		})
+	}
+}
+
+func TestVerifyItemsCatches(t *testing.T) {
+	good := func(id int64) Run { return item(id, 2, 0, crowd(fmt.Sprint("ok", id), 2, StatusConfirmed, "")) }
+	oversold := func(id int64) Run { return item(id, 2, 0, crowd(fmt.Sprint("over", id), 3, StatusConfirmed, "")) }
+	tests := []struct {
+		name string
+		runs []Run
+		want []Rule
+		say  []string // fragments of the messages, in order
+	}{
+		{
+			name: "one item of one is reported as Verify words it",
+			runs: []Run{oversold(7)},
+			want: []Rule{RuleOversold, RuleStockMismatch},
+			say:  []string{"3 units were confirmed, but the item had only 2"},
+		},
+		{
+			name: "one bad item among good ones",
+			runs: []Run{good(1), oversold(2), good(3)},
+			want: []Rule{RuleOversold, RuleStockMismatch},
+			say:  []string{"1 of 3 items: item 2: 3 units were confirmed, but the item had only 2", "1 of 3 items: item 2: the gateway reports stock 0"},
+		},
+		{
+			name: "many bad items are merged per rule",
+			runs: []Run{oversold(1), oversold(2), oversold(3), oversold(4), oversold(5), good(6)},
+			want: []Rule{RuleOversold, RuleStockMismatch},
+			say:  []string{"5 of 6 items: item 1: ", "; and 2 more items"},
+		},
+		{
+			name: "rules keep their order across items",
+			runs: []Run{
+				item(1, 5, 5, crowd("p", 1, StatusPending, "")),
+				item(2, 1, -1, crowd("n", 2, StatusConfirmed, "")),
+			},
+			want: []Rule{RuleStockNegative, RuleOversold, RuleNotFinal},
+			say:  []string{"1 of 2 items: item 2: the gateway reports stock -1"},
+		},
+		{
+			name: "undersold item",
+			runs: []Run{good(1), item(2, 3, 2, crowd("u", 1, StatusConfirmed, ""), crowd("v", 2, StatusRejected, ReasonOutOfStock))},
+			want: []Rule{RuleUndersold, RuleUnjustifiedRejection},
+			say:  []string{"1 of 2 items: item 2: 1 units were confirmed, but min(stock 3, demand 3) = 3"},
+		},
+		{
+			name: "unbalanced ledger of one item",
+			runs: []Run{
+				{Item: 1, InitialStock: 2, FinalStock: 1, Orders: crowd("a", 1, StatusConfirmed, ""),
+					Ledger: &Ledger{InitialStock: 2, Movements: -1, Stock: 1}},
+				{Item: 2, InitialStock: 2, FinalStock: 1, Orders: crowd("b", 1, StatusConfirmed, ""),
+					Ledger: &Ledger{InitialStock: 2, Movements: 0, Stock: 1}},
+			},
+			want: []Rule{RuleLedger},
+			say:  []string{"1 of 2 items: item 2: initial stock 2 + movements 0 = 2"},
+		},
+		{
+			name: "one order id for orders of two items",
+			runs: []Run{
+				item(1, 2, 1, []Order{order("same", "c-1", 1, StatusConfirmed, "")}),
+				item(2, 2, 1, []Order{order("same", "c-2", 1, StatusConfirmed, "")}),
+			},
+			want: []Rule{RuleDuplicateOrder},
+			say:  []string{"1 order ids were returned for orders of different items: same (items 1 and 2)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := VerifyItems(tt.runs)
+			var got []Rule
+			for _, v := range vs {
+				got = append(got, v.Rule)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("rules = %v, want %v; violations:\n%s", got, tt.want, lines(vs))
+			}
+			for i, say := range tt.say {
+				if !strings.Contains(vs[min(i, len(vs)-1)].Message, say) {
+					t.Errorf("message %q does not say %q", vs[min(i, len(vs)-1)].Message, say)
+				}
+			}
+		})
+	}
 }

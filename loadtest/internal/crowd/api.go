@@ -205,3 +205,15 @@ func mayHavePublished(err error) bool {
 	}
 	return true
 }
+
+// listItems returns a page of items with ids above afterID, and the id to
+// list after for the next page; nil when this was the last.
+func (a *api) listItems(ctx context.Context, afterID int64, limit int) ([]Item, *int64, error) {
+	var page struct {
+		Items       []Item `json:"items"`
+		NextAfterID *int64 `json:"next_after_id"`
+	}
+	path := fmt.Sprintf("/api/v1/items?after_id=%d&limit=%d", afterID, limit)
+	_, err := a.do(ctx, http.MethodGet, path, nil, nil, &page, http.StatusOK)
+	return page.Items, page.NextAfterID, err
+}

@@ -1,6 +1,11 @@
-// Package crowd drives a running gateway like a flash-sale crowd: it creates an
-// item, sends many orders for it at once over HTTP, and follows every accepted
-// order until it is final, recording what each customer saw and when.
+// Package crowd drives a running gateway like a crowd of buyers: it creates the
+// items on sale, sends many orders for them at once over HTTP, and follows every
+// accepted order until it is final, recording what each customer saw and when.
+//
+// A flash sale is one item; a catalogue is many, with a skewed (Zipf) demand.
+// The crowd runs closed-loop (Concurrency customers, each ordering again once
+// their order is final) or open-loop (Rate orders a second on a fixed schedule,
+// whatever the answers, with Concurrency as the cap on orders in flight).
 package crowd
 
 import (
@@ -8,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -21,20 +27,39 @@ import (
 	"github.com/orderq/orderq/loadtest/internal/check"
 )
 
-// Config describes one flash sale.
+// Config describes one sale.
 type Config struct {
 	URL            string // the gateway, without /api/v1
 	AdminToken     string
-	Stock          int64 // initial stock of the item
+	Stock          int64 // initial stock of each item
 	MaxPerCustomer int   // 0 means no limit
-	Orders         int
-	Concurrency    int // customers ordering at the same time
-	Quantity       int // per order
-	Customers      int // distinct customer ids; 0 means one per order
+	// Items is how many items are on sale, each with Stock; 0 means 1. With
+	// more, each order picks its item by a Zipf distribution: the k-th item
+	// created (from 0) is chosen with a probability ∝ 1/(1+k)^ZipfS.
+	Items int
+	ZipfS float64 // > 1; default 1.1
+	Seed  uint64  // of the item choice; 0 picks one, which the Result's Config records
+
+	Orders      int // closed loop: orders to send; with Rate it is Rate × Duration
+	Concurrency int // closed loop: customers ordering at once; open loop: most orders in flight
+	// Rate > 0 runs open-loop: Rate orders a second are started, evenly spread,
+	// for Duration, however long the answers take.
+	Rate     float64
+	Duration time.Duration
+
+	Quantity  int // per order
+	Customers int // distinct customer ids; 0 means one per order
 	// Wait is N of Prefer: wait=N on orders and ?wait=N on polls, in seconds;
 	// 0 sends neither and polls every PollInterval.
-	Wait    int
-	Timeout time.Duration // for every order to be final
+	Wait int
+	// Timeout is the deadline for every order to be final; with Rate it starts
+	// when the schedule ends.
+	Timeout time.Duration
+
+	// StockEvery > 0 samples the first item's stock this often during the run.
+	StockEvery time.Duration
+	// Progress, when set, is kept up to date while the crowd runs.
+	Progress *Progress
 
 	// Tuning, with working defaults when zero.
 	Attempts     int           // per order before giving up; default 5
@@ -44,13 +69,17 @@ type Config struct {
 	Client       *http.Client  // default NewClient(Concurrency)
 }
 
-// Limits from the HTTP contract.
+// Limits from the HTTP contract, and of what one run can hold in memory.
 const (
 	MaxQuantity = 1000
 	MaxWait     = 30
+	MaxOrders   = 5_000_000
 )
 
-// Validate reports the first setting that cannot describe a flash sale.
+// DefaultZipfS is the skew of a catalogue's demand when none is given.
+const DefaultZipfS = 1.1
+
+// Validate reports the first setting that cannot describe a sale.
 func (c Config) Validate() error {
 	u, err := url.Parse(c.URL)
 	switch {
@@ -60,8 +89,20 @@ func (c Config) Validate() error {
 		return errors.New("stock must be 0 or more")
 	case c.MaxPerCustomer < 0:
 		return errors.New("max-per-customer must be 0 (no limit) or more")
-	case c.Orders < 1:
-		return errors.New("orders must be 1 or more")
+	case c.Items < 0:
+		return errors.New("items must be 1 or more")
+	case c.ZipfS != 0 && !(c.ZipfS > 1):
+		return errors.New("zipf-s must be above 1")
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return errors.New("rate must be a positive number of orders a second")
+	case c.Rate > 0 && c.Duration <= 0:
+		return errors.New("rate needs a positive duration")
+	case c.Rate == 0 && c.Duration != 0:
+		return errors.New("duration needs a rate")
+	case c.Rate > 0 && (planned(c.Rate, c.Duration) < 1 || planned(c.Rate, c.Duration) > MaxOrders):
+		return fmt.Errorf("rate × duration must be 1…%d orders", MaxOrders)
+	case c.Rate == 0 && (c.Orders < 1 || c.Orders > MaxOrders):
+		return fmt.Errorf("orders must be within 1…%d", MaxOrders)
 	case c.Concurrency < 1:
 		return errors.New("concurrency must be 1 or more")
 	case c.Quantity < 1 || c.Quantity > MaxQuantity:
@@ -72,11 +113,34 @@ func (c Config) Validate() error {
 		return fmt.Errorf("wait must be within 0…%d seconds", MaxWait)
 	case c.Timeout <= 0:
 		return errors.New("timeout must be positive")
+	case c.StockEvery < 0:
+		return errors.New("stock sampling interval must be 0 (none) or positive")
 	}
 	return nil
 }
 
+// planned is the number of orders an open-loop schedule starts.
+func planned(rate float64, d time.Duration) int {
+	n := math.Round(rate * d.Seconds())
+	if n > MaxOrders+1 {
+		return MaxOrders + 1
+	}
+	return int(n)
+}
+
 func (c Config) withDefaults() Config {
+	if c.Items == 0 {
+		c.Items = 1
+	}
+	if c.ZipfS == 0 {
+		c.ZipfS = DefaultZipfS
+	}
+	if c.Seed == 0 {
+		c.Seed = rand.Uint64() | 1
+	}
+	if c.Rate > 0 {
+		c.Orders = planned(c.Rate, c.Duration)
+	}
 	if c.Customers == 0 {
 		c.Customers = c.Orders
 	}
@@ -95,6 +159,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// OpenLoop reports whether the crowd keeps a schedule instead of a number of
+// customers.
+func (c Config) OpenLoop() bool { return c.Rate > 0 }
+
 // NewClient returns a client that keeps a connection per concurrent customer,
 // so the crowd measures the gateway and not connection set-up. It has no overall
 // timeout: each request carries its own, longer than its long-poll.
@@ -105,9 +173,21 @@ func NewClient(concurrency int) *http.Client {
 	return &http.Client{Transport: t}
 }
 
+// Progress counts what the crowd has done so far; a progress line reads it
+// while the crowd runs.
+type Progress struct {
+	Items    atomic.Int64 // items created
+	Sent     atomic.Int64 // orders sent
+	Accepted atomic.Int64
+	Final    atomic.Int64
+	Errors   atomic.Int64 // failed requests
+	Slipped  atomic.Int64 // open loop: orders the schedule could not start
+}
+
 // Order is one customer's order and what happened to it.
 type Order struct {
 	check.Order
+	Item       int       // index of the item in Result.Items
 	Key        string    // Idempotency-Key, the same on every attempt
 	Attempts   int       // order requests sent
 	SentAt     time.Time // first attempt started; zero when never sent
@@ -119,43 +199,64 @@ type Order struct {
 // Sent reports whether the order was sent before the deadline.
 func (o Order) Sent() bool { return !o.SentAt.IsZero() }
 
-// Result is a finished flash sale.
-type Result struct {
-	Config     Config // with defaults applied
-	Item       Item   // as the gateway created it
-	FinalStock int64  // the item's stock once the crowd was done
-	Orders     []Order
-	Errors     map[string]int // failed requests by kind, e.g. "order 503 unavailable"
-	Started    time.Time      // the first order was sent
-	Finished   time.Time      // the crowd was done
+// StockSample is an item's stock as the gateway reported it at a moment.
+type StockSample struct {
+	At    time.Time
+	Stock int64
 }
 
-// Record returns the run as the checker sees it: the stock asked for, not the
-// stock the gateway echoed, and only the orders that were sent.
-func (r *Result) Record(ledger *check.Ledger) check.Run {
-	run := check.Run{
-		InitialStock:   r.Config.Stock,
-		MaxPerCustomer: r.Config.MaxPerCustomer,
-		FinalStock:     r.FinalStock,
-		Ledger:         ledger,
+// Result is a finished sale.
+type Result struct {
+	Config      Config  // with defaults applied
+	Items       []Item  // as the gateway created them, the most demanded first
+	FinalStocks []int64 // of Items, once the crowd was done
+	Orders      []Order
+	Errors      map[string]int // failed requests by kind, e.g. "order 503 unavailable"
+	// StockSamples is the first item's stock over the run, when sampled.
+	StockSamples []StockSample
+	// Open loop: orders the schedule could not start because Concurrency were
+	// in flight, and the latest an order started after it was due.
+	Slipped       int
+	Lag           time.Duration
+	Started       time.Time // the first order was due
+	ScheduleEnded time.Time // open loop: the last order's slot ended
+	Finished      time.Time // the crowd was done
+}
+
+// Records returns the run as the checker sees it, one check.Run per item: the
+// stock asked for, not the stock the gateway echoed, and only the orders that
+// were sent. ledgers holds the items' ledgers by id; nil when not read.
+func (r *Result) Records(ledgers map[int64]check.Ledger) []check.Run {
+	runs := make([]check.Run, len(r.Items))
+	for i, it := range r.Items {
+		runs[i] = check.Run{
+			Item:           it.ID,
+			InitialStock:   r.Config.Stock,
+			MaxPerCustomer: r.Config.MaxPerCustomer,
+			FinalStock:     r.FinalStocks[i],
+		}
+		if l, ok := ledgers[it.ID]; ok {
+			runs[i].Ledger = &l
+		}
 	}
 	for _, o := range r.Orders {
 		if o.Sent() {
-			run.Orders = append(run.Orders, o.Order)
+			runs[o.Item].Orders = append(runs[o.Item].Orders, o.Order)
 		}
 	}
-	return run
+	return runs
 }
 
-// setupTimeout bounds creating and reading the item.
+// setupTimeout bounds creating and reading one item; many take longer.
 const setupTimeout = 30 * time.Second
 
 // requestSlack is how much longer than its long-poll a request may take.
 const requestSlack = 15 * time.Second
 
-// Run creates the item, lets the crowd order it until every order is final or
-// cfg.Timeout passes, and reads the item's final stock. It fails only when the
-// sale could not be set up or observed; what the orders met is in the Result.
+// Run creates the items, lets the crowd order them until every order is final
+// or the deadline passes, and reads the items' final stock. It fails only when
+// the sale could not be set up or observed; what the orders met is in the
+// Result.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -167,72 +268,248 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer client.CloseIdleConnections()
 	}
 	r := &runner{
-		cfg:  cfg,
-		api:  &api{base: strings.TrimRight(cfg.URL, "/"), token: cfg.AdminToken, client: client},
-		errs: map[string]int{},
+		cfg:      cfg,
+		api:      &api{base: strings.TrimRight(cfg.URL, "/"), token: cfg.AdminToken, client: client},
+		errs:     map[string]int{},
+		progress: cfg.Progress,
+	}
+	if r.progress == nil {
+		r.progress = &Progress{}
 	}
 
-	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	name := "flashsale " + uuid.NewString()[:8]
-	item, err := r.api.createItem(sctx, name, cfg.Stock, cfg.MaxPerCustomer)
-	cancel()
+	items, err := r.createItems(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("create item: %w", err)
+		return nil, err
 	}
-
-	r.item = item.ID
-	res := &Result{Config: cfg, Item: item, Orders: make([]Order, cfg.Orders)}
+	r.items = items
+	res := &Result{Config: cfg, Items: items, Orders: make([]Order, cfg.Orders)}
+	pick := picker(cfg)
 	for i := range res.Orders {
 		res.Orders[i] = Order{
 			Order: check.Order{CustomerID: fmt.Sprintf("c-%d", i%cfg.Customers), Quantity: cfg.Quantity},
+			Item:  pick(),
 			Key:   uuid.NewString(),
 		}
 	}
 
-	dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	deadline := cfg.Timeout
+	if cfg.OpenLoop() {
+		deadline += cfg.Duration
+	}
+	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
+	stopSampling := r.sampleStock(ctx, res)
 	res.Started = time.Now()
+	if cfg.OpenLoop() {
+		r.openLoop(dctx, res)
+	} else {
+		r.closedLoop(dctx, res)
+	}
+	res.Finished = time.Now()
+	stopSampling()
+	res.Errors = r.errs
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sale interrupted: %w", err)
+	}
+
+	if res.FinalStocks, err = r.finalStocks(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.StockEvery > 0 {
+		res.StockSamples = append(res.StockSamples, StockSample{At: time.Now(), Stock: res.FinalStocks[0]})
+	}
+	return res, nil
+}
+
+// picker returns the item choice of cfg: always the one item, or Zipf over
+// many, from cfg.Seed so that a run can be repeated.
+func picker(cfg Config) func() int {
+	if cfg.Items == 1 {
+		return func() int { return 0 }
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	z := rand.NewZipf(rng, cfg.ZipfS, 1, uint64(cfg.Items-1))
+	return func() int { return int(z.Uint64()) }
+}
+
+// closedLoop lets Concurrency customers order one after another until every
+// order was sent.
+func (r *runner) closedLoop(ctx context.Context, res *Result) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(cfg.Concurrency, cfg.Orders) {
+	for range min(r.cfg.Concurrency, len(res.Orders)) {
 		wg.Go(func() {
-			for dctx.Err() == nil {
+			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(res.Orders) {
 					return
 				}
-				r.follow(dctx, &res.Orders[i])
+				r.follow(ctx, &res.Orders[i])
 			}
 		})
 	}
 	wg.Wait()
-	res.Finished = time.Now()
-	res.Errors = r.errs
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("flash sale interrupted: %w", err)
-	}
+}
 
-	sctx, cancel = context.WithTimeout(ctx, setupTimeout)
-	defer cancel()
-	final, err := r.api.getItem(sctx, item.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read final stock of item %d: %w", item.ID, err)
+// openLoop starts the orders on schedule, each followed by its own goroutine,
+// at most Concurrency at once, and waits until every started order is done.
+func (r *runner) openLoop(ctx context.Context, res *Result) {
+	interval := time.Duration(float64(time.Second) / r.cfg.Rate)
+	inFlight := make(chan struct{}, r.cfg.Concurrency)
+	var wg sync.WaitGroup
+	p := schedule{n: len(res.Orders), interval: interval}.run(ctx, realClock{}, res.Started, func(i int) bool {
+		select {
+		case inFlight <- struct{}{}:
+		default:
+			r.progress.Slipped.Add(1)
+			return false
+		}
+		wg.Go(func() {
+			defer func() { <-inFlight }()
+			r.follow(ctx, &res.Orders[i])
+		})
+		return true
+	})
+	wg.Wait()
+	res.Slipped, res.Lag, res.ScheduleEnded = p.slipped, p.lag, p.ended
+}
+
+// createItems creates cfg.Items items, several at once, the most demanded
+// first in the result whatever order the gateway numbered them in.
+func (r *runner) createItems(ctx context.Context) ([]Item, error) {
+	n := r.cfg.Items
+	run := uuid.NewString()[:8]
+	name := func(k int) string {
+		if n == 1 {
+			return "flashsale " + run
+		}
+		return fmt.Sprintf("catalogue %s #%d", run, k)
 	}
-	res.FinalStock = final.Stock
-	return res, nil
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout+time.Duration(n)*10*time.Millisecond)
+	defer cancel()
+	items := make([]Item, n)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for range min(n, r.cfg.Concurrency, 32) {
+		wg.Go(func() {
+			for sctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				it, err := r.api.createItem(sctx, name(k), r.cfg.Stock, r.cfg.MaxPerCustomer)
+				if err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				items[k] = it
+				r.progress.Items.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		// The deadline may have passed between two items.
+		firstErr = sctx.Err()
+	}
+	if firstErr != nil {
+		return nil, fmt.Errorf("create item: %w", firstErr)
+	}
+	return items, nil
+}
+
+// finalStocks reads every item's stock: one GET for one item, the item list
+// from the first id on for many (the gateway numbers items in creation order,
+// so a catalogue is a few pages, interleaved with whatever else was created
+// meanwhile).
+func (r *runner) finalStocks(ctx context.Context) ([]int64, error) {
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout+time.Duration(len(r.items))*time.Millisecond)
+	defer cancel()
+	stocks := make([]int64, len(r.items))
+	if len(r.items) == 1 {
+		it, err := r.api.getItem(sctx, r.items[0].ID)
+		if err != nil {
+			return nil, fmt.Errorf("read final stock of item %d: %w", r.items[0].ID, err)
+		}
+		stocks[0] = it.Stock
+		return stocks, nil
+	}
+	index := make(map[int64]int, len(r.items))
+	lo, hi := r.items[0].ID, r.items[0].ID
+	for i, it := range r.items {
+		index[it.ID] = i
+		lo, hi = min(lo, it.ID), max(hi, it.ID)
+	}
+	found := 0
+	after := lo - 1
+	for found < len(r.items) {
+		page, next, err := r.api.listItems(sctx, after, listPage)
+		if err != nil {
+			return nil, fmt.Errorf("read final stocks: %w", err)
+		}
+		for _, it := range page {
+			if i, ok := index[it.ID]; ok {
+				stocks[i] = it.Stock
+				found++
+			}
+		}
+		if next == nil || *next >= hi {
+			break
+		}
+		after = *next
+	}
+	if found != len(r.items) {
+		return nil, fmt.Errorf("read final stocks: the gateway listed %d of the %d items", found, len(r.items))
+	}
+	return stocks, nil
+}
+
+// listPage is the most items one list request returns (the contract's cap).
+const listPage = 500
+
+// sampleStock polls the first item's stock every StockEvery until the
+// returned stop is called. A failed poll leaves a gap: the samples illustrate
+// the run, the checker does not rely on them.
+func (r *runner) sampleStock(ctx context.Context, res *Result) (stop func()) {
+	if r.cfg.StockEvery <= 0 {
+		return func() {}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		id := r.items[0].ID
+		for sctx.Err() == nil {
+			start := time.Now()
+			rctx, rcancel := context.WithTimeout(sctx, max(r.cfg.StockEvery, time.Second))
+			it, err := r.api.getItem(rctx, id)
+			rcancel()
+			if err == nil {
+				res.StockSamples = append(res.StockSamples, StockSample{At: time.Now(), Stock: it.Stock})
+			}
+			sleep(sctx, r.cfg.StockEvery-time.Since(start))
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // runner is the state the crowd's goroutines share.
 type runner struct {
-	cfg  Config
-	api  *api
-	item int64
+	cfg      Config
+	api      *api
+	items    []Item
+	progress *Progress
 
 	mu   sync.Mutex
 	errs map[string]int
 }
 
 func (r *runner) count(phase string, err error) {
+	r.progress.Errors.Add(1)
 	r.mu.Lock()
 	r.errs[kind(phase, err)]++
 	r.mu.Unlock()
@@ -242,7 +519,7 @@ func (r *runner) count(phase string, err error) {
 // customer at a checkout page would.
 func (r *runner) follow(ctx context.Context, o *Order) {
 	body, err := json.Marshal(map[string]any{
-		"item_id": r.item, "quantity": o.Quantity, "customer_id": o.CustomerID,
+		"item_id": r.items[o.Item].ID, "quantity": o.Quantity, "customer_id": o.CustomerID,
 	})
 	if err != nil {
 		o.Err = err.Error()
@@ -252,6 +529,7 @@ func (r *runner) follow(ctx context.Context, o *Order) {
 		return // past the deadline: never sent, so it cannot have been placed
 	}
 	o.SentAt = time.Now()
+	r.progress.Sent.Add(1)
 	ord, err := r.place(ctx, o, body)
 	if err != nil {
 		o.Err = err.Error()
@@ -259,9 +537,11 @@ func (r *runner) follow(ctx context.Context, o *Order) {
 	}
 	o.AcceptedAt = time.Now()
 	o.Accepted, o.Uncertain, o.ID = true, false, ord.ID
+	r.progress.Accepted.Add(1)
 	o.see(ord)
 	if o.Final() {
 		o.FinalAt = o.AcceptedAt
+		r.progress.Final.Add(1)
 		return
 	}
 	r.poll(ctx, o)
@@ -322,6 +602,7 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 		o.see(ord)
 		if o.Final() {
 			o.FinalAt = time.Now()
+			r.progress.Final.Add(1)
 			return
 		}
 		// A gateway that answers a long-poll at once must not be hammered.

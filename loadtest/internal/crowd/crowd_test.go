@@ -82,7 +82,7 @@ func TestRunAgainstACorrectGateway(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			if vs := check.Verify(res.Record(nil)); len(vs) != 0 {
+			if vs := check.VerifyItems(res.Records(nil)); len(vs) != 0 {
 				t.Fatalf("violations against a correct gateway: %v", vs)
 			}
 			var accepted, final, polled int
@@ -113,8 +113,8 @@ func TestRunAgainstACorrectGateway(t *testing.T) {
 			if confirmed != tt.confirmed {
 				t.Errorf("confirmed %d units, want %d", confirmed, tt.confirmed)
 			}
-			if want := cfg.Stock - tt.confirmed; res.FinalStock != want {
-				t.Errorf("final stock %d, want %d", res.FinalStock, want)
+			if want := cfg.Stock - tt.confirmed; res.FinalStocks[0] != want {
+				t.Errorf("final stock %d, want %d", res.FinalStocks[0], want)
 			}
 			if got := gw.Orders(); got != cfg.Orders {
 				t.Errorf("the gateway took %d orders for %d sent: retries were not idempotent", got, cfg.Orders)
@@ -167,7 +167,7 @@ func TestRunAgainstABrokenGateway(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			vs := check.Verify(res.Record(nil))
+			vs := check.VerifyItems(res.Records(nil))
 			var got []check.Rule
 			for _, v := range vs {
 				got = append(got, v.Rule)
@@ -239,5 +239,180 @@ func TestRunInterrupted(t *testing.T) {
 	cfg.Wait = 0
 	if _, err := crowd.Run(ctx, cfg); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Run = %v, want the context's error", err)
+	}
+}
+
+func TestRunCatalogue(t *testing.T) {
+	tests := []struct {
+		name string
+		opts gatewaytest.Options
+		// broken gateways must be caught on some items, correct ones on none.
+		want []check.Rule
+	}{
+		{name: "a correct gateway passes item by item"},
+		{name: "an overselling gateway is caught", opts: gatewaytest.Options{Oversell: true},
+			want: []check.Rule{check.RuleStockNegative, check.RuleOversold}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := gatewaytest.New(t, tt.opts)
+			cfg := config(gw.URL)
+			cfg.Items, cfg.Stock, cfg.Orders, cfg.Seed = 30, 5, 400, 42
+			var p crowd.Progress
+			cfg.Progress = &p
+			res, err := crowd.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			vs := check.VerifyItems(res.Records(nil))
+			var got []check.Rule
+			for _, v := range vs {
+				got = append(got, v.Rule)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("rules = %v, want %v: %v", got, tt.want, vs)
+			}
+			if len(res.Items) != 30 || len(res.FinalStocks) != 30 {
+				t.Fatalf("%d items, %d final stocks, want 30", len(res.Items), len(res.FinalStocks))
+			}
+			perItem := make([]int, len(res.Items))
+			for _, o := range res.Orders {
+				perItem[o.Item]++
+			}
+			// Zipf: the first item is the most demanded, and some item far
+			// down the list is ordered less than the first.
+			if slices.Max(perItem) != perItem[0] || perItem[0] <= perItem[len(perItem)-1] {
+				t.Errorf("orders per item %v are not skewed towards the first", perItem)
+			}
+			if p.Items.Load() != 30 || p.Sent.Load() != 400 || p.Final.Load() != 400 || p.Accepted.Load() != 400 {
+				t.Errorf("progress: %d items, %d sent, %d accepted, %d final", p.Items.Load(), p.Sent.Load(), p.Accepted.Load(), p.Final.Load())
+			}
+		})
+	}
+}
+
+func TestRunCatalogueIsRepeatable(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	choices := func() []int {
+		cfg := config(gw.URL)
+		cfg.Items, cfg.Orders, cfg.Seed = 10, 50, 7
+		res, err := crowd.Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		var items []int
+		for _, o := range res.Orders {
+			items = append(items, o.Item)
+		}
+		return items
+	}
+	if a, b := choices(), choices(); !slices.Equal(a, b) {
+		t.Errorf("the same seed chose %v, then %v", a, b)
+	}
+}
+
+func TestRunOpenLoop(t *testing.T) {
+	tests := []struct {
+		name        string
+		opts        gatewaytest.Options
+		concurrency int
+		slips       bool // whether orders must have slipped
+	}{
+		{name: "keeps the rate", concurrency: 50},
+		// Every order takes 50 ms to decide, and the crowd may hold 2: at 200
+		// orders a second the schedule meets the cap.
+		{name: "slips at the cap", opts: gatewaytest.Options{Delay: 50 * time.Millisecond}, concurrency: 2, slips: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := gatewaytest.New(t, tt.opts)
+			cfg := config(gw.URL)
+			cfg.Orders = 0 // ignored with a rate
+			cfg.Rate, cfg.Duration, cfg.Concurrency = 200, 500*time.Millisecond, tt.concurrency
+			var p crowd.Progress
+			cfg.Progress = &p
+			res, err := crowd.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(res.Orders) != 100 {
+				t.Fatalf("%d orders planned, want rate × duration = 100", len(res.Orders))
+			}
+			sent := 0
+			for _, o := range res.Orders {
+				if o.Sent() {
+					sent++
+				}
+			}
+			if sent+res.Slipped != 100 || int(p.Slipped.Load()) != res.Slipped {
+				t.Errorf("%d sent + %d slipped (progress %d) != 100 planned", sent, res.Slipped, p.Slipped.Load())
+			}
+			if tt.slips != (res.Slipped > 0) {
+				t.Errorf("%d orders slipped, want slips: %v", res.Slipped, tt.slips)
+			}
+			if vs := check.VerifyItems(res.Records(nil)); len(vs) != 0 {
+				t.Errorf("violations against a correct gateway: %v", vs)
+			}
+			// The schedule took its duration: it neither waited for answers
+			// nor ran ahead of its slots.
+			if d := res.ScheduleEnded.Sub(res.Started); d < cfg.Duration {
+				t.Errorf("the schedule ended after %v, before its %v", d, cfg.Duration)
+			}
+			first, last := res.Orders[0].SentAt, time.Time{}
+			for _, o := range res.Orders {
+				if o.Sent() {
+					last = o.SentAt
+				}
+			}
+			if last.Sub(first) < 400*time.Millisecond && !tt.slips {
+				t.Errorf("orders were sent over %v, not spread over the schedule", last.Sub(first))
+			}
+		})
+	}
+}
+
+func TestRunSamplesStock(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{Delay: 2 * time.Millisecond})
+	cfg := config(gw.URL)
+	cfg.Concurrency, cfg.StockEvery = 2, 10*time.Millisecond
+	res, err := crowd.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	n := len(res.StockSamples)
+	if n < 3 {
+		t.Fatalf("%d stock samples, want several", n)
+	}
+	if last := res.StockSamples[n-1]; res.StockSamples[0].Stock > cfg.Stock || last.Stock != res.FinalStocks[0] {
+		t.Errorf("stock went from %d to %d, want from at most %d to the final %d",
+			res.StockSamples[0].Stock, last.Stock, cfg.Stock, res.FinalStocks[0])
+	}
+	for i := 1; i < n; i++ {
+		if res.StockSamples[i].Stock > res.StockSamples[i-1].Stock {
+			t.Errorf("stock rose from %d to %d: a sale only takes stock", res.StockSamples[i-1].Stock, res.StockSamples[i].Stock)
+		}
+	}
+}
+
+func TestValidateOpenLoop(t *testing.T) {
+	base := config("http://127.0.0.1:1")
+	tests := []struct {
+		name   string
+		change func(*crowd.Config)
+		say    string
+	}{
+		{name: "rate without duration", change: func(c *crowd.Config) { c.Rate = 10 }, say: "duration"},
+		{name: "duration without rate", change: func(c *crowd.Config) { c.Duration = time.Second }, say: "rate"},
+		{name: "less than one order", change: func(c *crowd.Config) { c.Rate, c.Duration = 0.1, time.Second }, say: "rate × duration"},
+		{name: "zipf too flat", change: func(c *crowd.Config) { c.Items, c.ZipfS = 10, 1 }, say: "zipf-s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.change(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.say) {
+				t.Errorf("Validate = %v, want an error about %q", err, tt.say)
+			}
+		})
 	}
 }

@@ -97,6 +97,10 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/items", s.createItem)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /api/v1/items", s.listItems)
 	mux.HandleFunc("GET /api/v1/items/{id}", s.getItem)
 	mux.HandleFunc("POST /api/v1/orders", s.placeOrder)
 	mux.HandleFunc("GET /api/v1/orders/{id}", s.getOrder)
@@ -202,6 +206,26 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after_id"), 10, 64)
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil || limit < 1 || limit > 500 {
+		limit = 100
+	}
+	s.mu.Lock()
+	page := []item{}
+	// Ids are 1…len(items), never reused.
+	for id := after + 1; id <= int64(len(s.items)) && len(page) < limit; id++ {
+		page = append(page, *s.items[id])
+	}
+	s.mu.Unlock()
+	var next *int64
+	if len(page) == limit {
+		next = &page[len(page)-1].ID
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": page, "next_after_id": next})
 }
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
-// Package report summarises a flash-sale run: throughput, latency percentiles,
-// outcomes, errors and the invariants, as a table for people or as a JSON
-// document whose shape stays stable for machines.
+// Package report summarises a sale: throughput, latency percentiles, outcomes,
+// errors and the invariants, as a table for people or as a JSON document whose
+// shape stays stable for machines, and as a self-contained HTML page with
+// charts for a post-mortem. It also lays out the comparison of strategies.
 package report
 
 import (
@@ -25,16 +26,19 @@ const Version = 1
 // Input is what a summary is made of.
 type Input struct {
 	Result     *crowd.Result
-	Ledger     *check.Ledger // nil when it was not read
-	LedgerNote string        // why it was not read
+	Ledgers    map[int64]check.Ledger // by item id; nil when not read
+	LedgerNote string                 // why they were not read
 	Violations []check.Violation
 }
 
-// Summary is the report of one flash sale.
+// Summary is the report of one sale: Item for a flash sale, Catalogue for many
+// items; Schedule when the crowd ran open-loop.
 type Summary struct {
 	Version        int            `json:"version"`
-	Item           Item           `json:"item"`
+	Item           *Item          `json:"item,omitempty"`
+	Catalogue      *Catalogue     `json:"catalogue,omitempty"`
 	Crowd          Crowd          `json:"crowd"`
+	Schedule       *Schedule      `json:"schedule,omitempty"`
 	Orders         Orders         `json:"orders"`
 	ElapsedSeconds float64        `json:"elapsed_seconds"`
 	Throughput     Throughput     `json:"throughput"`
@@ -55,6 +59,29 @@ type Item struct {
 	MaxPerCustomer    int   `json:"max_per_customer"`
 }
 
+// Catalogue is the items on sale, in sums over them.
+type Catalogue struct {
+	Items             int     `json:"items"`
+	StockPerItem      int64   `json:"stock_per_item"`
+	ZipfS             float64 `json:"zipf_s"`
+	Seed              uint64  `json:"seed"`
+	InitialStock      int64   `json:"initial_stock"`
+	FinalStock        int64   `json:"final_stock"`
+	ConfirmedQuantity int64   `json:"confirmed_quantity"`
+	MaxPerCustomer    int     `json:"max_per_customer"`
+	Ordered           int     `json:"items_ordered"`  // items at least one order was sent for
+	SoldOut           int     `json:"items_sold_out"` // items whose final stock is 0
+	Hottest           Hottest `json:"hottest"`
+}
+
+// Hottest is the item most orders were sent for.
+type Hottest struct {
+	ID                int64 `json:"id"`
+	Orders            int   `json:"orders"`
+	ConfirmedQuantity int64 `json:"confirmed_quantity"`
+	FinalStock        int64 `json:"final_stock"`
+}
+
 // Crowd is how the sale was driven.
 type Crowd struct {
 	Concurrency    int     `json:"concurrency"`
@@ -62,6 +89,16 @@ type Crowd struct {
 	Customers      int     `json:"customers"`
 	WaitSeconds    int     `json:"wait_seconds"`
 	TimeoutSeconds float64 `json:"timeout_seconds"`
+}
+
+// Schedule is how well an open-loop crowd kept its rate.
+type Schedule struct {
+	TargetPerSecond float64 `json:"target_per_second"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	SentPerSecond   float64 `json:"sent_per_second"` // achieved
+	// Slipped orders were due while Concurrency were in flight, and not sent.
+	Slipped  int     `json:"slipped"`
+	MaxLagMS float64 `json:"max_lag_ms"` // the latest an order started after it was due
 }
 
 // Orders counts the orders by how far they got.
@@ -97,10 +134,12 @@ type Stats struct {
 	Max   float64 `json:"max_ms"`
 }
 
-// Ledger is the item's stock ledger, when it was read.
+// Ledger is the items' stock ledger, when it was read; with many items the
+// amounts are sums over them.
 type Ledger struct {
 	Checked      bool   `json:"checked"`
 	Note         string `json:"note,omitempty"`
+	Items        int    `json:"items,omitempty"` // ledgers read, when more than one item
 	InitialStock *int64 `json:"initial_stock,omitempty"`
 	Movements    *int64 `json:"movements,omitempty"`
 	Stock        *int64 `json:"stock,omitempty"`
@@ -117,12 +156,6 @@ func Build(in Input) Summary {
 	r := in.Result
 	s := Summary{
 		Version: Version,
-		Item: Item{
-			ID:             r.Item.ID,
-			InitialStock:   r.Config.Stock,
-			FinalStock:     r.FinalStock,
-			MaxPerCustomer: r.Config.MaxPerCustomer,
-		},
 		Crowd: Crowd{
 			Concurrency:    r.Config.Concurrency,
 			Quantity:       r.Config.Quantity,
@@ -142,17 +175,30 @@ func Build(in Input) Summary {
 	if s.Invariants.Violations == nil {
 		s.Invariants.Violations = []check.Violation{}
 	}
-	if l := in.Ledger; l != nil {
+	if in.Ledgers != nil {
+		var l check.Ledger
+		for _, it := range r.Items {
+			one := in.Ledgers[it.ID]
+			l.InitialStock += one.InitialStock
+			l.Movements += one.Movements
+			l.Stock += one.Stock
+		}
 		s.Ledger = Ledger{Checked: true, InitialStock: &l.InitialStock, Movements: &l.Movements, Stock: &l.Stock}
+		if len(r.Items) > 1 {
+			s.Ledger.Items = len(r.Items)
+		}
 	}
 
 	var accept, toFinal, total []time.Duration
 	var lastAccept, lastFinal time.Time
+	sent := make([]int, len(r.Items))
+	confirmed := make([]int64, len(r.Items))
 	for _, o := range r.Orders {
 		if !o.Sent() {
 			continue
 		}
 		s.Orders.Sent++
+		sent[o.Item]++
 		if !o.Accepted {
 			s.Orders.NotAccepted++
 			if o.Uncertain {
@@ -169,7 +215,7 @@ func Build(in Input) Summary {
 		}
 		s.Statuses[status]++
 		if o.Status == check.StatusConfirmed {
-			s.Item.ConfirmedQuantity += int64(o.Quantity)
+			confirmed[o.Item] += int64(o.Quantity)
 		}
 		if o.Reason != "" {
 			s.Reasons[o.Reason]++
@@ -185,6 +231,51 @@ func Build(in Input) Summary {
 	s.Throughput = Throughput{
 		AcceptedPerSecond: rate(s.Orders.Accepted, r.Started, lastAccept),
 		FinalPerSecond:    rate(s.Orders.Final, r.Started, lastFinal),
+	}
+
+	if len(r.Items) == 1 {
+		s.Item = &Item{
+			ID:                r.Items[0].ID,
+			InitialStock:      r.Config.Stock,
+			FinalStock:        r.FinalStocks[0],
+			ConfirmedQuantity: confirmed[0],
+			MaxPerCustomer:    r.Config.MaxPerCustomer,
+		}
+	} else {
+		c := &Catalogue{
+			Items:          len(r.Items),
+			StockPerItem:   r.Config.Stock,
+			ZipfS:          r.Config.ZipfS,
+			Seed:           r.Config.Seed,
+			InitialStock:   r.Config.Stock * int64(len(r.Items)),
+			MaxPerCustomer: r.Config.MaxPerCustomer,
+		}
+		hot := 0
+		for i := range r.Items {
+			c.FinalStock += r.FinalStocks[i]
+			c.ConfirmedQuantity += confirmed[i]
+			if sent[i] > 0 {
+				c.Ordered++
+			}
+			if r.FinalStocks[i] == 0 {
+				c.SoldOut++
+			}
+			if sent[i] > sent[hot] {
+				hot = i
+			}
+		}
+		c.Hottest = Hottest{ID: r.Items[hot].ID, Orders: sent[hot], ConfirmedQuantity: confirmed[hot], FinalStock: r.FinalStocks[hot]}
+		s.Catalogue = c
+	}
+
+	if r.Config.OpenLoop() {
+		s.Schedule = &Schedule{
+			TargetPerSecond: r.Config.Rate,
+			DurationSeconds: r.Config.Duration.Seconds(),
+			SentPerSecond:   rate(s.Orders.Sent, r.Started, r.ScheduleEnded),
+			Slipped:         r.Slipped,
+			MaxLagMS:        ms(r.Lag),
+		}
 	}
 	return s
 }
@@ -244,15 +335,32 @@ func (s Summary) WriteJSON(w io.Writer) error {
 func (s Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	limit := "no limit per customer"
-	if s.Item.MaxPerCustomer > 0 {
-		limit = fmt.Sprintf("at most %d per customer", s.Item.MaxPerCustomer)
+	limit := func(n int) string {
+		if n > 0 {
+			return fmt.Sprintf("at most %d per customer", n)
+		}
+		return "no limit per customer"
 	}
-	fmt.Fprintf(tw, "item\t%d: stock %d → %d, confirmed quantity %d, %s\n",
-		s.Item.ID, s.Item.InitialStock, s.Item.FinalStock, s.Item.ConfirmedQuantity, limit)
-	fmt.Fprintf(tw, "crowd\t%d at once, quantity %d, %d customers, wait %ds, timeout %s\n",
-		s.Crowd.Concurrency, s.Crowd.Quantity, s.Crowd.Customers, s.Crowd.WaitSeconds,
-		time.Duration(s.Crowd.TimeoutSeconds*float64(time.Second)))
+	if it := s.Item; it != nil {
+		fmt.Fprintf(tw, "item\t%d: stock %d → %d, confirmed quantity %d, %s\n",
+			it.ID, it.InitialStock, it.FinalStock, it.ConfirmedQuantity, limit(it.MaxPerCustomer))
+	}
+	if c := s.Catalogue; c != nil {
+		fmt.Fprintf(tw, "catalogue\t%d items of stock %d, Zipf s %g (seed %d): stock %d → %d, confirmed quantity %d, %s\n",
+			c.Items, c.StockPerItem, c.ZipfS, c.Seed, c.InitialStock, c.FinalStock, c.ConfirmedQuantity, limit(c.MaxPerCustomer))
+		fmt.Fprintf(tw, "demand\t%d items ordered, %d sold out; hottest item %d: %d orders, confirmed quantity %d, stock → %d\n",
+			c.Ordered, c.SoldOut, c.Hottest.ID, c.Hottest.Orders, c.Hottest.ConfirmedQuantity, c.Hottest.FinalStock)
+	}
+	timeout := time.Duration(s.Crowd.TimeoutSeconds * float64(time.Second))
+	if sc := s.Schedule; sc != nil {
+		fmt.Fprintf(tw, "crowd\tat most %d in flight, quantity %d, %d customers, wait %ds, timeout %s after the schedule\n",
+			s.Crowd.Concurrency, s.Crowd.Quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
+		fmt.Fprintf(tw, "schedule\topen loop, %g/s for %s: sent %.1f/s, %d slipped at the in-flight cap, latest start %s behind\n",
+			sc.TargetPerSecond, time.Duration(sc.DurationSeconds*float64(time.Second)), sc.SentPerSecond, sc.Slipped, millis(sc.MaxLagMS))
+	} else {
+		fmt.Fprintf(tw, "crowd\t%d at once, quantity %d, %d customers, wait %ds, timeout %s\n",
+			s.Crowd.Concurrency, s.Crowd.Quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
+	}
 	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)\n",
 		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain)
 	fmt.Fprintf(tw, "throughput\t%.1f accepted/s, %.1f final/s over %.3fs\n",
@@ -260,11 +368,15 @@ func (s Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "statuses\t%s\n", counts(s.Statuses, check.StatusConfirmed, check.StatusRejected, check.StatusPending))
 	fmt.Fprintf(tw, "reasons\t%s\n", counts(s.Reasons))
 	fmt.Fprintf(tw, "errors\t%s\n", counts(s.Errors))
-	if s.Ledger.Checked {
+	switch {
+	case !s.Ledger.Checked:
+		fmt.Fprintf(tw, "ledger\tnot checked: %s\n", s.Ledger.Note)
+	case s.Ledger.Items > 0:
+		fmt.Fprintf(tw, "ledger\t%d items: initial %d, movements %d, stock %d\n",
+			s.Ledger.Items, *s.Ledger.InitialStock, *s.Ledger.Movements, *s.Ledger.Stock)
+	default:
 		fmt.Fprintf(tw, "ledger\tinitial %d, movements %d, stock %d\n",
 			*s.Ledger.InitialStock, *s.Ledger.Movements, *s.Ledger.Stock)
-	} else {
-		fmt.Fprintf(tw, "ledger\tnot checked: %s\n", s.Ledger.Note)
 	}
 	fmt.Fprintf(tw, "latency\tcount\tp50\tp90\tp99\tmax\n")
 	for _, l := range []struct {

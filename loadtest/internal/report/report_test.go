@@ -74,7 +74,7 @@ func result() *crowd.Result {
 	}
 	return &crowd.Result{
 		Config: crowd.Config{Stock: 1, Orders: 5, Concurrency: 2, Quantity: 1, Customers: 5, Wait: 5, Timeout: 2 * time.Minute},
-		Item:   crowd.Item{ID: 42, Stock: 1},
+		Items:  []crowd.Item{{ID: 42, Stock: 1}},
 		Orders: []crowd.Order{
 			accepted("a", check.StatusConfirmed, "", 0, 10, 10),
 			accepted("b", check.StatusRejected, check.ReasonOutOfStock, 0, 20, 120),
@@ -82,10 +82,10 @@ func result() *crowd.Result {
 			{Order: check.Order{CustomerID: "c-d", Quantity: 1, Uncertain: true}, SentAt: at(8), Attempts: 5, Err: "gateway answered 503"},
 			{Order: check.Order{CustomerID: "c-e", Quantity: 1}},
 		},
-		FinalStock: 0,
-		Errors:     map[string]int{"order 503 unavailable": 5},
-		Started:    t0,
-		Finished:   at(1000),
+		FinalStocks: []int64{0},
+		Errors:      map[string]int{"order 503 unavailable": 5},
+		Started:     t0,
+		Finished:    at(1000),
 	}
 }
 
@@ -93,7 +93,7 @@ func TestBuild(t *testing.T) {
 	s := Build(Input{Result: result(), LedgerNote: "--mysql-dsn is empty"})
 	want := Summary{
 		Version:        Version,
-		Item:           Item{ID: 42, InitialStock: 1, FinalStock: 0, ConfirmedQuantity: 1},
+		Item:           &Item{ID: 42, InitialStock: 1, FinalStock: 0, ConfirmedQuantity: 1},
 		Crowd:          Crowd{Concurrency: 2, Quantity: 1, Customers: 5, WaitSeconds: 5, TimeoutSeconds: 120},
 		Orders:         Orders{Planned: 5, Sent: 4, Accepted: 3, Final: 2, NotAccepted: 1, Uncertain: 1},
 		ElapsedSeconds: 1,
@@ -117,8 +117,8 @@ func TestBuild(t *testing.T) {
 
 func TestWrite(t *testing.T) {
 	failed := Input{
-		Result: result(),
-		Ledger: &check.Ledger{InitialStock: 1, Movements: -1, Stock: 0},
+		Result:  result(),
+		Ledgers: map[int64]check.Ledger{42: {InitialStock: 1, Movements: -1, Stock: 0}},
 		Violations: []check.Violation{
 			{Rule: check.RuleNotFinal, Message: "1 of 3 accepted orders are not final: c (pending)"},
 		},

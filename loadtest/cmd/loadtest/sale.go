@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/orderq/orderq/loadtest/internal/check"
+	"github.com/orderq/orderq/loadtest/internal/crowd"
+	"github.com/orderq/orderq/loadtest/internal/ledger"
+	"github.com/orderq/orderq/loadtest/internal/report"
+)
+
+// stockEvery is how often a run with --report samples the stock it charts.
+const stockEvery = 100 * time.Millisecond
+
+// config is one flashsale or catalogue invocation.
+type config struct {
+	crowd    crowd.Config
+	mysqlDSN string // empty skips the ledger check
+	json     bool
+	report   string // path of the HTML report; empty writes none
+}
+
+const flashsaleAbout = `Usage: loadtest flashsale [flags]
+
+Creates one item with --stock units and sends --orders orders for it, with
+--concurrency customers ordering at once (closed loop: a customer orders again
+once their order is final). With --rate and --duration the crowd runs open-loop
+instead: --rate orders a second are started on a fixed schedule for --duration,
+whatever the answers, with --concurrency as the cap on orders in flight; an
+order due while the cap is reached is not sent and counts as slipped, so the
+report says when the rate could not be kept. --orders is ignored then.
+
+Every accepted order is followed until final, then the invariants are checked
+(and the item's stock ledger, unless --mysql-dsn=).
+`
+
+const catalogueAbout = `Usage: loadtest catalogue [flags]
+
+Creates --items items of --stock units each through the API, then sends --orders
+orders whose item is drawn from a Zipf distribution (the k-th item created is
+chosen with probability ∝ 1/(1+k)^s): a few items sell out at once, most see a
+few orders. Every invariant is checked for every item, and the ledgers of all
+items are read in a few grouped queries. --rate and --duration run it
+open-loop, as for flashsale.
+`
+
+// loadConfig reads the flags of flashsale or catalogue (name); a flag left
+// out falls back to its environment variable, then to its default. Help is a
+// *flag.FlagSet error (flag.ErrHelp); any other error is a usage error.
+func loadConfig(name string, args []string, getenv func(string) string) (config, *flag.FlagSet, error) {
+	var c config
+	help := "loadtest " + name + " -h"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run reports errors and usage itself
+	stock, orders := int64(100), 2000
+	if name == "catalogue" {
+		fs.IntVar(&c.crowd.Items, "items", 10000, "items on sale, each with --stock")
+		fs.Float64Var(&c.crowd.ZipfS, "zipf-s", crowd.DefaultZipfS, "skew `s` (> 1) of the demand over the items: larger is more skewed")
+		fs.Func("seed", "`seed` of the item choice, to repeat a run (default random)", func(v string) error {
+			_, err := fmt.Sscan(v, &c.crowd.Seed)
+			return err
+		})
+		stock, orders = 10, 20000
+	}
+	fs.StringVar(&c.crowd.URL, "url", defaultURL, "the gateway `URL` (env ORDERQ_URL)")
+	fs.StringVar(&c.crowd.AdminToken, "admin-token", "", "`token` for creating items (env ADMIN_TOKEN)")
+	fs.Int64Var(&c.crowd.Stock, "stock", stock, "initial stock of each item")
+	fs.IntVar(&c.crowd.Orders, "orders", orders, "orders to send (closed loop)")
+	fs.IntVar(&c.crowd.Concurrency, "concurrency", 200, "customers ordering at the same time; with --rate, the most orders in flight")
+	fs.Float64Var(&c.crowd.Rate, "rate", 0, "open loop: orders started per `second`, evenly spread (needs --duration)")
+	fs.DurationVar(&c.crowd.Duration, "duration", 0, "open loop: how long orders are started (needs --rate)")
+	fs.IntVar(&c.crowd.Quantity, "quantity", 1, "quantity of each order")
+	fs.IntVar(&c.crowd.Customers, "customers", 0, "distinct customer ids (0: one per order)")
+	fs.IntVar(&c.crowd.MaxPerCustomer, "max-per-customer", 0, "the items' limit per customer (0: none)")
+	fs.IntVar(&c.crowd.Wait, "wait", 5, "`seconds` of Prefer: wait on orders and of long-polls")
+	fs.DurationVar(&c.crowd.Timeout, "timeout", 2*time.Minute, "deadline for every order to be final (with --rate: after the schedule)")
+	fs.StringVar(&c.mysqlDSN, "mysql-dsn", defaultMySQLDSN, "`DSN` of orderq's database, read only for the ledger check; empty skips it (env MYSQL_DSN)")
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.StringVar(&c.report, "report", "", "also write an HTML report with charts to `file` (e.g. out.html)")
+	if err := parse(fs, args, help); err != nil {
+		return c, fs, err
+	}
+	applyEnv(fs, getenv)
+	if name == "catalogue" && c.crowd.Items < 2 {
+		return c, fs, usageError{errors.New("items must be 2 or more (one item is a flashsale)"), help}
+	}
+	if err := c.crowd.Validate(); err != nil {
+		return c, fs, usageError{err, help}
+	}
+	return c, fs, nil
+}
+
+// sale runs flashsale or catalogue.
+func sale(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer, tty bool) error {
+	cfg, fs, err := loadConfig(name, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		about := flashsaleAbout
+		if name == "catalogue" {
+			about = catalogueAbout
+		}
+		printHelp(stdout, fs, about)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	// Reach the database before the sale, so a wrong DSN costs seconds, not a run.
+	var lr *ledger.Reader
+	if cfg.mysqlDSN != "" {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		lr, err = ledger.Open(octx, cfg.mysqlDSN)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w (--mysql-dsn= skips the ledger check)", err)
+		}
+		defer lr.Close()
+	}
+
+	c := cfg.crowd
+	what := fmt.Sprintf("%d orders of quantity %d, %d at once,", c.Orders, c.Quantity, c.Concurrency)
+	if c.OpenLoop() {
+		what = fmt.Sprintf("%g orders/s of quantity %d for %s, at most %d in flight,", c.Rate, c.Quantity, c.Duration, c.Concurrency)
+	}
+	if name == "catalogue" {
+		fmt.Fprintf(stderr, "loadtest: %s over %d items of stock %d (Zipf s %g) at %s\n", what, c.Items, c.Stock, c.ZipfS, c.URL)
+	} else {
+		fmt.Fprintf(stderr, "loadtest: %s for stock %d at %s\n", what, c.Stock, c.URL)
+	}
+	if cfg.report != "" {
+		cfg.crowd.StockEvery = stockEvery
+	}
+	cfg.crowd.Progress = &crowd.Progress{}
+	stop := startProgress(stderr, tty, name, cfg.crowd.Progress, max(cfg.crowd.Items, 1))
+	res, err := crowd.Run(ctx, cfg.crowd)
+	stop()
+	if err != nil {
+		return err
+	}
+
+	in, ledgerErr := verify(ctx, res, lr, "--mysql-dsn is empty")
+	s := report.Build(in)
+	write := s.WriteText
+	if cfg.json {
+		write = s.WriteJSON
+	}
+	if err := write(stdout); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if cfg.report != "" {
+		page := report.Page{Title: "loadtest " + name, Summary: s, Timeline: report.NewTimeline(res)}
+		if err := writeHTML(cfg.report, page); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "loadtest: report written to %s\n", cfg.report)
+	}
+	if n := len(in.Violations); n > 0 {
+		return fmt.Errorf("%w: %d", errViolated, n)
+	}
+	// The invariants that could be checked hold, but the ledger could not be
+	// read: the run is not proven, so it must not pass.
+	return ledgerErr
+}
+
+// verify reads the ledgers of res's items when lr is set, and checks every
+// invariant. A ledger that cannot be read is returned as the error, and
+// noted in the Input; the other invariants are checked all the same.
+func verify(ctx context.Context, res *crowd.Result, lr *ledger.Reader, note string) (report.Input, error) {
+	in := report.Input{Result: res, LedgerNote: note}
+	var ledgerErr error
+	if lr != nil {
+		ids := make([]int64, len(res.Items))
+		for i, it := range res.Items {
+			ids[i] = it.ID
+		}
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var ls map[int64]check.Ledger
+		var err error
+		if len(ids) == 1 {
+			var l check.Ledger
+			if l, err = lr.Read(rctx, ids[0]); err == nil {
+				ls = map[int64]check.Ledger{ids[0]: l}
+			}
+		} else {
+			ls, err = lr.ReadMany(rctx, ids)
+		}
+		cancel()
+		if err != nil {
+			ledgerErr, in.LedgerNote = err, err.Error()
+		} else {
+			in.Ledgers, in.LedgerNote = ls, ""
+		}
+	}
+	in.Violations = check.VerifyItems(res.Records(in.Ledgers))
+	return in, ledgerErr
+}
+
+func writeHTML(path string, p report.Page) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write html report: %w", err)
+	}
+	if err := report.WriteHTML(f, p); err != nil {
+		f.Close()
+		return fmt.Errorf("write html report %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write html report %s: %w", path, err)
+	}
+	return nil
+}
