@@ -3,8 +3,9 @@ MODULES := shared api-gateway worker loadtest e2e
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_MYSQL_DSN ?= root:@tcp(127.0.0.1:3306)/?parseTime=true&charset=utf8mb4
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
+FUZZTIME ?= 10s
 
-.PHONY: help build run test lint bench loadtest up down tidy
+.PHONY: help build run test fuzz lint bench loadtest up down tidy
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,6 +20,10 @@ run: build ## make sure RabbitMQ and MySQL are up, then run gateway + worker in 
 
 test: build ## run every module's tests against the real RabbitMQ and MariaDB/MySQL
 	@for m in $(MODULES); do (cd $$m && ORDERQ_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...) || exit 1; done
+
+fuzz: ## run each fuzz target for FUZZTIME, default 10s
+	cd shared && go test -run '^$$' -fuzz '^FuzzDecodeCommands$$' -fuzztime $(FUZZTIME) ./message
+	cd api-gateway && go test -run '^$$' -fuzz '^FuzzCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 
 lint: ## gofmt and go vet every module
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/go-sql-driver/mysql v1.8.1
 	github.com/orderq/orderq/shared v0.0.0
+	github.com/rabbitmq/amqp091-go v1.16.0
 )
 
 require (

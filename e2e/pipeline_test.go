@@ -172,17 +172,19 @@ func TestShardCountMismatchIsRefused(t *testing.T) {
 	}
 }
 
+// TestGracefulShutdown sends SIGTERM to the worker and then the gateway while a
+// crowd buys, and restarts each: the worker commits and acknowledges the batch
+// in hand, the gateway finishes the requests in flight (or answers 503), both
+// exit cleanly within a bound, and afterwards nothing is lost or doubled.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	s := newSystem(t)
 	w := s.startWorker(nil)
 	g, base := s.startGateway(nil)
-	c := newClient(t, base, 1)
-	item := c.createItem("shutdown", 1, 0)
-	if st, _ := c.order(item.ID, 1, "a", 10); st != http.StatusOK {
-		t.Fatalf("order: %d", st)
-	}
-	for name, p := range map[string]*process{"gateway": g, "worker": w} {
+	item := newClient(t, base, 1).createItem("shutdown", faultStock, 0)
+	stopCleanly := func(name string, p *process) {
+		t.Helper()
+		// stop gives up after 30 s: the bound on a graceful exit.
 		if err := p.stop(syscall.SIGTERM); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -190,4 +192,56 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("%s did not stop cleanly:\n%s", name, p.output())
 		}
 	}
+
+	cr := newCrowd(t, base, item.ID, faultOrders, faultClients)
+	cr.lostOK.Store(true) // while the gateway restarts
+	cr.start()
+
+	cr.waitAccepted(faultOrders / 4)
+	stopCleanly("worker", w)
+	// With no worker running the database holds still: none of its orders
+	// may be on a queue still, or the worker committed a batch it did not
+	// acknowledge.
+	var applied []string
+	rows, err := s.sqlDB().Query("SELECT id FROM orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		applied = append(applied, id)
+	}
+	rows.Close()
+	queued := s.queuedOrderIDs(4)
+	for _, id := range applied {
+		if queued[id] {
+			t.Errorf("order %s was committed but its message is still queued: the worker did not acknowledge its last batch", id)
+		}
+	}
+	t.Logf("worker stopped with %d orders applied and %d waiting on the queues", len(applied), len(queued))
+	w = s.startWorker(nil)
+
+	cr.waitAccepted(faultOrders * 3 / 5)
+	stopCleanly("gateway", g)
+	g, base = s.startGateway(nil)
+	cr.setBase(base)
+
+	cr.wait()
+	t.Log(cr.summary())
+	for st, n := range cr.statuses {
+		if st != http.StatusAccepted && st != http.StatusOK && st != http.StatusServiceUnavailable {
+			t.Errorf("%d answers with status %d; during a shutdown only 202, 200 or 503 may be", n, st)
+		}
+	}
+	// A request the gateway read is answered; only new connections to a
+	// gateway that is gone may fail.
+	for kind, n := range cr.lost {
+		if kind != "refused" {
+			t.Errorf("%d requests lost their answer: %s", n, kind)
+		}
+	}
+	s.checkSale(item.ID, cr.acceptedIDs())
+	stopCleanly("worker", w)
+	stopCleanly("gateway", g)
 }

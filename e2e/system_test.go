@@ -77,8 +77,13 @@ func newSystem(t *testing.T) *system {
 type process struct {
 	cmd  *exec.Cmd
 	done chan error
-	mu   sync.Mutex
-	out  bytes.Buffer
+	// exited is closed once the process was waited for; err is then its
+	// exit error. (Not cmd.ProcessState: Wait writes it on the reader
+	// goroutine, so reading it elsewhere races.)
+	exited chan struct{}
+	err    error
+	mu     sync.Mutex
+	out    bytes.Buffer
 }
 
 func (p *process) output() string {
@@ -106,7 +111,7 @@ func (s *system) start(binary string, extra map[string]string, ready string) (*p
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", binary, err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
 	found := make(chan string, 1)
 	re := regexp.MustCompile(ready)
 	go func() {
@@ -123,7 +128,9 @@ func (s *system) start(binary string, extra map[string]string, ready string) (*p
 				}
 			}
 		}
-		p.done <- cmd.Wait()
+		p.err = cmd.Wait()
+		close(p.exited)
+		p.done <- p.err
 	}()
 	s.t.Cleanup(func() {
 		p.stop(syscall.SIGKILL)
@@ -145,14 +152,15 @@ func (s *system) start(binary string, extra map[string]string, ready string) (*p
 
 // stop signals the process and waits for it to exit; it returns the exit error.
 func (p *process) stop(sig os.Signal) error {
-	if p.cmd.ProcessState != nil {
+	select {
+	case <-p.exited:
 		return nil
+	default:
 	}
 	p.cmd.Process.Signal(sig)
 	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
+	case <-p.exited:
+		return p.err
 	case <-time.After(30 * time.Second):
 		p.cmd.Process.Kill()
 		return fmt.Errorf("did not exit within 30 s of %v", sig)

@@ -35,6 +35,9 @@ type Config struct {
 	DebugAddr   string // pprof, off when empty
 	AdminToken  string
 	MaxInFlight int
+	// CustomerRate is RATE_LIMIT_PER_CUSTOMER: orders per second and burst
+	// per customer.
+	CustomerRate httpapi.RateLimit
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -46,6 +49,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DebugAddr: getenv("DEBUG_ADDR")}
 	if c.MaxInFlight, err = config.Int(getenv, "MAX_IN_FLIGHT", 5000, 1, 1_000_000); err != nil {
 		return c, err
+	}
+	if c.CustomerRate, err = httpapi.ParseRateLimit(config.String(getenv, "RATE_LIMIT_PER_CUSTOMER", "20")); err != nil {
+		return c, fmt.Errorf("RATE_LIMIT_PER_CUSTOMER=%w", err)
 	}
 	return c, nil
 }
@@ -65,7 +71,8 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	log.Info("starting", "config", cfg.Common, "http_addr", cfg.HTTPAddr, "admin_token_set", cfg.AdminToken != "")
+	log.Info("starting", "config", cfg.Common, "http_addr", cfg.HTTPAddr, "admin_token_set", cfg.AdminToken != "",
+		"rate_limit_per_customer", cfg.CustomerRate.PerSecond, "rate_limit_burst", cfg.CustomerRate.Burst)
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -97,7 +104,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
-			AdminToken: cfg.AdminToken, MaxInFlight: cfg.MaxInFlight, Log: log,
+			AdminToken: cfg.AdminToken, MaxInFlight: cfg.MaxInFlight, CustomerRate: cfg.CustomerRate, Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

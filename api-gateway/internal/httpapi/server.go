@@ -39,7 +39,9 @@ type Config struct {
 	BrokerReady func() bool // connected and not blocked
 	AdminToken  string      // empty: item writes are refused
 	MaxInFlight int         // concurrent API requests before 429; 0 means 5000
-	Log         *slog.Logger
+	// CustomerRate limits each customer's orders (429 past it); zero: none.
+	CustomerRate RateLimit
+	Log          *slog.Logger
 }
 
 // Server serves the API.
@@ -51,6 +53,7 @@ type Server struct {
 	brokerReady func() bool
 	adminHash   []byte
 	inFlight    chan struct{}
+	customers   *customerLimits // nil: no per-customer limit
 	log         *slog.Logger
 	metrics     *metrics
 }
@@ -64,6 +67,7 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, shards: cfg.Shards, brokerReady: cfg.BrokerReady,
 		inFlight: make(chan struct{}, cfg.MaxInFlight), log: cfg.Log, metrics: newMetrics(),
 	}
+	s.customers = newCustomerLimits(cfg.CustomerRate, s.metrics.registry)
 	if cfg.AdminToken != "" {
 		h := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminHash = h[:]
@@ -173,8 +177,9 @@ func (s *Server) observe(c *gin.Context) {
 	elapsed := time.Since(start)
 	s.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
 	s.metrics.seconds.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	// 503s are logged once, with their cause, where they are decided.
 	level := slog.LevelDebug
-	if status >= 500 {
+	if status >= 500 && status != http.StatusServiceUnavailable {
 		level = slog.LevelError
 	}
 	s.log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "path", c.Request.URL.Path,

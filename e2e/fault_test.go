@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/shard"
+)
+
+// The fault tests of DESIGN.md's failure model: a crowd of customers buys a
+// scarce item while the line between a process and the broker or the database
+// is cut, or the worker is killed; afterwards every accepted order is final
+// exactly once and the stock adds up.
+
+const (
+	faultStock   = 300
+	faultOrders  = 3000
+	faultClients = 50
+	// outage is how long a line stays cut: long enough for the processes to
+	// notice and retry a few times, short next to the test.
+	outage = 2 * time.Second
+)
+
+func TestGatewayBrokerConnectionCut(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	proxy, url := s.proxyBroker()
+	_, base := s.startGateway(map[string]string{"AMQP_URL": url})
+	item := newClient(t, base, 1).createItem("gateway-cut", faultStock, 0)
+
+	cr := newCrowd(t, base, item.ID, faultOrders, faultClients)
+	cr.start()
+	cr.waitAccepted(faultOrders / 5)
+	proxy.Cut()
+	t.Logf("cut the gateway's broker line with %d orders accepted", cr.accepted.Load())
+	waitReady(t, base, http.StatusServiceUnavailable)
+
+	// While the broker is out of reach an order is refused with 503 and
+	// Retry-After, never accepted; the same key gets the order afterwards.
+	probe := fmt.Sprintf(`{"item_id":%d,"quantity":1,"customer_id":"probe"}`, item.ID)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	st, header, _, err := postOrder(hc, base, probe, "probe-key")
+	if err != nil || st != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+		t.Errorf("order during the outage: status %d, Retry-After %q, err %v; want 503 with Retry-After", st, header.Get("Retry-After"), err)
+	}
+	time.Sleep(outage)
+	proxy.Restore()
+	restored := time.Now()
+	waitReady(t, base, http.StatusOK)
+	t.Logf("ready again %v after the line was restored, with %d orders accepted", time.Since(restored).Round(time.Millisecond), cr.accepted.Load())
+	st, _, probed, err := postOrder(hc, base, probe, "probe-key")
+	if err != nil || (st != http.StatusAccepted && st != http.StatusOK) {
+		t.Fatalf("the refused order retried after the outage: status %d, err %v", st, err)
+	}
+
+	cr.wait()
+	t.Log(cr.summary())
+	if cr.statuses[http.StatusServiceUnavailable] == 0 {
+		t.Log("no crowd order met the outage (the probe did)")
+	}
+	confirmed := s.checkSale(item.ID, append(cr.acceptedIDs(), probed.ID))
+	t.Logf("%d confirmed", confirmed)
+}
+
+func TestWorkerBrokerConnectionCut(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	proxy, url := s.proxyBroker()
+	w := s.startWorker(map[string]string{"AMQP_URL": url})
+	_, base := s.startGateway(nil)
+	item := newClient(t, base, 1).createItem("worker-cut", faultStock, 0)
+
+	cr := newCrowd(t, base, item.ID, faultOrders, faultClients)
+	cr.start()
+	cr.waitAccepted(faultOrders / 4)
+	proxy.Cut()
+	t.Logf("cut the worker's broker line with %d orders accepted, %d decided", cr.accepted.Load(), s.decided(item.ID))
+	waitLog(t, w, 1, `"msg":"broker connection lost, reconnecting"`)
+	time.Sleep(outage)
+	proxy.Restore()
+	restored := time.Now()
+	// The consumer's line (the worker's outbox publisher logs its own).
+	waitLog(t, w, 2, `"msg":"broker connected"`, `"shards"`)
+	t.Logf("worker reconnected %v after the line was restored; %d orders accepted, %d decided", time.Since(restored).Round(time.Millisecond), cr.accepted.Load(), s.decided(item.ID))
+
+	cr.wait()
+	t.Log(cr.summary())
+	s.checkSale(item.ID, cr.acceptedIDs())
+}
+
+func TestWorkerKilledMidLoad(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	w := s.startWorker(nil)
+	_, base := s.startGateway(nil)
+	item := newClient(t, base, 1).createItem("worker-kill", faultStock, 0)
+
+	cr := newCrowd(t, base, item.ID, faultOrders, faultClients)
+	cr.start()
+	for _, at := range []int{faultOrders / 5, faultOrders / 2, faultOrders * 4 / 5} {
+		cr.waitAccepted(at)
+		w.stop(syscall.SIGKILL)
+		t.Logf("killed the worker with %d orders accepted, %d decided", cr.accepted.Load(), s.decided(item.ID))
+		w = s.startWorker(nil)
+	}
+	cr.wait()
+	t.Log(cr.summary())
+	s.checkSale(item.ID, cr.acceptedIDs())
+}
+
+// TestDatabaseOutage cuts the worker's line to the database: orders accepted
+// meanwhile stay on the queue, unacknowledged, and are decided in the order
+// they were accepted once the database is back.
+func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	proxy, dsn := s.proxyDatabase()
+	w := s.startWorker(map[string]string{"MYSQL_DSN": dsn})
+	_, base := s.startGateway(nil)
+	c := newClient(t, base, 1)
+	const stock, before, during = 5, 2, 13
+	item := c.createItem("db-outage", stock, 0)
+
+	var ids []string
+	for i := range before {
+		st, o := c.order(item.ID, 1, fmt.Sprintf("c-%d", i), 10)
+		if st != http.StatusOK || o.Status != message.StatusConfirmed {
+			t.Fatalf("order %d before the outage: %d %+v", i, st, o)
+		}
+		ids = append(ids, o.ID)
+	}
+	proxy.Cut()
+	for i := before; i < before+during; i++ {
+		st, o := c.order(item.ID, 1, fmt.Sprintf("c-%d", i), 0)
+		if st != http.StatusAccepted {
+			t.Fatalf("order %d during the outage: status %d", i, st)
+		}
+		ids = append(ids, o.ID)
+	}
+	waitLog(t, w, 1, `"msg":"database error, retrying the batch"`)
+
+	// Nothing was decided, and nothing was acknowledged: the orders wait on
+	// their queue, one message each (a sequential client is never coalesced).
+	db := s.sqlDB()
+	if r := s.sale(db, item.ID); len(r.orders) != before {
+		t.Errorf("%d orders in the database during the outage, want the %d from before", len(r.orders), before)
+	}
+	queue := message.ShardQueue(shard.Of(item.ID, 4))
+	deadline := time.Now().Add(30 * time.Second)
+	for n := s.queueDepth(queue); n != during; n = s.queueDepth(queue) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %d messages during the outage, want %d", queue, n, during)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	time.Sleep(outage)
+	proxy.Restore()
+	restored := time.Now()
+
+	for i, id := range ids {
+		o := c.final(id)
+		want := message.StatusConfirmed
+		if i >= stock {
+			want = message.StatusRejected
+		}
+		if o.Status != want {
+			t.Errorf("order %d: %s, want %s (first come, first served)", i, o.Status, want)
+		}
+	}
+	t.Logf("all %d orders final %v after the database came back", len(ids), time.Since(restored).Round(time.Millisecond))
+	s.checkSale(item.ID, ids)
+	deadline = time.Now().Add(30 * time.Second)
+	for n := s.queueDepth(queue); n != 0; n = s.queueDepth(queue) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still holds %d messages after the outage", queue, n)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
