@@ -244,3 +244,47 @@ func TestPaymentTimeoutReleasesOnce(t *testing.T) {
 		t.Errorf("%d releases, stock %d, ledger %d; want %d releases and stock 4", releases, stock, balance, len(unpaid))
 	}
 }
+
+func TestIdempotencyKeyAcrossGateways(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	_, baseA := s.startGateway(nil)
+	_, baseB := s.startGateway(nil)
+	a, b := newClient(t, baseA, 1), newClient(t, baseB, 1)
+	item := a.createItem("keyed", 5, 0)
+
+	place := func(c *client, qty int, wait bool) (int, view) {
+		h := map[string]string{"Idempotency-Key": "checkout-77"}
+		if wait {
+			h["Prefer"] = "wait=10"
+		}
+		var v view
+		st := c.do("POST", "/api/v1/orders", map[string]any{"item_id": item.ID, "quantity": qty, "customer_id": "kim"}, h, &v)
+		return st, v
+	}
+	st, first := place(a, 2, true)
+	if st != http.StatusOK || first.Status != "confirmed" {
+		t.Fatalf("first request: %d %s", st, first.Status)
+	}
+	tests := []struct {
+		name   string
+		qty    int
+		wait   bool
+		status int
+	}{
+		{"same body, waiting", 2, true, http.StatusOK},
+		{"same body, not waiting", 2, false, http.StatusOK},
+		{"other quantity, waiting", 3, true, http.StatusUnprocessableEntity},
+		{"other quantity, not waiting", 3, false, http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		st, v := place(b, tt.qty, tt.wait)
+		if st != tt.status || (st == http.StatusOK && v.ID != first.ID) {
+			t.Errorf("%s on the other gateway: %d %s, want %d with order %s", tt.name, st, v.ID, tt.status, first.ID)
+		}
+	}
+	if stock, balance := s.ledger(item.ID); stock != 3 || balance != 3 {
+		t.Errorf("stock %d, ledger %d; want 3: the key must stand for one order", stock, balance)
+	}
+}

@@ -171,18 +171,19 @@ func (s *Server) createOrder(c *gin.Context) {
 		// another gateway instance all name the same order, and the worker
 		// applies an order id once. Nothing is written on this path.
 		o.ID = keyedOrderID(o.CustomerID, key)
-		prior, found, err := s.order(ctx, o.ID)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if found {
-			if !sameLines(prior.Lines, lines) {
-				s.fail(c, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
-					"this Idempotency-Key was used with a different request body"))
+		// A request that waits learns of an earlier order with its key from the
+		// worker, which looks the order ids of a whole batch up at once; one
+		// that does not wait is answered from this instance's cache or the
+		// database.
+		prior, found := s.cache.Order(o.ID)
+		if !found && wait == 0 {
+			if prior, found, err = s.order(ctx, o.ID); err != nil {
+				s.fail(c, err)
 				return
 			}
-			s.answerOrder(c, prior, wait)
+		}
+		if found {
+			s.answerKeyed(c, prior, lines, wait)
 			return
 		}
 	}
@@ -200,7 +201,28 @@ func (s *Server) createOrder(c *gin.Context) {
 	}
 	s.metrics.accepted.Inc()
 	s.cache.Accepted(o)
+	if key != "" {
+		s.answerKeyed(c, o, lines, wait)
+		return
+	}
 	s.answerOrder(c, o, wait)
+}
+
+// answerKeyed answers a request with an Idempotency-Key: with its order, or
+// with 422 when the key's order turns out to have other lines.
+func (s *Server) answerKeyed(c *gin.Context, o message.Order, lines []message.Line, wait int) {
+	if !o.Final() && wait > 0 {
+		if final, ok := s.waitOrder(c.Request.Context(), o.ID, wait); ok {
+			o = final
+		}
+		c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
+	}
+	if !sameLines(o.Lines, lines) {
+		s.fail(c, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"this Idempotency-Key was used with a different request body"))
+		return
+	}
+	s.answerOrder(c, o, 0)
 }
 
 // pendingOrder is an accepted order as it stands until the worker decides it.
