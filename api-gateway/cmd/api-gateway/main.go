@@ -98,7 +98,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	go pub.Run(bg)
 	in := intake.New(pub, intake.Config{Shards: cfg.Shards})
 	go in.Run(bg)
-	cache := results.NewCache(200_000, 10*time.Minute)
+	cache := results.NewCache()
 	go results.Subscribe(bg, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)
 
 	srv := &http.Server{

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/api-gateway/internal/store"
@@ -72,7 +71,7 @@ func FuzzCreateOrder(f *testing.F) {
 	}
 	sub := &checkingSubmitter{}
 	handler := New(Config{
-		Store: st, Intake: sub, Cache: results.NewCache(1000, time.Minute), Shards: 4,
+		Store: st, Intake: sub, Cache: results.NewCache(), Shards: 4,
 		BrokerReady: func() bool { return true }, AdminToken: testAdminToken,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

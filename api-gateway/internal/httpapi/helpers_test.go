@@ -100,7 +100,7 @@ type testServer struct {
 // configure may change the Config (the store, cache and intake are already set).
 func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testServer {
 	t.Helper()
-	ts := &testServer{db: db, store: store.New(db), cache: results.NewCache(1000, time.Minute), sub: &fakeSubmitter{}}
+	ts := &testServer{db: db, store: store.New(db), cache: results.NewCache(), sub: &fakeSubmitter{}}
 	cfg := Config{
 		Store:       ts.store,
 		Intake:      ts.sub,

@@ -44,7 +44,7 @@ func ParseRateLimit(v string) (RateLimit, error) {
 
 // maxLimitedCustomers bounds the limiters kept: past it the least recently
 // seen customer's is dropped (it starts full again if that customer returns).
-const maxLimitedCustomers = 100_000
+const maxLimitedCustomers = 10_000
 
 // customerLimits holds a token bucket per customer. A bucket is dropped once
 // it has been idle long enough to be full again, so dropping it changes

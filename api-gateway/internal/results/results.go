@@ -24,11 +24,21 @@ type Cache struct {
 	waiters map[string][]chan struct{}
 }
 
-// NewCache returns a cache holding up to size results and size pending orders.
-func NewCache(size int, ttl time.Duration) *Cache {
+// Sizes of a Cache. Results are kept briefly, for the reads right after a
+// decision (waiting requests get theirs directly); pending orders are kept
+// long, as they must be answered for however long the worker takes.
+const (
+	finalSize   = 20_000
+	finalTTL    = time.Minute
+	pendingSize = 200_000
+	pendingTTL  = time.Hour
+)
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
 	return &Cache{
-		final:   expirable.NewLRU[string, message.Result](size, nil, ttl),
-		pending: expirable.NewLRU[string, message.Order](size, nil, ttl),
+		final:   expirable.NewLRU[string, message.Result](finalSize, nil, finalTTL),
+		pending: expirable.NewLRU[string, message.Order](pendingSize, nil, pendingTTL),
 		waiters: map[string][]chan struct{}{},
 	}
 }
