@@ -19,7 +19,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 //go:embed migrations/*.sql
@@ -49,11 +48,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, opts Options) (*gor
 	db, err := gorm.Open(gormmysql.New(gormmysql.Config{DSNConfig: cfg}), &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
-		Logger: logger.NewSlogLogger(log, logger.Config{
-			SlowThreshold:             time.Second,
-			LogLevel:                  logger.Warn,
-			IgnoreRecordNotFoundError: true,
-		}),
+		Logger:                 sqlLogger{log: log, slow: time.Second},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
