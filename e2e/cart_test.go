@@ -41,16 +41,6 @@ func (c *client) view(id string) view {
 	return o
 }
 
-func (s *system) db() *sql.DB {
-	s.t.Helper()
-	db, err := sql.Open("mysql", s.env["MYSQL_DSN"])
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // settled waits until every order is final and no rejected or canceled order
 // still holds stock, nor has a command waiting in the outbox.
 func (s *system) settled(db *sql.DB) {

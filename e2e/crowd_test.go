@@ -220,28 +220,11 @@ func (c *crowd) summary() string {
 	return fmt.Sprintf("%d orders accepted; answers by status %v; requests without an answer %v", c.accepted.Load(), c.statuses, c.lost)
 }
 
-// sqlDB returns a connection pool to the system's database, closed when the
-// test ends.
-func (s *system) sqlDB() *sql.DB {
-	s.t.Helper()
-	db, err := sql.Open("mysql", s.env["MYSQL_DSN"])
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // decided returns how many orders of item the database holds.
 func (s *system) decided(item int64) int {
 	s.t.Helper()
-	db, err := sql.Open("mysql", s.env["MYSQL_DSN"])
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
 	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM order_lines WHERE item_id = ?", item).Scan(&n); err != nil {
+	if err := s.db().QueryRow("SELECT COUNT(*) FROM order_lines WHERE item_id = ?", item).Scan(&n); err != nil {
 		s.t.Fatal(err)
 	}
 	return n
@@ -299,7 +282,7 @@ func (s *system) sale(db *sql.DB, item int64) sale {
 // order. It returns the confirmed count.
 func (s *system) checkSale(item int64, ids []string) int {
 	s.t.Helper()
-	db := s.sqlDB()
+	db := s.db()
 	deadline := time.Now().Add(90 * time.Second)
 	var r sale
 	for {

@@ -146,7 +146,7 @@ func TestDatabaseOutage(t *testing.T) {
 
 	// Nothing was decided, and nothing was acknowledged: the orders wait on
 	// their queue, one message each (a sequential client is never coalesced).
-	db := s.sqlDB()
+	db := s.db()
 	if r := s.sale(db, item.ID); len(r.orders) != before {
 		t.Errorf("%d orders in the database during the outage, want the %d from before", len(r.orders), before)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"database/sql"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,20 +8,13 @@ import (
 	"syscall"
 	"testing"
 
-	_ "github.com/go-sql-driver/mysql"
-
 	"github.com/orderq/orderq/shared/message"
 )
 
 // ledger returns an item's stock and its initial stock plus every movement.
 func (s *system) ledger(item int64) (stock, balance int64) {
 	s.t.Helper()
-	db, err := sql.Open("mysql", s.env["MYSQL_DSN"])
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.QueryRow(`SELECT i.stock, i.initial_stock + COALESCE((SELECT SUM(delta) FROM stock_movements m WHERE m.item_id = i.id), 0)
+	err := s.db().QueryRow(`SELECT i.stock, i.initial_stock + COALESCE((SELECT SUM(delta) FROM stock_movements m WHERE m.item_id = i.id), 0)
 		FROM items i WHERE i.id = ?`, item).Scan(&stock, &balance)
 	if err != nil {
 		s.t.Fatal(err)
@@ -203,7 +195,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// may be on a queue still, or the worker committed a batch it did not
 	// acknowledge.
 	var applied []string
-	rows, err := s.sqlDB().Query("SELECT id FROM orders")
+	rows, err := s.db().Query("SELECT id FROM orders")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/testenv"
@@ -59,8 +62,9 @@ func TestMain(m *testing.M) {
 // system is one deployment under test: a database, a vhost, and the processes
 // started on them.
 type system struct {
-	t   *testing.T
-	env map[string]string
+	t     *testing.T
+	env   map[string]string
+	sqlDB *sql.DB
 }
 
 func newSystem(t *testing.T) *system {
@@ -71,6 +75,21 @@ func newSystem(t *testing.T) *system {
 		"ADMIN_TOKEN": adminToken,
 		"SHARDS":      "4",
 	}}
+}
+
+// db returns a connection pool to the system's database, closed when the test
+// ends.
+func (s *system) db() *sql.DB {
+	s.t.Helper()
+	if s.sqlDB == nil {
+		db, err := sql.Open("mysql", s.env["MYSQL_DSN"])
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { db.Close() })
+		s.sqlDB = db
+	}
+	return s.sqlDB
 }
 
 // process is a running binary.

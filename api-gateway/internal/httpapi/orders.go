@@ -425,16 +425,24 @@ func (s *Server) cancelOrder(c *gin.Context) { s.moveOrder(c, orderstatus.Cancel
 
 // setOrderStatus is the back office's move of an order.
 func (s *Server) setOrderStatus(c *gin.Context) {
-	var req statusRequest
-	if err := decode(c, &req); err != nil {
+	to, err := decodeStatus(c)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if req.Status == nil || *req.Status == "" {
-		s.fail(c, invalid("status is required"))
-		return
+	s.moveOrder(c, to)
+}
+
+// decodeStatus reads the body of a status move: {"status": "…"}.
+func decodeStatus(c *gin.Context) (string, error) {
+	var req statusRequest
+	if err := decode(c, &req); err != nil {
+		return "", err
 	}
-	s.moveOrder(c, *req.Status)
+	if req.Status == nil || *req.Status == "" {
+		return "", invalid("status is required")
+	}
+	return *req.Status, nil
 }
 
 func (s *Server) moveOrder(c *gin.Context, to string) {
@@ -470,16 +478,12 @@ func (s *Server) setLineStatus(c *gin.Context) {
 		s.fail(c, newError(http.StatusBadRequest, "invalid_id", "item id must be a positive whole number"))
 		return
 	}
-	var req statusRequest
-	if err := decode(c, &req); err != nil {
+	to, err := decodeStatus(c)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if req.Status == nil || *req.Status == "" {
-		s.fail(c, invalid("status is required"))
-		return
-	}
-	o, err := s.store.MoveLine(c.Request.Context(), id, item, *req.Status)
+	o, err := s.store.MoveLine(c.Request.Context(), id, item, to)
 	if err != nil {
 		s.fail(c, lifecycleErr(err))
 		return
