@@ -91,6 +91,9 @@ func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 		return false, fmt.Errorf("open results channel: %w", err)
 	}
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	// A results channel the broker closed would silence the results until the
+	// next reconnect: treat it as the connection's loss.
+	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
 	c.log.Info("broker connected", "shards", c.cfg.Shards)
 
 	sctx, cancel := context.WithCancel(ctx)
@@ -104,6 +107,8 @@ func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 	case <-ctx.Done():
 	case e := <-closed:
 		err = fmt.Errorf("connection closed: %v", e)
+	case e := <-pubClosed:
+		err = fmt.Errorf("results channel closed: %v", e)
 	case err = <-errs:
 	}
 	cancel()
