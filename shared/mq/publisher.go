@@ -40,6 +40,10 @@ type Publisher struct {
 
 	ch      atomic.Pointer[amqp.Channel] // nil while disconnected
 	blocked atomic.Bool
+	// onBlock is closed when the connection gets blocked: a broker blocks a
+	// connection only once it publishes during an alarm, so the publishes
+	// waiting for their confirms learn of it here rather than at their timeout.
+	onBlock atomic.Pointer[chan struct{}]
 
 	mu        sync.Mutex
 	connected chan struct{} // closed once a channel is up, replaced on loss
@@ -99,7 +103,7 @@ func (p *Publisher) serve(ctx context.Context) (served bool, err error) {
 	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 
-	p.blocked.Store(false)
+	p.setBlocked(false)
 	p.ch.Store(ch)
 	p.mu.Lock()
 	close(p.connected)
@@ -118,13 +122,35 @@ func (p *Publisher) serve(ctx context.Context) (served bool, err error) {
 			return true, nil
 		case b, ok := <-blocked:
 			if ok {
-				p.blocked.Store(b.Active)
+				p.setBlocked(b.Active)
 				p.log.Warn("broker flow control", "blocked", b.Active, "reason", b.Reason)
 			}
 		case e := <-connClosed:
 			return true, closeErr("connection", e)
 		case e := <-chClosed:
 			return true, closeErr("channel", e)
+		}
+	}
+}
+
+func (p *Publisher) setBlocked(blocked bool) {
+	p.blocked.Store(blocked)
+	if blocked {
+		if c := p.onBlock.Swap(nil); c != nil {
+			close(*c)
+		}
+	}
+}
+
+// blockSignal returns a channel closed when the connection gets blocked.
+func (p *Publisher) blockSignal() <-chan struct{} {
+	for {
+		if c := p.onBlock.Load(); c != nil {
+			return *c
+		}
+		c := make(chan struct{})
+		if p.onBlock.CompareAndSwap(nil, &c) {
+			return c
 		}
 	}
 }
@@ -171,18 +197,27 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.
 	}
 	defer func() { <-p.window }()
 
+	block := p.blockSignal()
+	if p.blocked.Load() {
+		return fmt.Errorf("%w: connection blocked by a resource alarm", ErrUnavailable)
+	}
 	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, msg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, p.cfg.ConfirmTimeout)
-	defer cancel()
-	ack, err := dc.WaitContext(wctx)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: no confirm: %v", ErrUnavailable, err)
-	case !ack:
-		return fmt.Errorf("%w: broker refused the message", ErrUnavailable)
+	timeout := time.NewTimer(p.cfg.ConfirmTimeout)
+	defer timeout.Stop()
+	select {
+	case <-dc.Done():
+		if !dc.Acked() {
+			return fmt.Errorf("%w: broker refused the message", ErrUnavailable)
+		}
+		return nil
+	case <-block:
+		return fmt.Errorf("%w: connection blocked by a resource alarm", ErrUnavailable)
+	case <-timeout.C:
+		return fmt.Errorf("%w: no confirm within %s", ErrUnavailable, p.cfg.ConfirmTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: no confirm: %v", ErrUnavailable, ctx.Err())
 	}
-	return nil
 }
