@@ -4,6 +4,8 @@
 //
 //	loadtest flashsale    one item, a crowd (closed loop, or open loop at --rate)
 //	loadtest catalogue    many items, Zipf-skewed demand, the same checks per item
+//	loadtest carts        multi-item orders, all or nothing: nothing leaked or
+//	                      oversold once the rejected carts' releases settled
 //	loadtest compare      the same crowd against naive, SELECT … FOR UPDATE and
 //	                      atomic-UPDATE yardsticks, and orderq, in one table
 //
@@ -86,6 +88,10 @@ Usage:
 	loadtest flashsale [flags]    sell one new item to a crowd
 	loadtest catalogue [flags]    sell many new items (default 10000) with a
 	                              Zipf-skewed demand, checked item by item
+	loadtest carts [flags]        sell a few new items (default 5) in carts of
+	                              1 to --max-lines items, all or nothing; waits
+	                              until rejected carts gave their units back,
+	                              then checks no unit leaked or was oversold
 	loadtest compare [flags]      run one crowd against a naive read-modify-write
 	                              service, SELECT … FOR UPDATE, an atomic
 	                              conditional UPDATE, and orderq; one table
@@ -106,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "flashsale", "catalogue":
 		return sale(ctx, args[0], args[1:], os.Getenv, stdout, stderr, tty)
+	case "carts":
+		return carts(ctx, args[1:], os.Getenv, stdout, stderr, tty)
 	case "compare":
 		return compare(ctx, args[1:], os.Getenv, stdout, stderr, tty)
 	case "help", "-h", "-help", "--help":

@@ -6,6 +6,11 @@
 // the run, nothing but the run's orders touched its stock, and it was not
 // deleted. Under those assumptions stock only goes down, one order at a time, in
 // the order the worker decides them, which is what makes the rules provable.
+//
+// A run of carts (VerifyCarts) breaks the last assumption: a cart that fails on
+// one item gives back what its other lines reserved, so stock also comes back.
+// Its rules are the ones that still hold once the system has settled, and what
+// the database holds about the carts' lines.
 package check
 
 import (
@@ -13,6 +18,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Order statuses and rejection reasons from the HTTP contract.
@@ -24,6 +30,9 @@ const (
 	ReasonOutOfStock    = "out_of_stock"
 	ReasonItemNotFound  = "item_not_found"
 	ReasonLimitExceeded = "limit_exceeded"
+
+	// LineReserved is the status of a cart's line that holds its stock.
+	LineReserved = "reserved"
 )
 
 // Order is what the crowd knows about one order it sent.
@@ -66,6 +75,17 @@ type Run struct {
 	FinalStock     int64
 	Orders         []Order
 	Ledger         *Ledger // nil when the ledger was not read
+	// Carts marks the orders as lines of carts: a line can be rejected for
+	// another line's sake, and a line reserved by a cart that failed elsewhere
+	// is released again, so stock does not only fall. Neither demand nor the
+	// final stock then bounds what a decision saw, and Verify leaves out the
+	// rules that rely on it: undersold, and rejections for stock or the
+	// customer limit. FinalStock must be read once the system settled.
+	Carts bool
+	// Held is the quantity the database holds reserved for the item by
+	// confirmed orders, read with Ledger once the system settled; nil when not
+	// read. With Ledger.Stock it must add up to the initial stock.
+	Held *int64
 }
 
 // Rule names an invariant; it is stable, for machines and tests.
@@ -83,6 +103,11 @@ const (
 	RuleRefused              Rule = "order_refused"
 	RuleDuplicateOrder       Rule = "duplicate_order"
 	RuleLedger               Rule = "ledger_unbalanced"
+	// Carts only.
+	RuleNotSettled    Rule = "not_settled"
+	RuleLeaked        Rule = "units_leaked"
+	RulePartialCart   Rule = "partial_cart"
+	RuleReasonMissing Rule = "reason_missing"
 )
 
 // Violation is one broken invariant, described in a sentence.
@@ -99,10 +124,27 @@ const examples = 5
 // Verify returns the invariants run breaks, or nil when it passes.
 func Verify(run Run) []Violation {
 	t := tally(run)
-	var vs []Violation
-	add := func(r Rule, format string, args ...any) {
-		vs = append(vs, Violation{Rule: r, Message: fmt.Sprintf(format, args...)})
+	return byRank(append(stockRules(run, t), orderRules(t)...))
+}
+
+// adder returns a function that adds a violation to vs.
+func adder(vs *[]Violation) func(r Rule, format string, args ...any) {
+	return func(r Rule, format string, args ...any) {
+		*vs = append(*vs, Violation{Rule: r, Message: fmt.Sprintf(format, args...)})
 	}
+}
+
+// byRank orders vs by rule, keeping the order of one rule's violations.
+func byRank(vs []Violation) []Violation {
+	slices.SortStableFunc(vs, func(a, b Violation) int { return rank(a.Rule) - rank(b.Rule) })
+	return vs
+}
+
+// stockRules are the rules about the item's stock: what the orders took of it,
+// what remained, and what the database holds.
+func stockRules(run Run, t totals) []Violation {
+	var vs []Violation
+	add := adder(&vs)
 
 	if run.FinalStock < 0 {
 		add(RuleStockNegative, "the gateway reports stock %d for the item: it went below zero", run.FinalStock)
@@ -132,7 +174,7 @@ func Verify(run Run) []Violation {
 	// pins the result down: stock runs out only when all of it is sold, and a
 	// customer is refused only at the limit. So confirmed = min(stock, demand),
 	// where demand counts each customer up to the limit.
-	if t.singleUnits && len(t.notFinal) == 0 && t.uncertain == 0 {
+	if !run.Carts && t.singleUnits && len(t.notFinal) == 0 && t.uncertain == 0 {
 		demand := int64(0)
 		for _, n := range t.ordersByCustomer {
 			if run.MaxPerCustomer > 0 && n > int64(run.MaxPerCustomer) {
@@ -156,10 +198,13 @@ func Verify(run Run) []Violation {
 		}
 		switch o.Reason {
 		case ReasonOutOfStock:
-			if int64(o.Quantity) <= lo {
+			if !run.Carts && int64(o.Quantity) <= lo {
 				noStock = append(noStock, fmt.Sprintf("%s (quantity %d)", o.ID, o.Quantity))
 			}
 		case ReasonLimitExceeded:
+			if run.Carts && run.MaxPerCustomer > 0 {
+				break // a cart that failed elsewhere held units of the limit for a while
+			}
 			held := t.confirmedByCustomer[o.CustomerID] + t.uncertainByCustomer[o.CustomerID]
 			if run.MaxPerCustomer == 0 || held+int64(o.Quantity) <= int64(run.MaxPerCustomer) {
 				noLimit = append(noLimit, fmt.Sprintf("%s (customer %s, quantity %d, holds %d)",
@@ -195,6 +240,38 @@ func Verify(run Run) []Violation {
 		}
 	}
 
+	if l := run.Ledger; l != nil {
+		if l.InitialStock+l.Movements != l.Stock {
+			add(RuleLedger, "initial stock %d + movements %d = %d, but the database holds stock %d",
+				l.InitialStock, l.Movements, l.InitialStock+l.Movements, l.Stock)
+		}
+		if l.InitialStock != run.InitialStock {
+			add(RuleLedger, "the database records initial stock %d, but the item was created with %d",
+				l.InitialStock, run.InitialStock)
+		}
+	}
+
+	// Every unit is in stock or in a reserved line of a confirmed order, once
+	// the system settled: fewer is a unit leaked, more a unit sold twice.
+	if run.Held != nil && run.Ledger != nil {
+		held, stock := *run.Held, run.Ledger.Stock
+		switch sum := held + stock; {
+		case sum < run.InitialStock:
+			add(RuleLeaked, "the database holds %d units reserved by confirmed orders + stock %d = %d, but the item was created with %d: %d units are held by no confirmed order",
+				held, stock, sum, run.InitialStock, run.InitialStock-sum)
+		case sum > run.InitialStock:
+			add(RuleOversold, "the database holds %d units reserved by confirmed orders + stock %d = %d, but the item had only %d",
+				held, stock, sum, run.InitialStock)
+		}
+	}
+	return vs
+}
+
+// orderRules are the rules about the orders themselves: each accepted, final
+// and one of its own.
+func orderRules(t totals) []Violation {
+	var vs []Violation
+	add := adder(&vs)
 	if len(t.notFinal) > 0 {
 		add(RuleNotFinal, "%d of %d accepted orders are not final: %s",
 			len(t.notFinal), len(t.orders), sample(t.notFinal))
@@ -215,16 +292,6 @@ func Verify(run Run) []Violation {
 			len(t.duplicates), sample(t.duplicates))
 	}
 
-	if l := run.Ledger; l != nil {
-		if l.InitialStock+l.Movements != l.Stock {
-			add(RuleLedger, "initial stock %d + movements %d = %d, but the database holds stock %d",
-				l.InitialStock, l.Movements, l.InitialStock+l.Movements, l.Stock)
-		}
-		if l.InitialStock != run.InitialStock {
-			add(RuleLedger, "the database records initial stock %d, but the item was created with %d",
-				l.InitialStock, run.InitialStock)
-		}
-	}
 	return vs
 }
 
@@ -326,34 +393,10 @@ const itemExamples = 3
 // answered for orders of two different items is a duplicate too, which no
 // single item's run can see.
 func VerifyItems(runs []Run) []Violation {
+	vs := merge(runs, Verify)
 	if len(runs) == 1 {
-		return Verify(runs[0])
+		return vs
 	}
-	type merged struct {
-		items    int
-		examples []string
-	}
-	byRule := map[Rule]*merged{}
-	var order []Rule
-	for _, run := range runs {
-		seen := map[Rule]bool{}
-		for _, v := range Verify(run) {
-			m := byRule[v.Rule]
-			if m == nil {
-				m = &merged{}
-				byRule[v.Rule] = m
-				order = append(order, v.Rule)
-			}
-			if !seen[v.Rule] {
-				seen[v.Rule] = true
-				m.items++
-			}
-			if len(m.examples) < itemExamples {
-				m.examples = append(m.examples, fmt.Sprintf("item %d: %s", run.Item, v.Message))
-			}
-		}
-	}
-
 	// Ids across items: within one item Verify has counted them already.
 	itemOf := map[string]int64{}
 	var dups []string
@@ -371,6 +414,44 @@ func VerifyItems(runs []Run) []Violation {
 			itemOf[o.ID] = run.Item
 		}
 	}
+	if len(dups) > 0 {
+		vs = append(vs, Violation{Rule: RuleDuplicateOrder, Message: fmt.Sprintf(
+			"%d order ids were returned for orders of different items: %s", len(dups), sample(dups))})
+	}
+	return vs
+}
+
+// merge verifies each run by verify. One item's violations are returned as
+// verify words them; of many, the violations of one rule are merged into one
+// that counts the items and quotes a few, in rule order.
+func merge(runs []Run, verify func(Run) []Violation) []Violation {
+	if len(runs) == 1 {
+		return verify(runs[0])
+	}
+	type merged struct {
+		items    int
+		examples []string
+	}
+	byRule := map[Rule]*merged{}
+	var order []Rule
+	for _, run := range runs {
+		seen := map[Rule]bool{}
+		for _, v := range verify(run) {
+			m := byRule[v.Rule]
+			if m == nil {
+				m = &merged{}
+				byRule[v.Rule] = m
+				order = append(order, v.Rule)
+			}
+			if !seen[v.Rule] {
+				seen[v.Rule] = true
+				m.items++
+			}
+			if len(m.examples) < itemExamples {
+				m.examples = append(m.examples, fmt.Sprintf("item %d: %s", run.Item, v.Message))
+			}
+		}
+	}
 
 	slices.SortStableFunc(order, func(a, b Rule) int { return rank(a) - rank(b) })
 	var vs []Violation
@@ -382,18 +463,148 @@ func VerifyItems(runs []Run) []Violation {
 		}
 		vs = append(vs, Violation{Rule: r, Message: msg})
 	}
-	if len(dups) > 0 {
-		vs = append(vs, Violation{Rule: RuleDuplicateOrder, Message: fmt.Sprintf(
-			"%d order ids were returned for orders of different items: %s", len(dups), sample(dups))})
-	}
 	return vs
 }
 
 // rules lists the invariants in the order Verify reports them.
 var rules = []Rule{RuleStockNegative, RuleOversold, RuleStockMismatch, RuleUndersold,
-	RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleRefused, RuleDuplicateOrder, RuleLedger}
+	RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleRefused, RuleDuplicateOrder, RuleLedger,
+	RuleNotSettled, RuleLeaked, RulePartialCart, RuleReasonMissing}
 
 // Rules returns every invariant the checker knows, in report order.
 func Rules() []Rule { return slices.Clone(rules) }
 
 func rank(r Rule) int { return slices.Index(rules, r) }
+
+// Line is one line of a cart as the gateway last answered it.
+type Line struct {
+	Item     int64
+	Quantity int
+	Status   string // pending, reserved, released, …; empty when the answer lacked the line
+	Reason   string // why this line failed; empty when it did not
+}
+
+// Cart is an order of several lines for distinct items, decided all or
+// nothing. Its Order's Quantity is the units of all its lines, its Status and
+// Reason the cart's.
+type Cart struct {
+	Order
+	Lines []Line
+}
+
+// Audit is what the database holds about a run of carts, read in one snapshot
+// once the system settled, or when the time to settle ran out.
+type Audit struct {
+	Waited  time.Duration // until the system settled, or in vain
+	Pending int           // orders of the run's items still pending
+	Outbox  int           // outbox rows not yet published
+	Holding int           // lines of rejected or canceled orders that still hold stock
+	// Unreserved are confirmed orders of the run's items with a line that is
+	// not reserved, each "id (item n: status)".
+	Unreserved []string
+}
+
+// Settled reports whether nothing was left in flight: no order pending, no
+// command in the outbox, no release still owed.
+func (a Audit) Settled() bool { return a.Pending == 0 && a.Outbox == 0 && a.Holding == 0 }
+
+// CartRun is everything the checker needs about a run of carts.
+type CartRun struct {
+	// Items has one Run per item: its initial and final stock, and when read,
+	// its Ledger and Held. Orders are left empty: VerifyCarts fills them from
+	// the carts' lines.
+	Items []Run
+	Carts []Cart
+	Audit *Audit // nil when the database was not read
+}
+
+// VerifyCarts returns the invariants a run of carts breaks, or nil when it
+// passes. Per item, as VerifyItems words and merges them: stock never below
+// zero, no more confirmed than there was, the final stock what the confirmed
+// carts left, and, from the database, the ledger balanced and every unit in
+// stock or in a reserved line of a confirmed order. Per cart: every accepted
+// cart final and one of its own, a confirmed cart's lines all reserved (as
+// answered, and in the database), a rejected cart's reason that of one of its
+// lines; and the system settled.
+func VerifyCarts(run CartRun) []Violation {
+	items := make([]Run, len(run.Items))
+	index := make(map[int64]int, len(run.Items))
+	for i, it := range run.Items {
+		it.Carts, it.Orders = true, nil
+		items[i] = it
+		index[it.Item] = i
+	}
+	orders := make([]Order, len(run.Carts))
+	for i, c := range run.Carts {
+		orders[i] = c.Order
+		for _, l := range c.Lines {
+			k, ok := index[l.Item]
+			if !ok {
+				continue // an item the run did not create: the gateway would have refused the cart
+			}
+			o := c.Order
+			o.Quantity, o.Reason = l.Quantity, l.Reason
+			items[k].Orders = append(items[k].Orders, o)
+		}
+	}
+	vs := merge(items, func(r Run) []Violation { return stockRules(r, tally(r)) })
+	t := tally(Run{Orders: orders})
+	vs = append(vs, orderRules(t)...)
+	vs = append(vs, cartRules(t.orders, run.Carts, run.Audit)...)
+	return byRank(vs)
+}
+
+// cartRules checks the carts' lines against their status, and the database's
+// audit. accepted are the accepted carts' orders, each id once.
+func cartRules(accepted []Order, carts []Cart, a *Audit) []Violation {
+	var vs []Violation
+	add := adder(&vs)
+	if a != nil && !a.Settled() {
+		add(RuleNotSettled, "after %s, %d orders were pending, %d outbox rows unpublished and %d lines of rejected or canceled orders still held stock",
+			a.Waited.Round(time.Millisecond), a.Pending, a.Outbox, a.Holding)
+	}
+
+	once := make(map[string]bool, len(accepted))
+	for _, o := range accepted {
+		once[o.ID] = true
+	}
+	var partial, noReason []string
+	for _, c := range carts {
+		if !c.Accepted || !once[c.ID] {
+			continue
+		}
+		once[c.ID] = false
+		switch c.Status {
+		case StatusConfirmed:
+			for _, l := range c.Lines {
+				if l.Status != LineReserved {
+					partial = append(partial, fmt.Sprintf("%s (item %d: %s)", c.ID, l.Item, statusOrNone(l.Status)))
+					break
+				}
+			}
+		case StatusRejected:
+			failed := slices.ContainsFunc(c.Lines, func(l Line) bool { return l.Reason != "" && l.Reason == c.Reason })
+			if !failed {
+				noReason = append(noReason, fmt.Sprintf("%s (%s)", c.ID, reasonOrNone(c.Reason)))
+			}
+		}
+	}
+	if len(partial) > 0 {
+		add(RulePartialCart, "%d confirmed carts were answered with a line that is not reserved: %s", len(partial), sample(partial))
+	}
+	if a != nil && len(a.Unreserved) > 0 {
+		add(RulePartialCart, "the database holds %d confirmed orders with a line that is not reserved: %s",
+			len(a.Unreserved), sample(slices.Clone(a.Unreserved)))
+	}
+	if len(noReason) > 0 {
+		add(RuleReasonMissing, "%d rejected carts carry no reason, or one none of their lines failed with: %s", len(noReason), sample(noReason))
+	}
+	return vs
+}
+
+func reasonOrNone(s string) string {
+	if s == "" {
+		return "no reason"
+	}
+	return "reason " + s
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // order is an accepted order.
@@ -283,6 +284,18 @@ func TestVerifyEveryRuleCanFail(t *testing.T) {
 			caught[v.Rule] = true
 		}
 	}
+	// The rules of carts only.
+	bad := cartRun(
+		[]Cart{
+			cart("a", StatusConfirmed, "", line(1, 2, "released", "")),
+			cart("b", StatusRejected, "", line(1, 1, LineReserved, "")),
+		},
+		stocked{id: 1, initial: 5, final: 3, ledger: &Ledger{InitialStock: 5, Movements: -3, Stock: 2}, held: ptr(int64(2))},
+	)
+	bad.Audit = &Audit{Waited: time.Second, Holding: 1, Unreserved: []string{"a (item 1: released)"}}
+	for _, v := range VerifyCarts(bad) {
+		caught[v.Rule] = true
+	}
 	for _, r := range Rules() {
 		if !caught[r] {
 			t.Errorf("rule %s was never reported", r)
@@ -428,6 +441,226 @@ func TestVerifyItemsCatches(t *testing.T) {
 			for i, say := range tt.say {
 				if !strings.Contains(vs[min(i, len(vs)-1)].Message, say) {
 					t.Errorf("message %q does not say %q", vs[min(i, len(vs)-1)].Message, say)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// line is a cart's line as answered.
+func line(item int64, qty int, status, reason string) Line {
+	return Line{Item: item, Quantity: qty, Status: status, Reason: reason}
+}
+
+// cart is an accepted cart of lines.
+func cart(id, status, reason string, lines ...Line) Cart {
+	c := Cart{Order: order(id, "c-"+id, 0, status, reason), Lines: lines}
+	for _, l := range lines {
+		c.Quantity += l.Quantity
+	}
+	return c
+}
+
+// stocked is an item of a cart run.
+type stocked struct {
+	id, initial, final int64
+	ledger             *Ledger
+	held               *int64
+}
+
+func cartRun(carts []Cart, items ...stocked) CartRun {
+	run := CartRun{Carts: carts}
+	for _, it := range items {
+		run.Items = append(run.Items, Run{Item: it.id, InitialStock: it.initial, FinalStock: it.final, Ledger: it.ledger, Held: it.held})
+	}
+	return run
+}
+
+// settled is the audit of a run that settled.
+var settled = &Audit{Waited: 120 * time.Millisecond}
+
+// goodCarts is a settled run over items 1, 2 and 3 of stock 5, 5 and 2: a
+// confirmed, b rejected on item 1 after item 2 reserved 3 units (answered
+// reserved, released since), c confirmed; x held item 3's two units while it
+// failed on item 1, so y was refused item 3 although both came back.
+func goodCarts() CartRun {
+	run := cartRun(
+		[]Cart{
+			cart("a", StatusConfirmed, "", line(1, 2, LineReserved, ""), line(2, 1, LineReserved, "")),
+			cart("b", StatusRejected, ReasonOutOfStock, line(1, 4, "released", ReasonOutOfStock), line(2, 3, LineReserved, "")),
+			cart("c", StatusConfirmed, "", line(2, 3, LineReserved, "")),
+			cart("x", StatusRejected, ReasonOutOfStock, line(3, 2, LineReserved, ""), line(1, 9, "released", ReasonOutOfStock)),
+			cart("y", StatusRejected, ReasonOutOfStock, line(3, 1, "released", ReasonOutOfStock)),
+		},
+		stocked{id: 1, initial: 5, final: 3, ledger: &Ledger{InitialStock: 5, Movements: -2, Stock: 3}, held: ptr(int64(2))},
+		stocked{id: 2, initial: 5, final: 1, ledger: &Ledger{InitialStock: 5, Movements: -4, Stock: 1}, held: ptr(int64(4))},
+		stocked{id: 3, initial: 2, final: 2, ledger: &Ledger{InitialStock: 2, Movements: 0, Stock: 2}, held: ptr(int64(0))},
+	)
+	run.Audit = settled
+	return run
+}
+
+func TestVerifyCartsPasses(t *testing.T) {
+	tests := []struct {
+		name string
+		run  CartRun
+	}{
+		{name: "settled, with releases", run: goodCarts()},
+		{
+			name: "without the database",
+			run: func() CartRun {
+				r := goodCarts()
+				r.Audit = nil
+				for i := range r.Items {
+					r.Items[i].Ledger, r.Items[i].Held = nil, nil
+				}
+				return r
+			}(),
+		},
+		{
+			name: "a cart of unknown fate may have taken its units",
+			run: cartRun([]Cart{
+				cart("a", StatusConfirmed, "", line(1, 1, LineReserved, "")),
+				{Order: Order{CustomerID: "c-u", Quantity: 2, Uncertain: true}, Lines: []Line{line(1, 2, "", "")}},
+			}, stocked{id: 1, initial: 5, final: 2}),
+		},
+		{name: "no carts", run: cartRun(nil, stocked{id: 1, initial: 5, final: 5})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if vs := VerifyCarts(tt.run); len(vs) != 0 {
+				t.Errorf("VerifyCarts found violations in a good run:\n%s", lines(vs))
+			}
+		})
+	}
+	// The same lines as orders of one item each would not pass: stock came
+	// back after y was refused, which only carts explain.
+	run := goodCarts().Items[2]
+	run.Orders = []Order{order("x", "c-x", 2, StatusRejected, ""), order("y", "c-y", 1, StatusRejected, ReasonOutOfStock)}
+	if vs := Verify(run); len(vs) == 0 {
+		t.Error("Verify passed a refusal for stock that remained")
+	}
+}
+
+func TestVerifyCartsCatches(t *testing.T) {
+	tests := []struct {
+		name   string
+		run    func(r *CartRun)
+		want   []Rule
+		say    string   // a fragment of the first violation
+		sayAll []string // fragments of any violation
+	}{
+		{
+			name: "a leaked unit",
+			// b's line on item 3 was marked released, but its unit never came back.
+			run: func(r *CartRun) {
+				r.Items[2].FinalStock = 1
+				r.Items[2].Ledger = &Ledger{InitialStock: 2, Movements: -1, Stock: 1}
+			},
+			want: []Rule{RuleStockMismatch, RuleLeaked},
+			say:  "1 of 3 items: item 3: the gateway reports stock 1, but initial stock 2 - confirmed 0 = 2",
+			sayAll: []string{"item 3: the database holds 0 units reserved by confirmed orders + stock 1 = 1, but the item was created with 2: " +
+				"1 units are held by no confirmed order"},
+		},
+		{
+			name: "an oversold item",
+			// a third confirmed cart took 2 units of item 3, which had 2 and
+			// lent them to x: the worker confirmed them twice.
+			run: func(r *CartRun) {
+				r.Carts = append(r.Carts, cart("z", StatusConfirmed, "", line(3, 2, LineReserved, "")),
+					cart("w", StatusConfirmed, "", line(3, 1, LineReserved, "")))
+				r.Items[2].FinalStock = 0
+				r.Items[2].Ledger = &Ledger{InitialStock: 2, Movements: -2, Stock: 0}
+				r.Items[2].Held = ptr(int64(3))
+			},
+			want: []Rule{RuleOversold, RuleStockMismatch},
+			say:  "1 of 3 items: item 3: 3 units were confirmed, but the item had only 2; item 3: the database holds 3 units reserved by confirmed orders + stock 0 = 3, but the item had only 2",
+		},
+		{
+			name: "a confirmed cart answered with a released line",
+			run: func(r *CartRun) {
+				r.Carts[0].Lines[1].Status = "released"
+			},
+			want: []Rule{RulePartialCart},
+			say:  "1 confirmed carts were answered with a line that is not reserved: a (item 2: released)",
+		},
+		{
+			name: "a confirmed order with a released line in the database",
+			// c's line was released, and its units went back to stock.
+			run: func(r *CartRun) {
+				r.Items[1].FinalStock, r.Items[1].Held = 4, ptr(int64(1))
+				r.Items[1].Ledger = &Ledger{InitialStock: 5, Movements: -1, Stock: 4}
+				r.Audit = &Audit{Waited: time.Millisecond, Unreserved: []string{"c (item 2: released)"}}
+			},
+			want:   []Rule{RuleStockMismatch, RulePartialCart},
+			say:    "item 2: the gateway reports stock 4, but initial stock 5 - confirmed 4 = 1",
+			sayAll: []string{"the database holds 1 confirmed orders with a line that is not reserved: c (item 2: released)"},
+		},
+		{
+			name: "a release still owed",
+			run: func(r *CartRun) {
+				r.Items[1].FinalStock = 0
+				r.Items[1].Ledger = &Ledger{InitialStock: 5, Movements: -5, Stock: 0}
+				r.Audit = &Audit{Waited: 30 * time.Second, Holding: 1, Outbox: 2}
+			},
+			want: []Rule{RuleStockMismatch, RuleNotSettled, RuleLeaked},
+			sayAll: []string{"after 30s, 0 orders were pending, 2 outbox rows unpublished and 1 lines of rejected or canceled orders still held stock",
+				"1 units are held by no confirmed order"},
+		},
+		{
+			name: "a rejected cart without a reason",
+			run: func(r *CartRun) {
+				r.Carts[1].Reason = ""
+				r.Carts[4].Reason = ReasonLimitExceeded
+			},
+			want: []Rule{RuleReasonMissing},
+			say:  "2 rejected carts carry no reason, or one none of their lines failed with: b (no reason), y (reason limit_exceeded)",
+		},
+		{
+			name: "a cart left pending",
+			run: func(r *CartRun) {
+				r.Carts = append(r.Carts, cart("p", StatusPending, "", line(1, 1, "pending", "")))
+			},
+			want: []Rule{RuleNotFinal},
+			say:  "1 of 6 accepted orders are not final: p (pending)",
+		},
+		{
+			name: "stock below zero and an unbalanced ledger",
+			run: func(r *CartRun) {
+				r.Items[0].Ledger = &Ledger{InitialStock: 5, Movements: -2, Stock: -1}
+			},
+			want: []Rule{RuleStockNegative, RuleStockMismatch, RuleLedger, RuleLeaked},
+			say:  "1 of 3 items: item 1: the database holds stock -1",
+		},
+		{
+			name: "an item_not_found line of an item that exists",
+			run: func(r *CartRun) {
+				r.Carts[4].Reason, r.Carts[4].Lines[0].Reason = ReasonItemNotFound, ReasonItemNotFound
+			},
+			want: []Rule{RuleUnjustifiedRejection},
+			say:  "item 3: 1 orders were rejected item_not_found although the item exists: y",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := goodCarts()
+			tt.run(&run)
+			vs := VerifyCarts(run)
+			var got []Rule
+			for _, v := range vs {
+				got = append(got, v.Rule)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("rules = %v, want %v; violations:\n%s", got, tt.want, lines(vs))
+			}
+			if !strings.Contains(vs[0].Message, tt.say) {
+				t.Errorf("message %q does not say %q", vs[0].Message, tt.say)
+			}
+			for _, say := range tt.sayAll {
+				if !strings.Contains(lines(vs), say) {
+					t.Errorf("violations do not say %q:\n%s", say, lines(vs))
 				}
 			}
 		})

@@ -23,12 +23,24 @@ type Item struct {
 
 // order is the gateway's order document.
 type order struct {
-	ID         string  `json:"id"`
-	ItemID     int64   `json:"item_id"`
-	Quantity   int     `json:"quantity"`
-	CustomerID string  `json:"customer_id"`
-	Status     string  `json:"status"`
-	Reason     *string `json:"reason"`
+	ID            string      `json:"id"`
+	ItemID        int64       `json:"item_id"`
+	Quantity      int         `json:"quantity"`
+	CustomerID    string      `json:"customer_id"`
+	Status        string      `json:"status"`
+	Reason        *string     `json:"reason"`
+	Lines         []orderLine `json:"lines"`
+	DisplayStatus struct {
+		Code string `json:"code"`
+	} `json:"display_status"`
+}
+
+// orderLine is a line of an order document, and of a cart's request.
+type orderLine struct {
+	ItemID   int64   `json:"item_id"`
+	Quantity int     `json:"quantity"`
+	Status   string  `json:"status,omitempty"`
+	Reason   *string `json:"reason,omitempty"`
 }
 
 // APIError is an answer of the gateway that is not a success.

@@ -2,8 +2,9 @@
 // items on sale, sends many orders for them at once over HTTP, and follows every
 // accepted order until it is final, recording what each customer saw and when.
 //
-// A flash sale is one item; a catalogue is many, with a skewed (Zipf) demand.
-// The crowd runs closed-loop (Concurrency customers, each ordering again once
+// A flash sale is one item; a catalogue is many, with a skewed (Zipf) demand;
+// a run of carts is many items, each order a cart of several lines. The crowd
+// runs closed-loop (Concurrency customers, each ordering again once
 // their order is final) or open-loop (Rate orders a second on a fixed schedule,
 // whatever the answers, with Concurrency as the cap on orders in flight).
 package crowd
@@ -39,6 +40,10 @@ type Config struct {
 	Items int
 	ZipfS float64 // > 1; default 1.1
 	Seed  uint64  // of the item choice; 0 picks one, which the Result's Config records
+	// MaxLines > 0 sends carts instead: each order has 1 to MaxLines lines
+	// (uniformly) for distinct items drawn uniformly from Items, of 1 to
+	// MaxLineQuantity units each. Quantity and ZipfS are not used then.
+	MaxLines int
 
 	Orders      int // closed loop: orders to send; with Rate it is Rate × Duration
 	Concurrency int // closed loop: customers ordering at once; open loop: most orders in flight
@@ -71,10 +76,14 @@ type Config struct {
 
 // Limits from the HTTP contract, and of what one run can hold in memory.
 const (
-	MaxQuantity = 1000
-	MaxWait     = 30
-	MaxOrders   = 5_000_000
+	MaxQuantity  = 1000
+	MaxWait      = 30
+	MaxOrders    = 5_000_000
+	MaxCartLines = 50
 )
+
+// MaxLineQuantity is the most units a cart's line asks for.
+const MaxLineQuantity = 3
 
 // DefaultZipfS is the skew of a catalogue's demand when none is given.
 const DefaultZipfS = 1.1
@@ -91,6 +100,10 @@ func (c Config) Validate() error {
 		return errors.New("max-per-customer must be 0 (no limit) or more")
 	case c.Items < 0:
 		return errors.New("items must be 1 or more")
+	case c.MaxLines < 0 || c.MaxLines > MaxCartLines:
+		return fmt.Errorf("max-lines must be within 1…%d", MaxCartLines)
+	case c.MaxLines > max(c.Items, 1):
+		return fmt.Errorf("max-lines must be at most items (%d): a cart's items are distinct", max(c.Items, 1))
 	case c.ZipfS != 0 && !(c.ZipfS > 1):
 		return errors.New("zipf-s must be above 1")
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
@@ -105,7 +118,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("orders must be within 1…%d", MaxOrders)
 	case c.Concurrency < 1:
 		return errors.New("concurrency must be 1 or more")
-	case c.Quantity < 1 || c.Quantity > MaxQuantity:
+	case c.MaxLines == 0 && (c.Quantity < 1 || c.Quantity > MaxQuantity):
 		return fmt.Errorf("quantity must be within 1…%d", MaxQuantity)
 	case c.Customers < 0:
 		return errors.New("customers must be 0 (one per order) or more")
@@ -163,6 +176,9 @@ func (c Config) withDefaults() Config {
 // customers.
 func (c Config) OpenLoop() bool { return c.Rate > 0 }
 
+// Carts reports whether the crowd sends carts instead of single-item orders.
+func (c Config) Carts() bool { return c.MaxLines > 0 }
+
 // NewClient returns a client that keeps a connection per concurrent customer,
 // so the crowd measures the gateway and not connection set-up. It has no overall
 // timeout: each request carries its own, longer than its long-poll.
@@ -184,10 +200,13 @@ type Progress struct {
 	Slipped  atomic.Int64 // open loop: orders the schedule could not start
 }
 
-// Order is one customer's order and what happened to it.
+// Order is one customer's order and what happened to it. A cart has Lines,
+// and its Quantity is the units of all of them.
 type Order struct {
 	check.Order
-	Item       int       // index of the item in Result.Items
+	Item       int       // index of the item in Result.Items; a cart's first line's
+	Lines      []Line    // a cart's lines; nil for a single-item order
+	Display    string    // the display_status code last answered
 	Key        string    // Idempotency-Key, the same on every attempt
 	Attempts   int       // order requests sent
 	SentAt     time.Time // first attempt started; zero when never sent
@@ -198,6 +217,14 @@ type Order struct {
 
 // Sent reports whether the order was sent before the deadline.
 func (o Order) Sent() bool { return !o.SentAt.IsZero() }
+
+// Line is one line of a cart and what became of it.
+type Line struct {
+	Item     int // index of the item in Result.Items
+	Quantity int
+	Status   string // as last answered: pending, reserved, released, …
+	Reason   string // why this line failed, as last answered
+}
 
 // StockSample is an item's stock as the gateway reported it at a moment.
 type StockSample struct {
@@ -225,7 +252,9 @@ type Result struct {
 
 // Records returns the run as the checker sees it, one check.Run per item: the
 // stock asked for, not the stock the gateway echoed, and only the orders that
-// were sent. ledgers holds the items' ledgers by id; nil when not read.
+// were sent. ledgers holds the items' ledgers by id; nil when not read. A run
+// of carts leaves the items' orders out: they are the carts' lines, which
+// check.VerifyCarts takes from Carts.
 func (r *Result) Records(ledgers map[int64]check.Ledger) []check.Run {
 	runs := make([]check.Run, len(r.Items))
 	for i, it := range r.Items {
@@ -234,17 +263,56 @@ func (r *Result) Records(ledgers map[int64]check.Ledger) []check.Run {
 			InitialStock:   r.Config.Stock,
 			MaxPerCustomer: r.Config.MaxPerCustomer,
 			FinalStock:     r.FinalStocks[i],
+			Carts:          r.Config.Carts(),
 		}
 		if l, ok := ledgers[it.ID]; ok {
 			runs[i].Ledger = &l
 		}
 	}
 	for _, o := range r.Orders {
-		if o.Sent() {
+		if o.Sent() && o.Lines == nil {
 			runs[o.Item].Orders = append(runs[o.Item].Orders, o.Order)
 		}
 	}
 	return runs
+}
+
+// Carts returns the carts that were sent, as the checker sees them.
+func (r *Result) Carts() []check.Cart {
+	var cs []check.Cart
+	for _, o := range r.Orders {
+		if !o.Sent() || o.Lines == nil {
+			continue
+		}
+		c := check.Cart{Order: o.Order, Lines: make([]check.Line, len(o.Lines))}
+		for i, l := range o.Lines {
+			c.Lines[i] = check.Line{Item: r.Items[l.Item].ID, Quantity: l.Quantity, Status: l.Status, Reason: l.Reason}
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// ReadStocks reads the items' stocks into FinalStocks again, as Run does once
+// the crowd is done: for a run whose stock still moves after every order is
+// final, as a rejected cart's releases do.
+func (r *Result) ReadStocks(ctx context.Context) error {
+	client := r.Config.Client
+	if client == nil {
+		client = NewClient(1)
+		defer client.CloseIdleConnections()
+	}
+	run := &runner{
+		cfg:   r.Config,
+		api:   &api{base: strings.TrimRight(r.Config.URL, "/"), token: r.Config.AdminToken, client: client},
+		items: r.Items,
+	}
+	stocks, err := run.finalStocks(ctx)
+	if err != nil {
+		return err
+	}
+	r.FinalStocks = stocks
+	return nil
 }
 
 // setupTimeout bounds creating and reading one item; many take longer.
@@ -283,13 +351,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r.items = items
 	res := &Result{Config: cfg, Items: items, Orders: make([]Order, cfg.Orders)}
-	pick := picker(cfg)
+	pick, pickCart := picker(cfg), cartPicker(cfg)
 	for i := range res.Orders {
-		res.Orders[i] = Order{
+		o := Order{
 			Order: check.Order{CustomerID: fmt.Sprintf("c-%d", i%cfg.Customers), Quantity: cfg.Quantity},
-			Item:  pick(),
 			Key:   uuid.NewString(),
 		}
+		if cfg.Carts() {
+			o.Lines = pickCart()
+			o.Item, o.Quantity = o.Lines[0].Item, 0
+			for _, l := range o.Lines {
+				o.Quantity += l.Quantity
+			}
+		} else {
+			o.Item = pick()
+		}
+		res.Orders[i] = o
 	}
 
 	deadline := cfg.Timeout
@@ -330,6 +407,31 @@ func picker(cfg Config) func() int {
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	z := rand.NewZipf(rng, cfg.ZipfS, 1, uint64(cfg.Items-1))
 	return func() int { return int(z.Uint64()) }
+}
+
+// cartPicker returns the lines of the next cart: 1 to MaxLines distinct items,
+// drawn uniformly, of 1 to MaxLineQuantity units each, from cfg.Seed so that a
+// run can be repeated. It is nil when cfg sends no carts.
+func cartPicker(cfg Config) func() []Line {
+	if !cfg.Carts() {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x6a09e667f3bcc909))
+	perm := make([]int, cfg.Items)
+	for i := range perm {
+		perm[i] = i
+	}
+	return func() []Line {
+		lines := make([]Line, 1+rng.IntN(cfg.MaxLines))
+		// A partial Fisher–Yates shuffle: the first len(lines) of perm are a
+		// uniform sample of the items, whatever order earlier carts left.
+		for i := range lines {
+			j := i + rng.IntN(len(perm)-i)
+			perm[i], perm[j] = perm[j], perm[i]
+			lines[i] = Line{Item: perm[i], Quantity: 1 + rng.IntN(MaxLineQuantity)}
+		}
+		return lines
+	}
 }
 
 // closedLoop lets Concurrency customers order one after another until every
@@ -518,9 +620,7 @@ func (r *runner) count(phase string, err error) {
 // follow places o and then polls it until it is final or ctx ends, as a
 // customer at a checkout page would.
 func (r *runner) follow(ctx context.Context, o *Order) {
-	body, err := json.Marshal(map[string]any{
-		"item_id": r.items[o.Item].ID, "quantity": o.Quantity, "customer_id": o.CustomerID,
-	})
+	body, err := r.body(o)
 	if err != nil {
 		o.Err = err.Error()
 		return
@@ -538,7 +638,7 @@ func (r *runner) follow(ctx context.Context, o *Order) {
 	o.AcceptedAt = time.Now()
 	o.Accepted, o.Uncertain, o.ID = true, false, ord.ID
 	r.progress.Accepted.Add(1)
-	o.see(ord)
+	r.see(o, ord)
 	if o.Final() {
 		o.FinalAt = o.AcceptedAt
 		r.progress.Final.Add(1)
@@ -599,7 +699,7 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 			continue
 		}
 		failures = 0
-		o.see(ord)
+		r.see(o, ord)
 		if o.Final() {
 			o.FinalAt = time.Now()
 			r.progress.Final.Add(1)
@@ -610,11 +710,42 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 	}
 }
 
-func (o *Order) see(ord order) {
-	o.Status, o.Reason = ord.Status, ""
-	if ord.Reason != nil {
-		o.Reason = *ord.Reason
+// body is the request of o: a single-item order or a cart.
+func (r *runner) body(o *Order) ([]byte, error) {
+	if o.Lines == nil {
+		return json.Marshal(map[string]any{
+			"item_id": r.items[o.Item].ID, "quantity": o.Quantity, "customer_id": o.CustomerID,
+		})
 	}
+	lines := make([]orderLine, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = orderLine{ItemID: r.items[l.Item].ID, Quantity: l.Quantity}
+	}
+	return json.Marshal(map[string]any{"customer_id": o.CustomerID, "lines": lines})
+}
+
+// see records what the gateway answered about o; a cart's line the answer
+// lacks is left without a status.
+func (r *runner) see(o *Order, ord order) {
+	o.Status, o.Reason, o.Display = ord.Status, deref(ord.Reason), ord.DisplayStatus.Code
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		l.Status, l.Reason = "", ""
+		id := r.items[l.Item].ID
+		for _, al := range ord.Lines {
+			if al.ItemID == id {
+				l.Status, l.Reason = al.Status, deref(al.Reason)
+				break
+			}
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (r *runner) requestTimeout() time.Duration {

@@ -416,3 +416,192 @@ func TestValidateOpenLoop(t *testing.T) {
 		})
 	}
 }
+
+// cartsConfig is a small run of carts over 5 items against url.
+func cartsConfig(url string) crowd.Config {
+	cfg := config(url)
+	cfg.Items, cfg.Stock, cfg.Orders, cfg.MaxLines, cfg.Quantity, cfg.Seed = 5, 10, 150, 3, 0, 42
+	return cfg
+}
+
+// verifyCarts checks res as the carts command does without a database.
+func verifyCarts(res *crowd.Result) []check.Violation {
+	return check.VerifyCarts(check.CartRun{Items: res.Records(nil), Carts: res.Carts()})
+}
+
+func TestRunCarts(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   gatewaytest.Options
+		change func(*crowd.Config)
+	}{
+		{name: "answers within Prefer wait"},
+		{name: "polled", opts: gatewaytest.Options{Delay: 5 * time.Millisecond}, change: func(c *crowd.Config) { c.Wait = 0 }},
+		{name: "lost confirms are retried with the same key", opts: gatewaytest.Options{FailEvery: 7}},
+		{name: "one line at most", change: func(c *crowd.Config) { c.MaxLines = 1 }},
+		{name: "every item in every cart", change: func(c *crowd.Config) { c.MaxLines = 5 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := gatewaytest.New(t, tt.opts)
+			cfg := cartsConfig(gw.URL)
+			if tt.change != nil {
+				tt.change(&cfg)
+			}
+			res, err := crowd.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if vs := verifyCarts(res); len(vs) != 0 {
+				t.Fatalf("violations against a correct gateway: %v", vs)
+			}
+			if got := gw.Orders(); got != cfg.Orders {
+				t.Errorf("the gateway took %d carts for %d sent", got, cfg.Orders)
+			}
+			carts := res.Carts()
+			if len(carts) != cfg.Orders {
+				t.Fatalf("%d carts, want %d", len(carts), cfg.Orders)
+			}
+			confirmed := map[int64]int64{}
+			statuses := map[string]int{}
+			sizes := map[int]bool{}
+			for _, c := range carts {
+				statuses[c.Status]++
+				sizes[len(c.Lines)] = true
+				if len(c.Lines) < 1 || len(c.Lines) > cfg.MaxLines {
+					t.Errorf("cart %s has %d lines, want 1…%d", c.ID, len(c.Lines), cfg.MaxLines)
+				}
+				items := map[int64]bool{}
+				units := 0
+				for _, l := range c.Lines {
+					if items[l.Item] || l.Quantity < 1 || l.Quantity > crowd.MaxLineQuantity {
+						t.Errorf("cart %s: line %+v repeats an item or asks for 1…%d units", c.ID, l, crowd.MaxLineQuantity)
+					}
+					items[l.Item] = true
+					units += l.Quantity
+					if c.Status == check.StatusConfirmed {
+						confirmed[l.Item] += int64(l.Quantity)
+					}
+				}
+				if units != c.Quantity {
+					t.Errorf("cart %s: quantity %d, its lines %d", c.ID, c.Quantity, units)
+				}
+			}
+			for _, o := range res.Orders {
+				want := map[string]string{check.StatusConfirmed: "awaiting_payment", check.StatusRejected: "canceled"}[o.Status]
+				if o.Display != want {
+					t.Errorf("cart %s, %s, shows %q, want %q", o.ID, o.Status, o.Display, want)
+				}
+			}
+			if statuses[check.StatusConfirmed] == 0 || statuses[check.StatusRejected] == 0 {
+				t.Errorf("statuses %v: want carts confirmed and rejected", statuses)
+			}
+			if cfg.MaxLines > 1 && len(sizes) < 2 {
+				t.Errorf("every cart had the same number of lines: %v", sizes)
+			}
+			for i, it := range res.Items {
+				if got := res.FinalStocks[i] + confirmed[it.ID]; got != cfg.Stock {
+					t.Errorf("item %d: final stock %d + confirmed %d != %d", it.ID, res.FinalStocks[i], confirmed[it.ID], cfg.Stock)
+				}
+			}
+		})
+	}
+}
+
+func TestRunCartsAgainstABrokenGateway(t *testing.T) {
+	tests := []struct {
+		name string
+		opts gatewaytest.Options
+		want []check.Rule
+	}{
+		{name: "oversells", opts: gatewaytest.Options{Oversell: true},
+			want: []check.Rule{check.RuleStockNegative, check.RuleOversold}},
+		{name: "leaks what rejected carts reserved", opts: gatewaytest.Options{Leak: true},
+			want: []check.Rule{check.RuleStockMismatch}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := gatewaytest.New(t, tt.opts)
+			res, err := crowd.Run(context.Background(), cartsConfig(gw.URL))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			vs := verifyCarts(res)
+			var got []check.Rule
+			for _, v := range vs {
+				got = append(got, v.Rule)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("rules = %v, want %v: %v", got, tt.want, vs)
+			}
+		})
+	}
+}
+
+func TestRunCartsIsRepeatable(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	lines := func() [][]crowd.Line {
+		cfg := cartsConfig(gw.URL)
+		cfg.Orders = 40
+		res, err := crowd.Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		var ls [][]crowd.Line
+		for _, o := range res.Orders {
+			var l []crowd.Line
+			for _, x := range o.Lines {
+				l = append(l, crowd.Line{Item: x.Item, Quantity: x.Quantity})
+			}
+			ls = append(ls, l)
+		}
+		return ls
+	}
+	a, b := lines(), lines()
+	if !slices.EqualFunc(a, b, slices.Equal) {
+		t.Errorf("the same seed chose %v, then %v", a, b)
+	}
+}
+
+func TestReadStocks(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	res, err := crowd.Run(context.Background(), cartsConfig(gw.URL))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := slices.Clone(res.FinalStocks)
+	res.FinalStocks = nil
+	if err := res.ReadStocks(context.Background()); err != nil {
+		t.Fatalf("ReadStocks: %v", err)
+	}
+	if !slices.Equal(res.FinalStocks, want) {
+		t.Errorf("ReadStocks read %v, Run %v", res.FinalStocks, want)
+	}
+}
+
+func TestValidateCarts(t *testing.T) {
+	base := config("http://127.0.0.1:1")
+	base.Items, base.MaxLines, base.Quantity = 5, 3, 0
+	if err := base.Validate(); err != nil {
+		t.Fatalf("Validate(carts) = %v", err)
+	}
+	tests := []struct {
+		name   string
+		change func(*crowd.Config)
+		say    string
+	}{
+		{name: "more lines than items", change: func(c *crowd.Config) { c.MaxLines = 6 }, say: "at most items (5)"},
+		{name: "more lines than the contract", change: func(c *crowd.Config) { c.Items, c.MaxLines = 100, 51 }, say: "max-lines must be within 1…50"},
+		{name: "negative lines", change: func(c *crowd.Config) { c.MaxLines = -1 }, say: "max-lines"},
+		{name: "single-item orders need a quantity", change: func(c *crowd.Config) { c.MaxLines = 0 }, say: "quantity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.change(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.say) {
+				t.Errorf("Validate = %v, want an error about %q", err, tt.say)
+			}
+		})
+	}
+}

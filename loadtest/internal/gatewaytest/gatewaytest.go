@@ -1,7 +1,8 @@
 // Package gatewaytest serves an in-memory fake of the gateway's HTTP contract,
 // for tests of the load tester. By default it is correct: one goroutine decides
-// the orders in arrival order, as orderq's worker does. Options break it on
-// purpose, so tests can prove the checker notices.
+// the orders in arrival order, as orderq's worker does, and a cart (an order
+// with lines) all or nothing. Options break it on purpose, so tests can prove
+// the checker notices.
 package gatewaytest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +34,9 @@ type Options struct {
 	Oversell  bool // confirm every order, stock or not
 	Hold      bool // never decide an order
 	Forget    bool // answer every order 404 item_not_found, as if the item did not exist
+	// Leak keeps, of a rejected cart, the units its lines before the failing
+	// one took: the release a rejected cart owes never comes.
+	Leak bool
 }
 
 // Server is a running fake gateway.
@@ -62,17 +67,38 @@ type item struct {
 }
 
 type order struct {
-	ID          string  `json:"id"`
-	ItemID      int64   `json:"item_id"`
-	Quantity    int     `json:"quantity"`
-	CustomerID  string  `json:"customer_id"`
-	Status      string  `json:"status"`
-	Reason      *string `json:"reason"`
-	CreatedAt   string  `json:"created_at"`
-	ProcessedAt *string `json:"processed_at"`
+	ID            string  `json:"id"`
+	ItemID        int64   `json:"item_id,omitempty"`
+	Quantity      int     `json:"quantity,omitempty"`
+	CustomerID    string  `json:"customer_id"`
+	Status        string  `json:"status"`
+	Reason        *string `json:"reason"`
+	Lines         []line  `json:"lines,omitempty"`
+	DisplayStatus display `json:"display_status"`
+	CreatedAt     string  `json:"created_at"`
+	ProcessedAt   *string `json:"processed_at"`
 
 	created time.Time
 	decided chan struct{}
+}
+
+// line is a cart's line.
+type line struct {
+	ItemID   int64   `json:"item_id"`
+	Quantity int     `json:"quantity"`
+	Status   string  `json:"status"`
+	Reason   *string `json:"reason"`
+}
+
+type display struct {
+	Code  string `json:"code"`
+	Label string `json:"label"`
+}
+
+var displays = map[string]display{
+	"pending":   {"processing", "Processing"},
+	"confirmed": {"awaiting_payment", "Awaiting payment"},
+	"rejected":  {"canceled", "Canceled"},
 }
 
 type idempotency struct {
@@ -147,6 +173,11 @@ func (s *Server) decide() {
 func (s *Server) apply(o *order) {
 	now := timestamp()
 	o.ProcessedAt = &now
+	defer func() { o.DisplayStatus = displays[o.Status] }()
+	if o.Lines != nil {
+		s.applyCart(o)
+		return
+	}
 	it, ok := s.items[o.ItemID]
 	reject := func(reason string) { o.Status, o.Reason = "rejected", &reason }
 	switch {
@@ -160,6 +191,47 @@ func (s *Server) apply(o *order) {
 		o.Status = "confirmed"
 		it.Stock -= int64(o.Quantity)
 		it.held[o.CustomerID] += o.Quantity
+	}
+}
+
+// applyCart decides a cart all or nothing: each line in turn takes its units,
+// and the first that cannot rejects the cart and gives back what the others
+// took (unless Leak).
+func (s *Server) applyCart(o *order) {
+	failed, reason := -1, ""
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		it, ok := s.items[l.ItemID]
+		switch {
+		case !ok:
+			reason = "item_not_found"
+		case !s.opts.Oversell && it.Stock < int64(l.Quantity):
+			reason = "out_of_stock"
+		case !s.opts.Oversell && it.MaxPerCustomer > 0 && it.held[o.CustomerID]+l.Quantity > it.MaxPerCustomer:
+			reason = "limit_exceeded"
+		default:
+			l.Status = "reserved"
+			it.Stock -= int64(l.Quantity)
+			it.held[o.CustomerID] += l.Quantity
+			continue
+		}
+		failed = i
+		break
+	}
+	if failed < 0 {
+		o.Status = "confirmed"
+		return
+	}
+	o.Status, o.Reason = "rejected", &reason
+	o.Lines[failed].Reason = &reason
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		if l.Status == "reserved" && !s.opts.Leak {
+			it := s.items[l.ItemID]
+			it.Stock += int64(l.Quantity)
+			it.held[o.CustomerID] -= l.Quantity
+		}
+		l.Status = "released"
 	}
 }
 
@@ -233,27 +305,33 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 		ItemID     int64  `json:"item_id"`
 		Quantity   int    `json:"quantity"`
 		CustomerID string `json:"customer_id"`
+		Lines      []line `json:"lines"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", err.Error())
 		return
 	}
-	switch {
-	case in.Quantity < 1 || in.Quantity > 1000:
-		writeError(w, http.StatusUnprocessableEntity, "validation_failed", "quantity must be within 1…1000")
-		return
-	case in.CustomerID == "" || len(in.CustomerID) > 64:
-		writeError(w, http.StatusUnprocessableEntity, "validation_failed", "customer_id must be 1…64 characters")
+	if msg := validOrder(in.ItemID, in.Quantity, in.CustomerID, in.Lines); msg != "" {
+		writeError(w, http.StatusUnprocessableEntity, "validation_failed", msg)
 		return
 	}
-	body := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%s", in.ItemID, in.Quantity, in.CustomerID))
+	body := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%s/%v", in.ItemID, in.Quantity, in.CustomerID, in.Lines))
 	key := r.Header.Get("Idempotency-Key")
 
 	s.mu.Lock()
-	if _, ok := s.items[in.ItemID]; !ok || s.opts.Forget {
-		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, "item_not_found", "no such item")
-		return
+	ids := []int64{in.ItemID}
+	if in.Lines != nil {
+		ids = ids[:0]
+		for _, l := range in.Lines {
+			ids = append(ids, l.ItemID)
+		}
+	}
+	for _, id := range ids {
+		if _, ok := s.items[id]; !ok || s.opts.Forget {
+			s.mu.Unlock()
+			writeError(w, http.StatusNotFound, "item_not_found", "no such item")
+			return
+		}
 	}
 	var o *order
 	if k, ok := s.keys[key]; ok && key != "" {
@@ -265,7 +343,10 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 		o = s.orders[k.orderID]
 	} else {
 		o = &order{ID: uuid.NewString(), ItemID: in.ItemID, Quantity: in.Quantity, CustomerID: in.CustomerID,
-			Status: "pending", CreatedAt: timestamp(), created: time.Now(), decided: make(chan struct{})}
+			Status: "pending", DisplayStatus: displays["pending"], CreatedAt: timestamp(), created: time.Now(), decided: make(chan struct{})}
+		for _, l := range in.Lines {
+			o.Lines = append(o.Lines, line{ItemID: l.ItemID, Quantity: l.Quantity, Status: "pending"})
+		}
 		s.orders[o.ID] = o
 		if key != "" {
 			s.keys[key] = idempotency{body: body, orderID: o.ID}
@@ -289,6 +370,32 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, snap)
+}
+
+// validOrder checks a single-item order (item_id, quantity) or a cart
+// (lines), as the contract does, and says what is wrong; "" when nothing.
+func validOrder(itemID int64, quantity int, customer string, lines []line) string {
+	switch {
+	case customer == "" || len(customer) > 64:
+		return "customer_id must be 1…64 characters"
+	case lines == nil && (quantity < 1 || quantity > 1000):
+		return "quantity must be within 1…1000"
+	case lines != nil && (itemID != 0 || quantity != 0):
+		return "send item_id and quantity, or lines, not both"
+	case lines != nil && (len(lines) < 1 || len(lines) > 50):
+		return "lines must hold 1 to 50 lines"
+	}
+	seen := map[int64]bool{}
+	for i, l := range lines {
+		switch {
+		case l.Quantity < 1 || l.Quantity > 1000:
+			return fmt.Sprintf("lines[%d].quantity must be within 1…1000", i)
+		case seen[l.ItemID]:
+			return fmt.Sprintf("lines[%d].item_id: item %d is already in the order", i, l.ItemID)
+		}
+		seen[l.ItemID] = true
+	}
+	return ""
 }
 
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
@@ -322,7 +429,9 @@ func (s *Server) await(r *http.Request, o *order, wait int) (order, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return *o, o.Status != "pending"
+	snap := *o
+	snap.Lines = slices.Clone(o.Lines) // the decider changes them after the lock is released
+	return snap, o.Status != "pending"
 }
 
 func sleepUntil(at time.Time, stop <-chan struct{}) bool {

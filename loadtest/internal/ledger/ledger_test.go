@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orderq/orderq/loadtest/internal/check"
 	"github.com/orderq/orderq/shared/testenv"
@@ -150,5 +152,144 @@ func TestOpenRefusesAnUnreachableDatabase(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), "not a dsn"); err == nil {
 		t.Fatal("Open accepted a malformed DSN")
+	}
+}
+
+// cartsDB creates the columns ReadCarts uses, as the schema in shared/database
+// defines them, and returns a Reader of it, the database, and a way to run
+// statements in the test's goroutine.
+func cartsDB(t *testing.T) (*Reader, *sql.DB, func(qs ...string)) {
+	t.Helper()
+	dsn := testenv.Database(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	exec := func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	exec(
+		`CREATE TABLE items (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+			stock BIGINT NOT NULL, initial_stock BIGINT NOT NULL)`,
+		`CREATE TABLE stock_movements (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+			item_id BIGINT NOT NULL, delta BIGINT NOT NULL)`,
+		`CREATE TABLE orders (id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+			status VARCHAR(20) CHARACTER SET ascii NOT NULL)`,
+		`CREATE TABLE order_lines (order_id CHAR(36) CHARACTER SET ascii NOT NULL, line_no INT NOT NULL,
+			item_id BIGINT NOT NULL, quantity INT NOT NULL, status VARCHAR(24) CHARACTER SET ascii NOT NULL,
+			PRIMARY KEY (order_id, line_no))`,
+		`CREATE TABLE outbox (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, body MEDIUMBLOB NOT NULL)`,
+	)
+	r, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, db, exec
+}
+
+// settledCarts is a settled run over items 1 and 2 of stock 5: a confirmed
+// (2 of item 1, 1 of item 2), b rejected on item 1 after item 2 reserved 3
+// (released since), c confirmed (3 of item 2); item 9 is another run's, with
+// a pending order.
+var settledCarts = []string{
+	`INSERT INTO items (id, stock, initial_stock) VALUES (1, 3, 5), (2, 1, 5), (9, 5, 5)`,
+	`INSERT INTO stock_movements (item_id, delta) VALUES (1, -2), (2, -1), (2, -3), (2, 3), (2, -3)`,
+	`INSERT INTO orders (id, status) VALUES ('a', 'confirmed'), ('b', 'rejected'), ('c', 'confirmed'), ('z', 'pending')`,
+	`INSERT INTO order_lines (order_id, line_no, item_id, quantity, status) VALUES
+		('a', 0, 1, 2, 'reserved'), ('a', 1, 2, 1, 'reserved'),
+		('b', 0, 1, 4, 'released'), ('b', 1, 2, 3, 'released'),
+		('c', 0, 2, 3, 'reserved'),
+		('z', 0, 9, 1, 'pending')`,
+}
+
+func TestReadCarts(t *testing.T) {
+	r, _, exec := cartsDB(t)
+	exec(settledCarts...)
+	ids := []int64{1, 2}
+
+	got, err := r.ReadCarts(context.Background(), ids)
+	if err != nil {
+		t.Fatalf("ReadCarts: %v", err)
+	}
+	wantLedgers := map[int64]check.Ledger{1: {InitialStock: 5, Movements: -2, Stock: 3}, 2: {InitialStock: 5, Movements: -4, Stock: 1}}
+	if !maps.Equal(got.Ledgers, wantLedgers) || !maps.Equal(got.Held, map[int64]int64{1: 2, 2: 4}) {
+		t.Errorf("settled: ledgers %v, held %v; want %v, held 1:2 2:4", got.Ledgers, got.Held, wantLedgers)
+	}
+	if !got.Audit.Settled() || len(got.Audit.Unreserved) != 0 {
+		t.Errorf("settled: audit %+v", got.Audit)
+	}
+
+	// Now in flight: q pending, r rejected still holding 1 of item 2, an outbox
+	// row, and s confirmed with a released line.
+	exec(
+		`INSERT INTO orders (id, status) VALUES ('q', 'pending'), ('r', 'rejected'), ('s', 'confirmed'), ('u', 'canceled')`,
+		`INSERT INTO order_lines (order_id, line_no, item_id, quantity, status) VALUES
+			('q', 0, 1, 1, 'reserved'), ('q', 1, 2, 1, 'pending'),
+			('r', 0, 2, 1, 'reserved'), ('r', 1, 1, 1, 'released'),
+			('s', 0, 1, 1, 'reserved'), ('s', 1, 2, 2, 'released'),
+			('u', 0, 1, 1, 'released'), ('u', 1, 2, 1, 'transit_for_outbound')`,
+		`INSERT INTO outbox (body) VALUES ('{}')`,
+	)
+	got, err = r.ReadCarts(context.Background(), ids)
+	if err != nil {
+		t.Fatalf("ReadCarts: %v", err)
+	}
+	want := check.Audit{Pending: 1, Outbox: 1, Holding: 2, Unreserved: []string{"s (item 2: released)"}}
+	if a := got.Audit; a.Pending != want.Pending || a.Outbox != want.Outbox || a.Holding != want.Holding ||
+		!slices.Equal(a.Unreserved, want.Unreserved) || a.Settled() {
+		t.Errorf("in flight: audit %+v, want %+v", a, want)
+	}
+	if !maps.Equal(got.Held, map[int64]int64{1: 3, 2: 4}) {
+		t.Errorf("in flight: held %v, want 1:3 2:4", got.Held)
+	}
+
+	if _, err := r.ReadCarts(context.Background(), []int64{1, 7}); !errors.Is(err, ErrNoItem) {
+		t.Errorf("ReadCarts with a missing item: %v, want %v", err, ErrNoItem)
+	}
+}
+
+func TestWaitSettled(t *testing.T) {
+	r, db, exec := cartsDB(t)
+	exec(settledCarts...)
+	exec(`INSERT INTO outbox (body) VALUES ('{}')`)
+	ids := []int64{1, 2}
+
+	got, err := r.WaitSettled(context.Background(), ids, 150*time.Millisecond)
+	if err != nil {
+		t.Fatalf("WaitSettled: %v", err)
+	}
+	if got.Audit.Settled() || got.Audit.Outbox != 1 || got.Audit.Waited < 150*time.Millisecond {
+		t.Errorf("never settled: audit %+v, want 1 outbox row after at least 150ms", got.Audit)
+	}
+
+	published := make(chan error, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_, err := db.Exec(`DELETE FROM outbox`)
+		published <- err
+	}()
+	got, err = r.WaitSettled(context.Background(), ids, time.Minute)
+	if err != nil {
+		t.Fatalf("WaitSettled: %v", err)
+	}
+	if err := <-published; err != nil {
+		t.Fatalf("delete outbox: %v", err)
+	}
+	if !got.Audit.Settled() || got.Audit.Waited < 150*time.Millisecond || got.Audit.Waited > 30*time.Second {
+		t.Errorf("settling: audit %+v, want settled after about 200ms", got.Audit)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	exec(`INSERT INTO outbox (body) VALUES ('{}')`)
+	cancel()
+	if _, err := r.WaitSettled(ctx, ids, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitSettled after cancel: %v, want %v", err, context.Canceled)
 	}
 }

@@ -5,12 +5,14 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,14 +31,19 @@ type Input struct {
 	Ledgers    map[int64]check.Ledger // by item id; nil when not read
 	LedgerNote string                 // why they were not read
 	Violations []check.Violation
+	// A run of carts, from the database once the system settled; nil when not
+	// read. Held is by item id the quantity in reserved lines of confirmed orders.
+	Held  map[int64]int64
+	Audit *check.Audit
 }
 
 // Summary is the report of one sale: Item for a flash sale, Catalogue for many
-// items; Schedule when the crowd ran open-loop.
+// items, Carts for a run of carts; Schedule when the crowd ran open-loop.
 type Summary struct {
 	Version        int            `json:"version"`
 	Item           *Item          `json:"item,omitempty"`
 	Catalogue      *Catalogue     `json:"catalogue,omitempty"`
+	Carts          *Carts         `json:"carts,omitempty"`
 	Crowd          Crowd          `json:"crowd"`
 	Schedule       *Schedule      `json:"schedule,omitempty"`
 	Orders         Orders         `json:"orders"`
@@ -82,6 +89,46 @@ type Hottest struct {
 	FinalStock        int64 `json:"final_stock"`
 }
 
+// Carts is a run of carts: how they were drawn, what they held, and per item
+// what they took.
+type Carts struct {
+	Items           int            `json:"items"`
+	StockPerItem    int64          `json:"stock_per_item"`
+	MaxLines        int            `json:"max_lines"`
+	MaxLineQuantity int            `json:"max_line_quantity"`
+	Seed            uint64         `json:"seed"`
+	Lines           int            `json:"lines"`              // of the carts sent
+	InitialStock    int64          `json:"initial_stock"`      // of all items
+	FinalStock      int64          `json:"final_stock"`        // of all items, as the gateway reports it
+	Confirmed       int64          `json:"confirmed_quantity"` // in lines of carts answered confirmed
+	Display         map[string]int `json:"display_statuses"`   // of accepted carts, by display code
+	// Settle is how the system settled after the crowd; nil when the
+	// database was not read.
+	Settle  *Settle    `json:"settle,omitempty"`
+	PerItem []CartItem `json:"per_item"` // by id
+}
+
+// CartItem is one item of a run of carts.
+type CartItem struct {
+	ID                int64 `json:"id"`
+	InitialStock      int64 `json:"initial_stock"`
+	FinalStock        int64 `json:"final_stock"`        // as the gateway reports it, once settled
+	ConfirmedQuantity int64 `json:"confirmed_quantity"` // in lines of carts answered confirmed
+	// Reserved is what the database holds in reserved lines of confirmed
+	// orders; nil when it was not read.
+	Reserved *int64 `json:"reserved,omitempty"`
+}
+
+// Settle is what was still in flight when the system was seen settled, or
+// when the time to settle ran out.
+type Settle struct {
+	Settled bool    `json:"settled"`
+	WaitMS  float64 `json:"wait_ms"`
+	Pending int     `json:"pending_orders"`
+	Outbox  int     `json:"outbox_rows"`
+	Holding int     `json:"lines_holding_stock"` // of rejected or canceled orders
+}
+
 // Crowd is how the sale was driven.
 type Crowd struct {
 	Concurrency    int     `json:"concurrency"`
@@ -116,6 +163,8 @@ type Orders struct {
 type Throughput struct {
 	AcceptedPerSecond float64 `json:"accepted_per_second"`
 	FinalPerSecond    float64 `json:"final_per_second"`
+	// Carts: lines of the final carts per second, to the last one final.
+	LinesPerSecond float64 `json:"lines_per_second,omitempty"`
 }
 
 // Latency has the distributions of the three spans of an order's life.
@@ -233,7 +282,17 @@ func Build(in Input) Summary {
 		FinalPerSecond:    rate(s.Orders.Final, r.Started, lastFinal),
 	}
 
-	if len(r.Items) == 1 {
+	switch {
+	case r.Config.Carts():
+		s.Carts = buildCarts(in)
+		finalLines := 0
+		for _, o := range r.Orders {
+			if o.Sent() && o.Accepted && o.Final() {
+				finalLines += len(o.Lines)
+			}
+		}
+		s.Throughput.LinesPerSecond = rate(finalLines, r.Started, lastFinal)
+	case len(r.Items) == 1:
 		s.Item = &Item{
 			ID:                r.Items[0].ID,
 			InitialStock:      r.Config.Stock,
@@ -241,7 +300,7 @@ func Build(in Input) Summary {
 			ConfirmedQuantity: confirmed[0],
 			MaxPerCustomer:    r.Config.MaxPerCustomer,
 		}
-	} else {
+	default:
 		c := &Catalogue{
 			Items:          len(r.Items),
 			StockPerItem:   r.Config.Stock,
@@ -278,6 +337,54 @@ func Build(in Input) Summary {
 		}
 	}
 	return s
+}
+
+// buildCarts summarises a run of carts: per item, what confirmed carts took as
+// answered, and what the database holds.
+func buildCarts(in Input) *Carts {
+	r := in.Result
+	c := &Carts{
+		Items:           len(r.Items),
+		StockPerItem:    r.Config.Stock,
+		MaxLines:        r.Config.MaxLines,
+		MaxLineQuantity: crowd.MaxLineQuantity,
+		Seed:            r.Config.Seed,
+		InitialStock:    r.Config.Stock * int64(len(r.Items)),
+		Display:         map[string]int{},
+		PerItem:         make([]CartItem, len(r.Items)),
+	}
+	confirmed := make([]int64, len(r.Items))
+	for _, o := range r.Orders {
+		if !o.Sent() {
+			continue
+		}
+		c.Lines += len(o.Lines)
+		if !o.Accepted {
+			continue
+		}
+		if o.Display != "" {
+			c.Display[o.Display]++
+		}
+		if o.Status == check.StatusConfirmed {
+			for _, l := range o.Lines {
+				confirmed[l.Item] += int64(l.Quantity)
+			}
+		}
+	}
+	for i, it := range r.Items {
+		c.PerItem[i] = CartItem{ID: it.ID, InitialStock: r.Config.Stock, FinalStock: r.FinalStocks[i], ConfirmedQuantity: confirmed[i]}
+		if n, ok := in.Held[it.ID]; ok {
+			c.PerItem[i].Reserved = &n
+		}
+		c.FinalStock += r.FinalStocks[i]
+		c.Confirmed += confirmed[i]
+	}
+	// Items are created several at once, so their ids come in any order.
+	slices.SortFunc(c.PerItem, func(a, b CartItem) int { return cmp.Compare(a.ID, b.ID) })
+	if a := in.Audit; a != nil {
+		c.Settle = &Settle{Settled: a.Settled(), WaitMS: ms(a.Waited), Pending: a.Pending, Outbox: a.Outbox, Holding: a.Holding}
+	}
+	return c
 }
 
 // Percentile returns the p-th percentile (0 < p ≤ 100) of sorted by the
@@ -351,23 +458,53 @@ func (s Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "demand\t%d items ordered, %d sold out; hottest item %d: %d orders, confirmed quantity %d, stock → %d\n",
 			c.Ordered, c.SoldOut, c.Hottest.ID, c.Hottest.Orders, c.Hottest.ConfirmedQuantity, c.Hottest.FinalStock)
 	}
+	if c := s.Carts; c != nil {
+		fmt.Fprintf(tw, "carts\t%d items of stock %d, 1–%d lines of 1–%d units each (seed %d): stock %d → %d, confirmed quantity %d in %d lines sent\n",
+			c.Items, c.StockPerItem, c.MaxLines, c.MaxLineQuantity, c.Seed, c.InitialStock, c.FinalStock, c.Confirmed, c.Lines)
+	}
 	timeout := time.Duration(s.Crowd.TimeoutSeconds * float64(time.Second))
+	quantity := fmt.Sprintf(", quantity %d", s.Crowd.Quantity)
+	if s.Carts != nil {
+		quantity = ""
+	}
 	if sc := s.Schedule; sc != nil {
-		fmt.Fprintf(tw, "crowd\tat most %d in flight, quantity %d, %d customers, wait %ds, timeout %s after the schedule\n",
-			s.Crowd.Concurrency, s.Crowd.Quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
+		fmt.Fprintf(tw, "crowd\tat most %d in flight%s, %d customers, wait %ds, timeout %s after the schedule\n",
+			s.Crowd.Concurrency, quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
 		fmt.Fprintf(tw, "schedule\topen loop, %g/s for %s: sent %.1f/s, %d slipped at the in-flight cap, latest start %s behind\n",
 			sc.TargetPerSecond, time.Duration(sc.DurationSeconds*float64(time.Second)), sc.SentPerSecond, sc.Slipped, millis(sc.MaxLagMS))
 	} else {
-		fmt.Fprintf(tw, "crowd\t%d at once, quantity %d, %d customers, wait %ds, timeout %s\n",
-			s.Crowd.Concurrency, s.Crowd.Quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
+		fmt.Fprintf(tw, "crowd\t%d at once%s, %d customers, wait %ds, timeout %s\n",
+			s.Crowd.Concurrency, quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
 	}
 	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)\n",
 		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain)
-	fmt.Fprintf(tw, "throughput\t%.1f accepted/s, %.1f final/s over %.3fs\n",
-		s.Throughput.AcceptedPerSecond, s.Throughput.FinalPerSecond, s.ElapsedSeconds)
+	if s.Carts != nil {
+		fmt.Fprintf(tw, "throughput\t%.1f carts/s accepted, %.1f carts/s final, %.1f lines/s final over %.3fs\n",
+			s.Throughput.AcceptedPerSecond, s.Throughput.FinalPerSecond, s.Throughput.LinesPerSecond, s.ElapsedSeconds)
+	} else {
+		fmt.Fprintf(tw, "throughput\t%.1f accepted/s, %.1f final/s over %.3fs\n",
+			s.Throughput.AcceptedPerSecond, s.Throughput.FinalPerSecond, s.ElapsedSeconds)
+	}
 	fmt.Fprintf(tw, "statuses\t%s\n", counts(s.Statuses, check.StatusConfirmed, check.StatusRejected, check.StatusPending))
 	fmt.Fprintf(tw, "reasons\t%s\n", counts(s.Reasons))
+	if c := s.Carts; c != nil {
+		fmt.Fprintf(tw, "display\t%s\n", counts(c.Display))
+	}
 	fmt.Fprintf(tw, "errors\t%s\n", counts(s.Errors))
+	if c := s.Carts; c != nil {
+		switch st := c.Settle; {
+		case st == nil:
+			fmt.Fprintf(tw, "settled\tnot checked: the database was not read\n")
+		case st.Settled:
+			fmt.Fprintf(tw, "settled\tafter %s: no order pending, outbox empty, no rejected or canceled line holding stock\n", millis(st.WaitMS))
+		default:
+			fmt.Fprintf(tw, "settled\tNO, after %s: %d orders pending, %d outbox rows, %d rejected or canceled lines holding stock\n",
+				millis(st.WaitMS), st.Pending, st.Outbox, st.Holding)
+		}
+		// Before the ledger line, which ends its columns: aligned with the
+		// latency table's they would be hard to read.
+		writeCartItems(tw, c.PerItem)
+	}
 	switch {
 	case !s.Ledger.Checked:
 		fmt.Fprintf(tw, "ledger\tnot checked: %s\n", s.Ledger.Note)
@@ -399,6 +536,25 @@ func (s Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// cartItemRows bounds the per-item table of the text report; the JSON has
+// every item.
+const cartItemRows = 20
+
+// writeCartItems writes the per-item table of a run of carts.
+func writeCartItems(w io.Writer, items []CartItem) {
+	fmt.Fprintf(w, "item\tinitial\tstock\tconfirmed\treserved\n")
+	for _, it := range items[:min(len(items), cartItemRows)] {
+		reserved := "-"
+		if it.Reserved != nil {
+			reserved = strconv.FormatInt(*it.Reserved, 10)
+		}
+		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%s\n", it.ID, it.InitialStock, it.FinalStock, it.ConfirmedQuantity, reserved)
+	}
+	if more := len(items) - cartItemRows; more > 0 {
+		fmt.Fprintf(w, "…\tand %d more items (--json lists them all)\n", more)
+	}
 }
 
 // counts lists m as "key n, …", the keys in first in that order, then the rest
