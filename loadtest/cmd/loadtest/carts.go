@@ -106,15 +106,11 @@ func carts(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	// Reach the database before the run, so a wrong DSN costs seconds, not a run.
-	var lr *ledger.Reader
-	if cfg.mysqlDSN != "" {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		lr, err = ledger.Open(octx, cfg.mysqlDSN)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w (--mysql-dsn= checks the gateway's answers only)", err)
-		}
+	lr, err := openLedger(ctx, cfg.mysqlDSN, "--mysql-dsn= checks the gateway's answers only")
+	if err != nil {
+		return err
+	}
+	if lr != nil {
 		defer lr.Close()
 	}
 

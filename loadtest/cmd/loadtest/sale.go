@@ -111,15 +111,11 @@ func sale(ctx context.Context, name string, args []string, getenv func(string) s
 		return err
 	}
 
-	// Reach the database before the sale, so a wrong DSN costs seconds, not a run.
-	var lr *ledger.Reader
-	if cfg.mysqlDSN != "" {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		lr, err = ledger.Open(octx, cfg.mysqlDSN)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w (--mysql-dsn= skips the ledger check)", err)
-		}
+	lr, err := openLedger(ctx, cfg.mysqlDSN, "--mysql-dsn= skips the ledger check")
+	if err != nil {
+		return err
+	}
+	if lr != nil {
 		defer lr.Close()
 	}
 
@@ -214,4 +210,20 @@ func writeHTML(path string, p report.Page) error {
 		return fmt.Errorf("write html report %s: %w", path, err)
 	}
 	return nil
+}
+
+// openLedger opens the ledger reader of dsn, or returns nil when dsn is empty.
+// It is opened before the run, so that a wrong DSN costs seconds, not a run;
+// hint says how to do without it.
+func openLedger(ctx context.Context, dsn, hint string) (*ledger.Reader, error) {
+	if dsn == "" {
+		return nil, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	lr, err := ledger.Open(octx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, hint)
+	}
+	return lr, nil
 }
