@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 )
@@ -30,38 +31,20 @@ func New(db *gorm.DB) *Store {
 	return &Store{db: db, known: expirable.NewLRU[int64, bool](100_000, nil, 5*time.Second)}
 }
 
-type itemRow struct {
-	ID             int64
-	Name           string
-	Stock          int64
-	InitialStock   int64
-	MaxPerCustomer int
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	DeletedAt      *time.Time
-}
-
-func (itemRow) TableName() string { return "items" }
-
-func (r *itemRow) item() message.Item {
-	return message.Item{ID: r.ID, Name: r.Name, Stock: r.Stock, MaxPerCustomer: r.MaxPerCustomer,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
 // CreateItem stores a new item with its initial stock.
 func (s *Store) CreateItem(ctx context.Context, name string, stock int64, maxPerCustomer int) (message.Item, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	row := itemRow{Name: name, Stock: stock, InitialStock: stock, MaxPerCustomer: maxPerCustomer, CreatedAt: now, UpdatedAt: now}
+	row := items.Row{Name: name, Stock: stock, InitialStock: stock, MaxPerCustomer: maxPerCustomer, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return message.Item{}, fmt.Errorf("create item: %w", err)
 	}
 	s.known.Add(row.ID, true)
-	return row.item(), nil
+	return row.Message(), nil
 }
 
 // Item returns a live item.
 func (s *Store) Item(ctx context.Context, id int64) (message.Item, error) {
-	var row itemRow
+	var row items.Row
 	err := s.db.WithContext(ctx).Where("id = ? AND deleted_at IS NULL", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return message.Item{}, ErrNotFound
@@ -69,7 +52,7 @@ func (s *Store) Item(ctx context.Context, id int64) (message.Item, error) {
 	if err != nil {
 		return message.Item{}, fmt.Errorf("get item: %w", err)
 	}
-	return row.item(), nil
+	return row.Message(), nil
 }
 
 // ItemExists reports whether an item is live, from a short-lived cache: an item
@@ -80,7 +63,7 @@ func (s *Store) ItemExists(ctx context.Context, id int64) (bool, error) {
 		return ok, nil
 	}
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&itemRow{}).Where("id = ? AND deleted_at IS NULL", id).Count(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&items.Row{}).Where("id = ? AND deleted_at IS NULL", id).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("look up item: %w", err)
 	}
 	s.known.Add(id, n > 0)
@@ -92,16 +75,16 @@ func (s *Store) ItemGone(id int64) { s.known.Add(id, false) }
 
 // Items returns up to limit live items with ids above afterID, by id.
 func (s *Store) Items(ctx context.Context, afterID int64, limit int) ([]message.Item, error) {
-	var rows []itemRow
+	var rows []items.Row
 	err := s.db.WithContext(ctx).Where("id > ? AND deleted_at IS NULL", afterID).Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list items: %w", err)
 	}
-	items := make([]message.Item, len(rows))
+	list := make([]message.Item, len(rows))
 	for i := range rows {
-		items[i] = rows[i].item()
+		list[i] = rows[i].Message()
 	}
-	return items, nil
+	return list, nil
 }
 
 // ItemPatch holds the fields of an item an admin may edit directly.
@@ -119,7 +102,7 @@ func (s *Store) UpdateItem(ctx context.Context, id int64, p ItemPatch) (message.
 	if p.MaxPerCustomer != nil {
 		set["max_per_customer"] = *p.MaxPerCustomer
 	}
-	res := s.db.WithContext(ctx).Model(&itemRow{}).Where("id = ? AND deleted_at IS NULL", id).Updates(set)
+	res := s.db.WithContext(ctx).Model(&items.Row{}).Where("id = ? AND deleted_at IS NULL", id).Updates(set)
 	if res.Error != nil {
 		return message.Item{}, fmt.Errorf("update item: %w", res.Error)
 	}

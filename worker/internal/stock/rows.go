@@ -1,31 +1,9 @@
 package stock
 
-import (
-	"time"
+import "time"
 
-	"github.com/orderq/orderq/shared/message"
-)
-
-// The rows this package reads and writes besides package order's; the schema
-// is shared/database's.
-
-type itemRow struct {
-	ID             int64
-	Name           string
-	Stock          int64
-	InitialStock   int64
-	MaxPerCustomer int
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	DeletedAt      *time.Time
-}
-
-func (itemRow) TableName() string { return "items" }
-
-func (r *itemRow) item() *message.Item {
-	return &message.Item{ID: r.ID, Name: r.Name, Stock: r.Stock, MaxPerCustomer: r.MaxPerCustomer,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
+// The rows this package reads and writes besides packages order's and items';
+// the schema is shared/database's.
 
 type movementRow struct {
 	ID        int64 `gorm:"primaryKey"`

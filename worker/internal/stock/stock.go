@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
@@ -77,7 +78,7 @@ func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Re
 type batch struct {
 	shards   int
 	now      time.Time
-	items    map[int64]*itemRow
+	items    map[int64]*items.Row
 	orders   map[string]*orderState
 	seenCmds map[string]*itemCommandRow // stock changes and deletions applied before
 	totals   map[customerItem]int       // quantity held per customer and limited item
@@ -106,7 +107,7 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 	b := &batch{
 		shards:   s.shards,
 		now:      time.Now().UTC().Truncate(time.Microsecond),
-		items:    map[int64]*itemRow{},
+		items:    map[int64]*items.Row{},
 		orders:   map[string]*orderState{},
 		seenCmds: map[string]*itemCommandRow{},
 		totals:   map[customerItem]int{},
@@ -170,7 +171,7 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 	slices.Sort(ids)
 	// The single consumer per shard already serialises these rows; the lock
 	// keeps an operator's manual UPDATE from slipping in between read and write.
-	var items []itemRow
+	var items []items.Row
 	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", ids).Find(&items).Error; err != nil {
 		return nil, fmt.Errorf("load items: %w", err)
 	}
@@ -435,7 +436,7 @@ func (b *batch) stock(c *message.Command) {
 		if seen.Error != nil {
 			res.Error = *seen.Error
 		} else if item != nil {
-			res.Item = item.item()
+			res.Item = msgItem(item)
 		}
 		b.results = append(b.results, res)
 		return
@@ -458,7 +459,7 @@ func (b *batch) stock(c *message.Command) {
 			item.Stock += delta
 			b.move(item, c.ID, movementAdjust, delta)
 		}
-		res.Item = item.item()
+		res.Item = msgItem(item)
 	}
 	b.record(c, res.Error)
 	b.results = append(b.results, res)
@@ -485,7 +486,7 @@ func (b *batch) deleteItem(c *message.Command) {
 	b.results = append(b.results, res)
 }
 
-func (b *batch) move(item *itemRow, ref, kind string, delta int64) {
+func (b *batch) move(item *items.Row, ref, kind string, delta int64) {
 	item.UpdatedAt = b.now
 	b.changed[item.ID] = true
 	b.movements = append(b.movements, movementRow{ItemID: item.ID, Ref: ref, Kind: kind, Delta: delta, CreatedAt: b.now})
@@ -558,7 +559,7 @@ func (b *batch) write(tx *gorm.DB) error {
 	}
 	for id := range b.changed {
 		item := b.items[id]
-		err := tx.Model(&itemRow{}).Where("id = ?", id).Updates(map[string]any{
+		err := tx.Model(&items.Row{}).Where("id = ?", id).Updates(map[string]any{
 			"stock": item.Stock, "updated_at": item.UpdatedAt, "deleted_at": item.DeletedAt,
 		}).Error
 		if err != nil {
@@ -566,4 +567,9 @@ func (b *batch) write(tx *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+func msgItem(r *items.Row) *message.Item {
+	m := r.Message()
+	return &m
 }

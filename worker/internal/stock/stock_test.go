@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/shard"
@@ -33,7 +34,7 @@ func openDB(t testing.TB) *gorm.DB {
 func addItem(t testing.TB, db *gorm.DB, stock int64, maxPer int) int64 {
 	t.Helper()
 	now := time.Now().UTC()
-	row := itemRow{Name: "item", Stock: stock, InitialStock: stock, MaxPerCustomer: maxPer, CreatedAt: now, UpdatedAt: now}
+	row := items.Row{Name: "item", Stock: stock, InitialStock: stock, MaxPerCustomer: maxPer, CreatedAt: now, UpdatedAt: now}
 	if err := db.Create(&row).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func TestMultiItemOrders(t *testing.T) {
 // assertLedger checks the stock and that initial + movements = stock.
 func assertLedger(t *testing.T, db *gorm.DB, item, want int64) {
 	t.Helper()
-	var row itemRow
+	var row items.Row
 	if err := db.Where("id = ?", item).Take(&row).Error; err != nil {
 		t.Fatal(err)
 	}
