@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -71,7 +70,6 @@ type Config struct {
 	Backoff      time.Duration // before the second attempt, doubling after; default 100ms
 	MaxBackoff   time.Duration // cap on back-off and on an honoured Retry-After; default 2s
 	PollInterval time.Duration // least time between two polls of one order; default 100ms
-	Client       *http.Client  // default NewClient(Concurrency)
 }
 
 // Limits from the HTTP contract, and of what one run can hold in memory.
@@ -178,16 +176,6 @@ func (c Config) OpenLoop() bool { return c.Rate > 0 }
 
 // Carts reports whether the crowd sends carts instead of single-item orders.
 func (c Config) Carts() bool { return c.MaxLines > 0 }
-
-// NewClient returns a client that keeps a connection per concurrent customer,
-// so the crowd measures the gateway and not connection set-up. It has no overall
-// timeout: each request carries its own, longer than its long-poll.
-func NewClient(concurrency int) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = concurrency
-	t.MaxIdleConnsPerHost = concurrency
-	return &http.Client{Transport: t}
-}
 
 // Progress counts what the crowd has done so far; a progress line reads it
 // while the crowd runs.
@@ -297,11 +285,8 @@ func (r *Result) Carts() []check.Cart {
 // the crowd is done: for a run whose stock still moves after every order is
 // final, as a rejected cart's releases do.
 func (r *Result) ReadStocks(ctx context.Context) error {
-	client := r.Config.Client
-	if client == nil {
-		client = NewClient(1)
-		defer client.CloseIdleConnections()
-	}
+	client := newClient(1)
+	defer client.CloseIdleConnections()
 	run := &runner{
 		cfg:   r.Config,
 		api:   &api{base: strings.TrimRight(r.Config.URL, "/"), token: r.Config.AdminToken, client: client},
@@ -330,11 +315,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	client := cfg.Client
-	if client == nil {
-		client = NewClient(cfg.Concurrency)
-		defer client.CloseIdleConnections()
-	}
+	// A connection for each customer, and one for sampling the stock.
+	client := newClient(cfg.Concurrency + 1)
+	defer client.CloseIdleConnections()
 	r := &runner{
 		cfg:      cfg,
 		api:      &api{base: strings.TrimRight(cfg.URL, "/"), token: cfg.AdminToken, client: client},

@@ -1,0 +1,80 @@
+package crowd
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// TestDoAnswers checks how each kind of answer of the gateway is reported: the
+// crowd's error counts and retries rest on it.
+func TestDoAnswers(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Idempotency-Key") != "k1" || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "headers not sent", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"id":"o1","status":"pending"}`))
+	})
+	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"broker down"}}`))
+	})
+	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "  bad gateway  ", http.StatusBadGateway)
+	})
+	mux.HandleFunc("/garbled", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"id":`))
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	a := &api{base: srv.URL, client: newClient(2)}
+	defer a.client.CloseIdleConnections()
+
+	var o order
+	status, err := a.do(context.Background(), http.MethodPost, "/ok", header{"Idempotency-Key", "k1"}, []byte(`{}`), &o, http.StatusAccepted)
+	if err != nil || status != http.StatusAccepted || o.ID != "o1" || o.Status != "pending" {
+		t.Errorf("ok: status %d, order %+v, err %v", status, o, err)
+	}
+
+	_, err = a.do(context.Background(), http.MethodGet, "/busy", header{}, nil, &o, http.StatusOK)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "unavailable" || ae.Message != "broker down" || ae.RetryAfter != 2*time.Second {
+		t.Errorf("busy: %#v", err)
+	}
+	if !retryable(err) || !mayHavePublished(err) || cause(err) != "503 unavailable" {
+		t.Errorf("busy: retryable %v, mayHavePublished %v, cause %q", retryable(err), mayHavePublished(err), cause(err))
+	}
+
+	_, err = a.do(context.Background(), http.MethodGet, "/html", header{}, nil, &o, http.StatusOK)
+	if !errors.As(err, &ae) || ae.Status != 502 || ae.Code != "" || ae.Message != "bad gateway" {
+		t.Errorf("html: %#v", err)
+	}
+
+	_, err = a.do(context.Background(), http.MethodGet, "/garbled", header{}, nil, &o, http.StatusOK)
+	if cause(err) != "malformed_answer" {
+		t.Errorf("garbled: %v, cause %q", err, cause(err))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = a.do(ctx, http.MethodGet, "/slow", header{}, nil, &o, http.StatusOK)
+	if !errors.Is(err, context.DeadlineExceeded) || cause(err) != "cancelled" {
+		t.Errorf("slow: %v, cause %q", err, cause(err))
+	}
+
+	srv.Close()
+	_, err = a.do(context.Background(), http.MethodGet, "/ok", header{}, nil, &o, http.StatusOK)
+	if err == nil || cause(err) != "network" || !retryable(err) {
+		t.Errorf("closed: %v, cause %q", err, cause(err))
+	}
+}
