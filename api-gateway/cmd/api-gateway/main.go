@@ -60,6 +60,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logging.Stdout("api-gateway", os.Getenv)
+	config.TuneGC(os.Getenv)
 	if err := run(ctx, log, os.Getenv); err != nil {
 		log.Error("api-gateway stopped", "err", err)
 		os.Exit(1)

@@ -26,8 +26,11 @@ type Publisher interface {
 // Config sizes an Intake.
 type Config struct {
 	Shards   int
-	MaxBatch int // most commands in one message; 0 means 200
-	Parallel int // publishes in flight per shard; 0 means 4
+	MaxBatch int // most commands in one message; 0 means 500
+	// Parallel is the publishes in flight per shard; 0 means 1. One at a time
+	// makes the batches largest: with 4, a hot item's orders went out ten to a
+	// message, and the broker spent a third more CPU on them.
+	Parallel int
 }
 
 // Intake publishes commands, coalesced per shard.
@@ -45,10 +48,10 @@ type request struct {
 // New returns an Intake; call Run to start it.
 func New(pub Publisher, cfg Config) *Intake {
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 200
+		cfg.MaxBatch = 500
 	}
 	if cfg.Parallel <= 0 {
-		cfg.Parallel = 4
+		cfg.Parallel = 1
 	}
 	in := &Intake{pub: pub, cfg: cfg, queues: make([]chan *request, cfg.Shards)}
 	for i := range in.queues {

@@ -61,6 +61,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logging.Stdout("worker", os.Getenv)
+	config.TuneGC(os.Getenv)
 	if err := run(ctx, log, os.Getenv); err != nil {
 		log.Error("worker stopped", "err", err)
 		os.Exit(1)
