@@ -182,8 +182,10 @@ func (s *Server) observe(c *gin.Context) {
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		level = slog.LevelError
 	}
-	s.log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "path", c.Request.URL.Path,
-		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000)
+	if ctx := c.Request.Context(); s.log.Enabled(ctx, level) {
+		s.log.Log(ctx, level, "request", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", status, "duration_ms", float64(elapsed.Microseconds())/1000)
+	}
 }
 
 type metrics struct {
