@@ -696,15 +696,21 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 // body is the request of o: a single-item order or a cart.
 func (r *runner) body(o *Order) ([]byte, error) {
 	if o.Lines == nil {
-		return json.Marshal(map[string]any{
-			"item_id": r.items[o.Item].ID, "quantity": o.Quantity, "customer_id": o.CustomerID,
-		})
+		return json.Marshal(orderBody{ItemID: r.items[o.Item].ID, Quantity: o.Quantity, CustomerID: o.CustomerID})
 	}
 	lines := make([]orderLine, len(o.Lines))
 	for i, l := range o.Lines {
 		lines[i] = orderLine{ItemID: r.items[l.Item].ID, Quantity: l.Quantity}
 	}
-	return json.Marshal(map[string]any{"customer_id": o.CustomerID, "lines": lines})
+	return json.Marshal(orderBody{CustomerID: o.CustomerID, Lines: lines})
+}
+
+// orderBody is an order's request: a single item, or a cart's lines.
+type orderBody struct {
+	ItemID     int64       `json:"item_id,omitempty"`
+	Quantity   int         `json:"quantity,omitempty"`
+	CustomerID string      `json:"customer_id"`
+	Lines      []orderLine `json:"lines,omitempty"`
 }
 
 // see records what the gateway answered about o; a cart's line the answer
