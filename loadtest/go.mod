@@ -10,8 +10,7 @@ require (
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
-	github.com/bytedance/sonic v1.15.0 // indirect
-	github.com/bytedance/sonic/loader v0.5.0 // indirect
+	github.com/bytedance/sonic/loader v0.5.3 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
@@ -44,6 +43,7 @@ require (
 )
 
 require (
+	github.com/bytedance/sonic v1.15.5
 	github.com/gin-gonic/gin v1.12.0
 	github.com/orderq/orderq/shared v0.0.0
 	github.com/valyala/fasthttp v1.74.0

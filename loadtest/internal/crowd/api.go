@@ -2,7 +2,6 @@ package crowd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,8 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bytedance/sonic"
 	"github.com/valyala/fasthttp"
 )
+
+// json is sonic, configured to behave as encoding/json: decoding the answers
+// was a fifth of the crowd's CPU with encoding/json.
+var json = sonic.ConfigStd
 
 // Item is the gateway's item document.
 type Item struct {

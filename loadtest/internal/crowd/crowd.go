@@ -11,7 +11,6 @@ package crowd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
