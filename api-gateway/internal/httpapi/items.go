@@ -261,8 +261,6 @@ func (s *Server) command(ctx context.Context, cmd message.Command) (res message.
 	if err := s.intake.Submit(ctx, cmd); err != nil {
 		return res, false, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, stockWait)
-	defer cancel()
-	res, done = s.cache.Wait(wctx, cmd.ID, time.Second, nil)
+	res, done = s.cache.Wait(ctx, cmd.ID, stockWait, time.Second, nil)
 	return res, done, nil
 }

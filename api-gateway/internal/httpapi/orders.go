@@ -200,12 +200,22 @@ func (s *Server) createOrder(c *gin.Context) {
 		return
 	}
 	s.metrics.accepted.Inc()
-	s.cache.Accepted(o)
+	if wait > 0 {
+		if final, ok := s.waitOrder(ctx, o.ID, wait); ok {
+			o = final
+		}
+		c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
+	}
+	if !o.Final() {
+		// Remembered as pending only now, for the GETs that will follow a
+		// 202: under a crowd most orders are answered final at once.
+		s.cache.Accepted(o)
+	}
 	if key != "" {
-		s.answerKeyed(c, o, lines, wait)
+		s.answerKeyed(c, o, lines, 0)
 		return
 	}
-	s.answerOrder(c, o, wait)
+	s.answerOrder(c, o, 0)
 }
 
 // answerKeyed answers a request with an Idempotency-Key: with its order, or
@@ -294,10 +304,8 @@ func (s *Server) answerOrder(c *gin.Context, o message.Order, wait int) {
 
 // waitOrder waits up to wait seconds for an order's final state.
 func (s *Server) waitOrder(ctx context.Context, id string, wait int) (message.Order, bool) {
-	wctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second)
-	defer cancel()
-	res, ok := s.cache.Wait(wctx, id, pollInterval, func() (message.Result, bool) {
-		o, err := s.store.Order(wctx, id)
+	res, ok := s.cache.Wait(ctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
+		o, err := s.store.Order(ctx, id)
 		if err != nil || !o.Final() {
 			return message.Result{}, false
 		}

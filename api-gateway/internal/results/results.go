@@ -86,11 +86,11 @@ func (c *Cache) Deliver(rs []message.Result) {
 	c.mu.Unlock()
 }
 
-// Wait returns id's result once it arrives, or false when ctx ends first.
-// Every interval it also asks poll, which finds results that reached the
-// database but not this cache (a gateway reconnecting to the broker misses the
-// results published meanwhile).
-func (c *Cache) Wait(ctx context.Context, id string, interval time.Duration, poll func() (message.Result, bool)) (message.Result, bool) {
+// Wait returns id's result once it arrives, or false when timeout passes or
+// ctx ends first. Every interval it also asks poll, which finds results that
+// reached the database but not this cache (a gateway reconnecting to the
+// broker misses the results published meanwhile).
+func (c *Cache) Wait(ctx context.Context, id string, timeout, interval time.Duration, poll func() (message.Result, bool)) (message.Result, bool) {
 	w := make(chan struct{})
 	c.mu.Lock()
 	c.waiters[id] = append(c.waiters[id], w)
@@ -100,21 +100,28 @@ func (c *Cache) Wait(ctx context.Context, id string, interval time.Duration, pol
 	if r, ok := c.final.Get(id); ok {
 		return r, true
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	// One timer for both the polls and the deadline: thousands of requests
+	// wait at once under a crowd.
+	deadline := time.Now().Add(timeout)
+	t := time.NewTimer(min(interval, timeout))
+	defer t.Stop()
 	for {
 		select {
 		case <-w:
 			return c.final.Get(id)
 		case <-ctx.Done():
 			return message.Result{}, false
-		case <-tick.C:
-			if poll == nil {
-				continue
+		case <-t.C:
+			left := time.Until(deadline)
+			if left <= 0 {
+				return message.Result{}, false
 			}
-			if r, ok := poll(); ok {
-				return r, true
+			if poll != nil {
+				if r, ok := poll(); ok {
+					return r, true
+				}
 			}
+			t.Reset(min(interval, left))
 		}
 	}
 }
