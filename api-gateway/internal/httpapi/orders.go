@@ -343,8 +343,10 @@ func (s *Server) getOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if known && !o.Final() {
-		// Pending here; the worker may have decided it already.
+	if known && !o.Final() && wait == 0 {
+		// Pending here; the worker may have decided it already, and a result
+		// this gateway missed is found in the database. A long-poll finds it
+		// there too, at its first poll.
 		if db, err := s.store.Order(ctx, id); err == nil {
 			o = db
 		}

@@ -55,6 +55,10 @@ type Config struct {
 	// Wait is N of Prefer: wait=N on orders and ?wait=N on polls, in seconds;
 	// 0 sends neither and polls every PollInterval.
 	Wait int
+	// Poll sends orders without Prefer: wait, so each is answered at the
+	// broker's confirm, and follows them with polls (long-polls of Wait
+	// seconds): the accept latency is then the intake's alone.
+	Poll bool
 	// Timeout is the deadline for every order to be final; with Rate it starts
 	// when the schedule ends.
 	Timeout time.Duration
@@ -636,7 +640,7 @@ func (r *runner) place(ctx context.Context, o *Order, body []byte) (order, error
 	for attempt := 1; ; attempt++ {
 		o.Attempts = attempt
 		actx, cancel := context.WithTimeout(ctx, r.requestTimeout())
-		ord, err := r.api.placeOrder(actx, o.Key, body, r.cfg.Wait)
+		ord, err := r.api.placeOrder(actx, o.Key, body, r.preferWait())
 		cancel()
 		if err == nil && ord.ID == "" {
 			err = fmt.Errorf("%w: order without id", errBadAnswer)
@@ -659,6 +663,14 @@ func (r *runner) place(ctx context.Context, o *Order, body []byte) (order, error
 			return order{}, err
 		}
 	}
+}
+
+// preferWait is the Prefer: wait of an order, in seconds; 0 sends none.
+func (r *runner) preferWait() int {
+	if r.cfg.Poll {
+		return 0
+	}
+	return r.cfg.Wait
 }
 
 // poll follows an accepted order until it is final. It never gives up before

@@ -48,6 +48,13 @@ func TestRunAgainstACorrectGateway(t *testing.T) {
 			polled:    true,
 		},
 		{
+			name:      "accepts at once and is long-polled",
+			opts:      gatewaytest.Options{Delay: 20 * time.Millisecond},
+			change:    func(c *crowd.Config) { c.Poll = true },
+			confirmed: 20,
+			polled:    true,
+		},
+		{
 			name:      "demand below stock",
 			change:    func(c *crowd.Config) { c.Stock = 500 },
 			confirmed: 120,
