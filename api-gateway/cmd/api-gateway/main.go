@@ -105,7 +105,8 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
-			AdminToken: cfg.AdminToken, MaxInFlight: cfg.MaxInFlight, CustomerRate: cfg.CustomerRate, Log: log,
+			AdminToken: cfg.AdminToken, MaxInFlight: cfg.MaxInFlight, CustomerRate: cfg.CustomerRate,
+			Metrics: in.Collectors(), Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

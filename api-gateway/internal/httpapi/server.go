@@ -41,7 +41,9 @@ type Config struct {
 	MaxInFlight int         // concurrent API requests before 429; 0 means 5000
 	// CustomerRate limits each customer's orders (429 past it); zero: none.
 	CustomerRate RateLimit
-	Log          *slog.Logger
+	// Metrics are served at /metrics along with the API's own.
+	Metrics []prometheus.Collector
+	Log     *slog.Logger
 }
 
 // Server serves the API.
@@ -67,6 +69,7 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, shards: cfg.Shards, brokerReady: cfg.BrokerReady,
 		inFlight: make(chan struct{}, cfg.MaxInFlight), log: cfg.Log, metrics: newMetrics(),
 	}
+	s.metrics.registry.MustRegister(cfg.Metrics...)
 	s.customers = newCustomerLimits(cfg.CustomerRate, s.metrics.registry)
 	if cfg.AdminToken != "" {
 		h := sha256.Sum256([]byte(cfg.AdminToken))

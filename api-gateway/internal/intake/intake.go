@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/shard"
@@ -38,6 +38,9 @@ type Intake struct {
 	pub    Publisher
 	cfg    Config
 	queues []chan *request
+
+	publishSeconds  prometheus.Histogram
+	publishCommands prometheus.Histogram
 }
 
 type request struct {
@@ -53,7 +56,18 @@ func New(pub Publisher, cfg Config) *Intake {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
 	}
-	in := &Intake{pub: pub, cfg: cfg, queues: make([]chan *request, cfg.Shards)}
+	in := &Intake{pub: pub, cfg: cfg, queues: make([]chan *request, cfg.Shards),
+		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "orderq_gateway_publish_seconds",
+			Help:    "Time from publishing a message of commands to the broker's confirm (or failure).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		publishCommands: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "orderq_gateway_publish_commands",
+			Help:    "Commands coalesced into one published message.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+	}
 	for i := range in.queues {
 		in.queues[i] = make(chan *request, cfg.MaxBatch*cfg.Parallel)
 	}
@@ -95,6 +109,12 @@ func (in *Intake) Submit(ctx context.Context, cmd message.Command) error {
 	}
 }
 
+// Collectors are the intake's metrics: how long a publish waits for its
+// confirm, and how many commands share one.
+func (in *Intake) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{in.publishSeconds, in.publishCommands}
+}
+
 // Announce publishes results to every gateway instance: a change of an order
 // after its decision, so no instance's cache keeps the old state.
 func (in *Intake) Announce(ctx context.Context, rs []message.Result) error {
@@ -128,7 +148,10 @@ func (in *Intake) loop(ctx context.Context, n int) {
 				break more
 			}
 		}
+		start := time.Now()
 		err := in.publish(ctx, n, batch)
+		in.publishSeconds.Observe(time.Since(start).Seconds())
+		in.publishCommands.Observe(float64(len(batch)))
 		for _, r := range batch {
 			r.done <- err
 		}

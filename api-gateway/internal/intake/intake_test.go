@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	dto "github.com/prometheus/client_model/go"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
@@ -92,6 +93,20 @@ func TestSubmitCoalescesConcurrentRequests(t *testing.T) {
 	// for each other's confirms must share messages.
 	if len(pub.msgs) >= n/2 {
 		t.Errorf("%d messages for %d concurrent requests: not coalesced", len(pub.msgs), n)
+	}
+	// The metrics saw every message, its commands and its confirm's wait.
+	var commands, seconds dto.Metric
+	if err := in.publishCommands.Write(&commands); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.publishSeconds.Write(&seconds); err != nil {
+		t.Fatal(err)
+	}
+	if h := commands.GetHistogram(); h.GetSampleCount() != uint64(len(pub.msgs)) || h.GetSampleSum() != n {
+		t.Errorf("publish_commands: %d samples summing to %v, want %d summing to %d", h.GetSampleCount(), h.GetSampleSum(), len(pub.msgs), n)
+	}
+	if h := seconds.GetHistogram(); h.GetSampleCount() != uint64(len(pub.msgs)) || h.GetSampleSum() < 0.02*float64(len(pub.msgs)) {
+		t.Errorf("publish_seconds: %d samples summing to %vs, want %d of at least 20 ms", h.GetSampleCount(), h.GetSampleSum(), len(pub.msgs))
 	}
 }
 
