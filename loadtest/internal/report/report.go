@@ -135,6 +135,7 @@ type Crowd struct {
 	Quantity       int     `json:"quantity"`
 	Customers      int     `json:"customers"`
 	WaitSeconds    int     `json:"wait_seconds"`
+	Poll           bool    `json:"poll"` // orders sent without Prefer: wait, then polled
 	TimeoutSeconds float64 `json:"timeout_seconds"`
 }
 
@@ -210,6 +211,7 @@ func Build(in Input) Summary {
 			Quantity:       r.Config.Quantity,
 			Customers:      r.Config.Customers,
 			WaitSeconds:    r.Config.Wait,
+			Poll:           r.Config.Poll,
 			TimeoutSeconds: r.Config.Timeout.Seconds(),
 		},
 		Orders:         Orders{Planned: len(r.Orders)},
@@ -468,13 +470,13 @@ func (s Summary) WriteText(w io.Writer) error {
 		quantity = ""
 	}
 	if sc := s.Schedule; sc != nil {
-		fmt.Fprintf(tw, "crowd\tat most %d in flight%s, %d customers, wait %ds, timeout %s after the schedule\n",
-			s.Crowd.Concurrency, quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
+		fmt.Fprintf(tw, "crowd\tat most %d in flight%s, %d customers, %s, timeout %s after the schedule\n",
+			s.Crowd.Concurrency, quantity, s.Crowd.Customers, waiting(s.Crowd), timeout)
 		fmt.Fprintf(tw, "schedule\topen loop, %g/s for %s: sent %.1f/s, %d slipped at the in-flight cap, latest start %s behind\n",
 			sc.TargetPerSecond, time.Duration(sc.DurationSeconds*float64(time.Second)), sc.SentPerSecond, sc.Slipped, millis(sc.MaxLagMS))
 	} else {
-		fmt.Fprintf(tw, "crowd\t%d at once%s, %d customers, wait %ds, timeout %s\n",
-			s.Crowd.Concurrency, quantity, s.Crowd.Customers, s.Crowd.WaitSeconds, timeout)
+		fmt.Fprintf(tw, "crowd\t%d at once%s, %d customers, %s, timeout %s\n",
+			s.Crowd.Concurrency, quantity, s.Crowd.Customers, waiting(s.Crowd), timeout)
 	}
 	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)\n",
 		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain)
@@ -574,6 +576,14 @@ func counts(m map[string]int, first ...string) string {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// waiting says how the crowd waited for outcomes.
+func waiting(c Crowd) string {
+	if c.Poll {
+		return fmt.Sprintf("no Prefer: wait, long-polls of %ds", c.WaitSeconds)
+	}
+	return fmt.Sprintf("wait %ds", c.WaitSeconds)
 }
 
 func millis(v float64) string {
