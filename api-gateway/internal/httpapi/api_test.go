@@ -728,3 +728,50 @@ func TestDocs(t *testing.T) {
 		t.Error("/openapi.json does not serve the embedded document")
 	}
 }
+
+// TestGetFindsAResultTheGatewayMissed: the worker decided an order this
+// gateway accepted, but its result never reached the cache (the gateway was
+// reconnecting to the broker). A plain GET reads the database at once; a
+// long-poll finds it at its first poll of the database.
+func TestGetFindsAResultTheGatewayMissed(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, testDB(t))
+	item := ts.createItem(t, "sneaker", 10, 0)
+	rec := ts.serve(t, http.MethodPost, "/api/v1/orders", orderBody(item.ID, 1, "c-1"), nil)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	var pending orderView
+	decodeBody(t, rec, &pending)
+
+	getStatus := func(target string) (string, time.Duration) {
+		start := time.Now()
+		rec := ts.serve(t, http.MethodGet, target, "", nil)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
+		}
+		var o orderView
+		decodeBody(t, rec, &o)
+		return o.Status, time.Since(start)
+	}
+	if status, _ := getStatus("/api/v1/orders/" + pending.ID); status != message.StatusPending {
+		t.Fatalf("before the worker: status %q, want pending", status)
+	}
+
+	decided := pending.Order
+	decided.Status = message.StatusConfirmed
+	processed := time.Now().UTC().Truncate(time.Microsecond)
+	decided.ProcessedAt = &processed
+	insertOrder(t, ts.db, decided)
+
+	if status, _ := getStatus("/api/v1/orders/" + pending.ID); status != message.StatusConfirmed {
+		t.Errorf("plain GET: status %q, want confirmed from the database", status)
+	}
+	status, took := getStatus("/api/v1/orders/" + pending.ID + "?wait=5")
+	if status != message.StatusConfirmed {
+		t.Errorf("long-poll: status %q, want confirmed from the database", status)
+	}
+	if took > 3*time.Second {
+		t.Errorf("long-poll took %v: it should find the order at its first poll (%v)", took, pollInterval)
+	}
+}
