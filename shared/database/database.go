@@ -39,6 +39,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, opts Options) (*gor
 	// of prepare, execute and close (three), which halved the cost of the
 	// gateway's order lookups. Safe with the utf8mb4 connections used here.
 	cfg.InterpolateParams = true
+	// Affected rows count the rows changed, not those merely found: the worker
+	// learns from an insert's count which of its orders already existed.
+	cfg.ClientFoundRows = false
 	if err := createDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ package stock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -52,16 +53,38 @@ func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }
 // Apply applies cmds, in order, in one transaction and returns the results to
 // publish: every final order the batch decided or saw again, and the outcome
 // of every stock change and deletion. On error nothing was applied.
+//
+// A batch of orders alone (a flash sale's) is first applied as if every order
+// in it were new, without reading which exist: that read took a seventh of
+// such a batch's time. An order applied before (a redelivery, or a retried
+// request published twice) then shows in the count of orders inserted, and the
+// batch is applied again, reading them first.
 func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Result, error) {
+	if !slices.ContainsFunc(cmds, func(c message.Command) bool { return c.Kind != message.KindOrder }) {
+		results, err := s.apply(ctx, cmds, true)
+		if !errors.Is(err, errAppliedBefore) {
+			return results, err
+		}
+	}
+	return s.apply(ctx, cmds, false)
+}
+
+// errAppliedBefore is an order of a batch applied as new that was applied before.
+var errAppliedBefore = errors.New("an order of the batch was applied before")
+
+func (s *Store) apply(ctx context.Context, cmds []message.Command, assumeNew bool) ([]message.Result, error) {
 	var b *batch
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		if b, err = s.load(tx, cmds); err != nil {
+		if b, err = s.load(tx, cmds, assumeNew); err != nil {
 			return err
 		}
 		b.decide(cmds)
 		return b.write(tx)
 	})
+	if errors.Is(err, errAppliedBefore) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
@@ -76,12 +99,13 @@ func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Re
 
 // batch is the state a transaction reads, changes in memory, and writes back.
 type batch struct {
-	shards   int
-	now      time.Time
-	items    map[int64]*items.Row
-	orders   map[string]*orderState
-	seenCmds map[string]*itemCommandRow // stock changes and deletions applied before
-	totals   map[customerItem]int       // quantity held per customer and limited item
+	shards    int
+	assumeNew bool // orders were not read: every order is taken for new
+	now       time.Time
+	items     map[int64]*items.Row
+	orders    map[string]*orderState
+	seenCmds  map[string]*itemCommandRow // stock changes and deletions applied before
+	totals    map[customerItem]int       // quantity held per customer and limited item
 
 	results   []message.Result
 	movements []movementRow
@@ -103,15 +127,16 @@ type customerItem struct {
 	item     int64
 }
 
-func (s *Store) load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
+func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batch, error) {
 	b := &batch{
-		shards:   s.shards,
-		now:      time.Now().UTC().Truncate(time.Microsecond),
-		items:    map[int64]*items.Row{},
-		orders:   map[string]*orderState{},
-		seenCmds: map[string]*itemCommandRow{},
-		totals:   map[customerItem]int{},
-		changed:  map[int64]bool{},
+		shards:    s.shards,
+		assumeNew: assumeNew,
+		now:       time.Now().UTC().Truncate(time.Microsecond),
+		items:     map[int64]*items.Row{},
+		orders:    map[string]*orderState{},
+		seenCmds:  map[string]*itemCommandRow{},
+		totals:    map[customerItem]int{},
+		changed:   map[int64]bool{},
 	}
 	var orderIDs, cmdIDs, customers []string
 	itemIDs := map[int64]bool{}
@@ -130,7 +155,7 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command) (*batch, error) {
 			itemIDs[id] = true
 		}
 	}
-	if len(orderIDs) > 0 {
+	if len(orderIDs) > 0 && !assumeNew {
 		// Locked in id order: parts of one order decided on two shards at once
 		// meet on its row, and a common lock order keeps them from deadlocking.
 		slices.Sort(orderIDs)
@@ -537,7 +562,16 @@ func (b *batch) write(tx *gorm.DB) error {
 		}
 	}
 	if len(newOrders) > 0 {
-		if err := tx.Create(&newOrders).Error; err != nil {
+		if b.assumeNew {
+			// An order that exists is left as it is, and shows in the count.
+			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&newOrders)
+			if res.Error != nil {
+				return fmt.Errorf("insert orders: %w", res.Error)
+			}
+			if res.RowsAffected != int64(len(newOrders)) {
+				return errAppliedBefore
+			}
+		} else if err := tx.Create(&newOrders).Error; err != nil {
 			return fmt.Errorf("insert orders: %w", err)
 		}
 		if err := tx.Create(&newLines).Error; err != nil {

@@ -239,6 +239,47 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestApplyOrdersSeenBefore: a batch of orders alone is applied as if all were
+// new; one that was applied before must still be neither decided nor counted
+// again, among new orders of the same batch.
+func TestApplyOrdersSeenBefore(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	s := NewStore(db, shards)
+	item := addItem(t, db, 4, 2)
+	a, b := buy(item, 1, "a"), buy(item, 1, "b")
+	c, d, e := buy(item, 1, "c"), buy(item, 1, "a"), buy(item, 1, "e")
+	batches := [][]message.Command{
+		{a, b},
+		// a and b again (a redelivery, or a retry published twice) among new
+		// orders: c and customer a's second order take the last two units.
+		{c, a, d, b},
+		{e, a},
+	}
+	want := []map[*message.Command]string{
+		{&a: "confirmed", &b: "confirmed"},
+		{&c: "confirmed", &a: "confirmed", &d: "confirmed", &b: "confirmed"},
+		{&e: "out_of_stock", &a: "confirmed"},
+	}
+	for i, cmds := range batches {
+		results, err := s.Apply(context.Background(), cmds)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		for cmd, w := range want[i] {
+			if got := outcome(results, cmd.ID); got != w {
+				t.Errorf("batch %d, order of %s: %s, want %s", i, cmd.CustomerID, got, w)
+			}
+		}
+	}
+	assertLedger(t, db, item, 0)
+	var orders int64
+	db.Model(&order.Row{}).Count(&orders)
+	if orders != 5 {
+		t.Errorf("%d orders stored, want 5", orders)
+	}
+}
+
 func TestMultiItemOrders(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
