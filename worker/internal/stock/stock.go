@@ -55,10 +55,11 @@ func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }
 // of every stock change and deletion. On error nothing was applied.
 //
 // A batch of orders alone (a flash sale's) is first applied as if every order
-// in it were new, without reading which exist: that read took a seventh of
-// such a batch's time. An order applied before (a redelivery, or a retried
-// request published twice) then shows in the count of orders inserted, and the
-// batch is applied again, reading them first.
+// in it were new, without reading which exist: that read was 8 % of such a
+// batch's time, and MariaDB spent 13 % more CPU with it. An order applied
+// before (a redelivery, or a retried request published twice) then shows in
+// the count of orders inserted, and the batch is applied again, reading them
+// first.
 func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Result, error) {
 	if !slices.ContainsFunc(cmds, func(c message.Command) bool { return c.Kind != message.KindOrder }) {
 		results, err := s.apply(ctx, cmds, true)
