@@ -89,6 +89,34 @@ func Load(ctx context.Context, db *gorm.DB, id string) (message.Order, error) {
 	return Message(r, lines), nil
 }
 
+// LoadMany returns the orders with ids that exist, with their lines, by id.
+func LoadMany(ctx context.Context, db *gorm.DB, ids []string) (map[string]message.Order, error) {
+	var rows []Row
+	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load orders: %w", err)
+	}
+	found := make(map[string]message.Order, len(rows))
+	if len(rows) == 0 {
+		return found, nil
+	}
+	have := make([]string, len(rows))
+	for i := range rows {
+		have[i] = rows[i].ID
+	}
+	var lines []LineRow
+	if err := db.WithContext(ctx).Where("order_id IN ?", have).Order("order_id, line_no").Find(&lines).Error; err != nil {
+		return nil, fmt.Errorf("load order lines: %w", err)
+	}
+	byOrder := map[string][]LineRow{}
+	for _, l := range lines {
+		byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
+	}
+	for i := range rows {
+		found[rows[i].ID] = Message(&rows[i], byOrder[rows[i].ID])
+	}
+	return found, nil
+}
+
 func load(tx *gorm.DB, id string, lock bool) (*Row, []LineRow, error) {
 	// A fresh chain per statement: a gorm chain reused keeps its conditions.
 	q := func() *gorm.DB {

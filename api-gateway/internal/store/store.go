@@ -22,13 +22,14 @@ var ErrNotFound = errors.New("not found")
 
 // Store reads and writes through gorm.
 type Store struct {
-	db    *gorm.DB
-	known *expirable.LRU[int64, bool] // item id → exists, for the order hot path
+	db      *gorm.DB
+	known   *expirable.LRU[int64, bool] // item id → exists, for the order hot path
+	lookups *lookups
 }
 
 // New returns a Store over db.
 func New(db *gorm.DB) *Store {
-	return &Store{db: db, known: expirable.NewLRU[int64, bool](100_000, nil, 5*time.Second)}
+	return &Store{db: db, known: expirable.NewLRU[int64, bool](100_000, nil, 5*time.Second), lookups: newLookups(db)}
 }
 
 // CreateItem stores a new item with its initial stock.
@@ -111,11 +112,7 @@ func (s *Store) UpdateItem(ctx context.Context, id int64, p ItemPatch) (message.
 
 // Order returns an order the worker decided, or decided the first part of.
 func (s *Store) Order(ctx context.Context, id string) (message.Order, error) {
-	o, err := order.Load(ctx, s.db, id)
-	if errors.Is(err, order.ErrNotFound) {
-		return o, ErrNotFound
-	}
-	return o, err
+	return s.lookups.order(ctx, id)
 }
 
 // Orders lists a customer's orders, newest first.
