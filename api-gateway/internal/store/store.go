@@ -1,6 +1,7 @@
 // Package store is the gateway's view of the database: it creates and edits
-// items (never their stock, which only the worker changes), reads orders, and
-// keeps the Idempotency-Key records of order requests.
+// items (never their stock, which only the worker changes), reads orders
+// (concurrent reads by id share one query), and moves them through their
+// lifecycle.
 package store
 
 import (
