@@ -48,8 +48,7 @@ type cartsConfig struct {
 	crowd    crowd.Config
 	mysqlDSN string // empty checks the gateway's answers only
 	settle   time.Duration
-	json     bool
-	report   string
+	output
 }
 
 func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *flag.FlagSet, error) {
@@ -120,42 +119,15 @@ func carts(ctx context.Context, args []string, getenv func(string) string, stdou
 		what = fmt.Sprintf("%g carts/s for %s, at most %d in flight,", c.Rate, c.Duration, c.Concurrency)
 	}
 	fmt.Fprintf(stderr, "loadtest: %s of 1–%d lines over %d items of stock %d at %s\n", what, c.MaxLines, c.Items, c.Stock, c.URL)
-	if cfg.report != "" {
-		cfg.crowd.StockEvery = stockEvery
-	}
-	cfg.crowd.Progress = &crowd.Progress{}
-	stop := startProgress(stderr, tty, "carts", cfg.crowd.Progress, cfg.crowd.Items)
-	res, err := crowd.Run(ctx, cfg.crowd)
-	stop()
+	res, err := runCrowd(ctx, cfg.crowd, cfg.output, stderr, tty, "carts", cfg.crowd.Items)
 	if err != nil {
 		return err
 	}
-
 	in, ledgerErr, err := verifyCarts(ctx, res, lr, cfg.settle)
 	if err != nil {
 		return err
 	}
-	s := report.Build(in)
-	write := s.WriteText
-	if cfg.json {
-		write = s.WriteJSON
-	}
-	if err := write(stdout); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	if cfg.report != "" {
-		page := report.Page{Title: "loadtest carts", Summary: s, Timeline: report.NewTimeline(res)}
-		if err := writeHTML(cfg.report, page); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "loadtest: report written to %s\n", cfg.report)
-	}
-	if n := len(in.Violations); n > 0 {
-		return fmt.Errorf("%w: %d", errViolated, n)
-	}
-	// What could be checked holds, but the database could not be read: the
-	// run is not proven, so it must not pass.
-	return ledgerErr
+	return cfg.output.write(stdout, stderr, "loadtest carts", in, res, ledgerErr)
 }
 
 // restockPoll is how often the stocks are read again while waiting for them to

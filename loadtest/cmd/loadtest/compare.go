@@ -60,8 +60,7 @@ type compareConfig struct {
 	keep          bool
 	pool          int
 	window        time.Duration
-	json          bool
-	report        string
+	output
 }
 
 func loadCompareConfig(args []string, getenv func(string) string) (compareConfig, *flag.FlagSet, error) {
@@ -194,10 +193,6 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 // be read.
 func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io.Writer, tty bool) (res *crowd.Result, in report.Input, lerr, err error) {
 	cc := cfg.crowd
-	cc.Progress = &crowd.Progress{}
-	if cfg.report != "" {
-		cc.StockEvery = stockEvery
-	}
 	var lr *ledger.Reader
 	note := "a yardstick keeps no ledger"
 	if name == orderqStrategy {
@@ -217,9 +212,7 @@ func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io
 		cc.URL = srv.URL
 	}
 
-	stop := startProgress(stderr, tty, "compare "+name, cc.Progress, 1)
-	res, err = crowd.Run(ctx, cc)
-	stop()
+	res, err = runCrowd(ctx, cc, cfg.output, stderr, tty, "compare "+name, 1)
 	if err != nil {
 		return nil, in, nil, err
 	}

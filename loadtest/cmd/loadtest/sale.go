@@ -22,8 +22,13 @@ const stockEvery = 100 * time.Millisecond
 type config struct {
 	crowd    crowd.Config
 	mysqlDSN string // empty skips the ledger check
-	json     bool
-	report   string // path of the HTML report; empty writes none
+	output
+}
+
+// output is where a run's report goes.
+type output struct {
+	json   bool   // JSON on stdout instead of text
+	report string // path of the HTML report; empty writes none
 }
 
 const flashsaleAbout = `Usage: loadtest flashsale [flags]
@@ -130,38 +135,49 @@ func sale(ctx context.Context, name string, args []string, getenv func(string) s
 	} else {
 		fmt.Fprintf(stderr, "loadtest: %s for stock %d at %s\n", what, c.Stock, c.URL)
 	}
-	if cfg.report != "" {
-		cfg.crowd.StockEvery = stockEvery
-	}
-	cfg.crowd.Progress = &crowd.Progress{}
-	stop := startProgress(stderr, tty, name, cfg.crowd.Progress, max(cfg.crowd.Items, 1))
-	res, err := crowd.Run(ctx, cfg.crowd)
-	stop()
+	res, err := runCrowd(ctx, cfg.crowd, cfg.output, stderr, tty, name, max(cfg.crowd.Items, 1))
 	if err != nil {
 		return err
 	}
-
 	in, ledgerErr := verify(ctx, res, lr, "--mysql-dsn is empty")
+	return cfg.output.write(stdout, stderr, "loadtest "+name, in, res, ledgerErr)
+}
+
+// runCrowd runs c with a progress line labelled label, sampling the stock
+// when out has an HTML report to chart it in.
+func runCrowd(ctx context.Context, c crowd.Config, out output, stderr io.Writer, tty bool, label string, items int) (*crowd.Result, error) {
+	if out.report != "" {
+		c.StockEvery = stockEvery
+	}
+	c.Progress = &crowd.Progress{}
+	stop := startProgress(stderr, tty, label, c.Progress, items)
+	defer stop()
+	return crowd.Run(ctx, c)
+}
+
+// write writes the report of a checked run, and returns its verdict: the
+// invariants violated, else ledgerErr (the invariants that could be checked
+// hold, but the database could not be read: the run is not proven, so it must
+// not pass).
+func (out output) write(stdout, stderr io.Writer, title string, in report.Input, res *crowd.Result, ledgerErr error) error {
 	s := report.Build(in)
 	write := s.WriteText
-	if cfg.json {
+	if out.json {
 		write = s.WriteJSON
 	}
 	if err := write(stdout); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if cfg.report != "" {
-		page := report.Page{Title: "loadtest " + name, Summary: s, Timeline: report.NewTimeline(res)}
-		if err := writeHTML(cfg.report, page); err != nil {
+	if out.report != "" {
+		page := report.Page{Title: title, Summary: s, Timeline: report.NewTimeline(res)}
+		if err := writeHTML(out.report, page); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "loadtest: report written to %s\n", cfg.report)
+		fmt.Fprintf(stderr, "loadtest: report written to %s\n", out.report)
 	}
 	if n := len(in.Violations); n > 0 {
 		return fmt.Errorf("%w: %d", errViolated, n)
 	}
-	// The invariants that could be checked hold, but the ledger could not be
-	// read: the run is not proven, so it must not pass.
 	return ledgerErr
 }
 
