@@ -183,20 +183,8 @@ func verifyCarts(ctx context.Context, res *crowd.Result, lr *ledger.Reader, sett
 		if db != nil || !unsettled || !time.Now().Before(deadline) {
 			return in, ledgerErr, nil
 		}
-		if !sleepCtx(ctx, restockPoll) {
+		if !crowd.Sleep(ctx, restockPoll) {
 			return in, ledgerErr, fmt.Errorf("wait for the stocks to add up: %w", ctx.Err())
 		}
-	}
-}
-
-// sleepCtx waits d or until ctx ends, and reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

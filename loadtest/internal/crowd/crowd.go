@@ -579,7 +579,7 @@ func (r *runner) sampleStock(ctx context.Context, res *Result) (stop func()) {
 			if err == nil {
 				res.StockSamples = append(res.StockSamples, StockSample{At: time.Now(), Stock: it.Stock})
 			}
-			sleep(sctx, r.cfg.StockEvery-time.Since(start))
+			Sleep(sctx, r.cfg.StockEvery-time.Since(start))
 		}
 	}()
 	return func() { cancel(); <-done }
@@ -659,7 +659,7 @@ func (r *runner) place(ctx context.Context, o *Order, body []byte) (order, error
 		if attempt >= r.cfg.Attempts || ctx.Err() != nil {
 			return order{}, err
 		}
-		if !sleep(ctx, r.backoff(attempt, err)) {
+		if !Sleep(ctx, r.backoff(attempt, err)) {
 			return order{}, err
 		}
 	}
@@ -689,7 +689,7 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 			}
 			r.count("poll", err)
 			failures++
-			sleep(ctx, r.backoff(failures, err))
+			Sleep(ctx, r.backoff(failures, err))
 			continue
 		}
 		failures = 0
@@ -700,7 +700,7 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 			return
 		}
 		// A gateway that answers a long-poll at once must not be hammered.
-		sleep(ctx, r.cfg.PollInterval-time.Since(start))
+		Sleep(ctx, r.cfg.PollInterval-time.Since(start))
 	}
 }
 
@@ -765,8 +765,8 @@ func (r *runner) backoff(attempt int, err error) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// sleep waits d or until ctx ends, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d or until ctx ends, and reports whether ctx is still live.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

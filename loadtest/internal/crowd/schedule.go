@@ -15,7 +15,7 @@ type clock interface {
 type realClock struct{}
 
 func (realClock) Now() time.Time                                  { return time.Now() }
-func (realClock) Sleep(ctx context.Context, d time.Duration) bool { return sleep(ctx, d) }
+func (realClock) Sleep(ctx context.Context, d time.Duration) bool { return Sleep(ctx, d) }
 
 // schedule is an open-loop arrival schedule: order i is due at
 // begin + i·interval, whatever became of the orders before it. That is what
