@@ -1,9 +1,9 @@
 // Package mq is orderq's RabbitMQ plumbing: dialling, declaring the topology,
 // publishing with confirms over a connection that heals itself, and back-off.
 //
-// amqp091-go does not reconnect, so every long-lived user here owns a loop that
-// dials, declares, serves until the connection closes, backs off with jitter and
-// starts again. Notification channels are buffered and always drained, as the
+// amqp091-go does not reconnect, so every long-lived user here runs its
+// connection under Reconnect: it dials, declares, serves until the connection
+// closes, backs off with jitter and starts again. Notification channels are buffered and always drained, as the
 // library's documentation asks, so a blocked reader can never stall the
 // connection.
 package mq
@@ -11,6 +11,7 @@ package mq
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -74,6 +75,27 @@ func DeclareTopology(ch *amqp.Channel, shards int) error {
 		return fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
 	}
 	return nil
+}
+
+// Reconnect runs serve until ctx is done, again each time it returns, after a
+// back-off that grows until a connection gets as far as serving (served). what
+// names the connection in the warning each loss is logged with.
+func Reconnect(ctx context.Context, log *slog.Logger, what string, serve func(context.Context) (served bool, err error)) {
+	bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		served, err := serve(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if served {
+			bo.Reset()
+		}
+		wait := bo.Next()
+		log.Warn(what+" lost, reconnecting", "err", err, "retry_in", wait.String())
+		if !Sleep(ctx, wait) {
+			return
+		}
+	}
 }
 
 // Backoff yields growing, jittered waits between reconnect attempts.

@@ -61,23 +61,7 @@ func NewPublisher(cfg PublisherConfig, log *slog.Logger) *Publisher {
 }
 
 // Run keeps the publisher connected until ctx is done.
-func (p *Publisher) Run(ctx context.Context) {
-	bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	for {
-		served, err := p.serve(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if served {
-			bo.Reset()
-		}
-		wait := bo.Next()
-		p.log.Warn("broker connection lost, reconnecting", "err", err, "retry_in", wait.String())
-		if !Sleep(ctx, wait) {
-			return
-		}
-	}
-}
+func (p *Publisher) Run(ctx context.Context) { Reconnect(ctx, p.log, "broker connection", p.serve) }
 
 // serve connects and publishes until the connection or channel closes. served
 // reports whether the connection got as far as publishing.

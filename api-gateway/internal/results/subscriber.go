@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -16,21 +15,9 @@ import (
 // queue of this instance's own that the broker deletes when the instance goes,
 // reconnecting whenever the connection is lost.
 func Subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) {
-	bo := mq.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	for {
-		served, err := subscribe(ctx, url, name, c, log)
-		if ctx.Err() != nil {
-			return
-		}
-		if served {
-			bo.Reset()
-		}
-		wait := bo.Next()
-		log.Warn("results subscription lost, reconnecting", "err", err, "retry_in", wait.String())
-		if !mq.Sleep(ctx, wait) {
-			return
-		}
-	}
+	mq.Reconnect(ctx, log, "results subscription", func(ctx context.Context) (bool, error) {
+		return subscribe(ctx, url, name, c, log)
+	})
 }
 
 func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) (served bool, err error) {

@@ -53,23 +53,7 @@ func New(cfg Config, store *stock.Store, m *metrics.Metrics, log *slog.Logger) *
 
 // Run consumes until ctx is done, reconnecting whenever the broker connection is
 // lost. On shutdown each shard finishes and acknowledges the batch in hand.
-func (c *Consumer) Run(ctx context.Context) {
-	bo := mq.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
-	for {
-		served, err := c.serve(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if served {
-			bo.Reset()
-		}
-		wait := bo.Next()
-		c.log.Warn("broker connection lost, reconnecting", "err", err, "retry_in", wait.String())
-		if !mq.Sleep(ctx, wait) {
-			return
-		}
-	}
-}
+func (c *Consumer) Run(ctx context.Context) { mq.Reconnect(ctx, c.log, "broker connection", c.serve) }
 
 func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 	host, _ := os.Hostname()
