@@ -175,15 +175,16 @@ func (s *Server) createOrder(c *gin.Context) {
 		// worker, which looks the order ids of a whole batch up at once; one
 		// that does not wait is answered from this instance's cache or the
 		// database.
-		prior, found := s.cache.Order(o.ID)
-		if !found && wait == 0 {
-			if prior, found, err = s.order(ctx, o.ID); err != nil {
-				s.fail(c, err)
-				return
-			}
+		var prior message.Order
+		var found bool
+		if wait > 0 {
+			prior, found = s.cache.Order(o.ID)
+		} else if prior, found, err = s.order(ctx, o.ID); err != nil {
+			s.fail(c, err)
+			return
 		}
 		if found {
-			s.answerKeyed(c, prior, lines, wait)
+			s.answerKeyed(c, s.awaitFinal(c, prior, wait), lines)
 			return
 		}
 	}
@@ -200,39 +201,41 @@ func (s *Server) createOrder(c *gin.Context) {
 		return
 	}
 	s.metrics.accepted.Inc()
-	if wait > 0 {
-		if final, ok := s.waitOrder(ctx, o.ID, wait); ok {
-			o = final
-		}
-		c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
-	}
+	o = s.awaitFinal(c, o, wait)
 	if !o.Final() {
 		// Remembered as pending only now, for the GETs that will follow a
 		// 202: under a crowd most orders are answered final at once.
 		s.cache.Accepted(o)
 	}
 	if key != "" {
-		s.answerKeyed(c, o, lines, 0)
+		s.answerKeyed(c, o, lines)
 		return
 	}
-	s.answerOrder(c, o, 0)
+	s.answerOrder(c, o)
+}
+
+// awaitFinal waits up to wait seconds for o to become final, saying so in
+// Preference-Applied, and returns o as it then stands.
+func (s *Server) awaitFinal(c *gin.Context, o message.Order, wait int) message.Order {
+	if o.Final() || wait == 0 {
+		return o
+	}
+	if final, ok := s.waitOrder(c.Request.Context(), o.ID, wait); ok {
+		o = final
+	}
+	c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
+	return o
 }
 
 // answerKeyed answers a request with an Idempotency-Key: with its order, or
 // with 422 when the key's order turns out to have other lines.
-func (s *Server) answerKeyed(c *gin.Context, o message.Order, lines []message.Line, wait int) {
-	if !o.Final() && wait > 0 {
-		if final, ok := s.waitOrder(c.Request.Context(), o.ID, wait); ok {
-			o = final
-		}
-		c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
-	}
+func (s *Server) answerKeyed(c *gin.Context, o message.Order, lines []message.Line) {
 	if !sameLines(o.Lines, lines) {
 		s.fail(c, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
 			"this Idempotency-Key was used with a different request body"))
 		return
 	}
-	s.answerOrder(c, o, 0)
+	s.answerOrder(c, o)
 }
 
 // pendingOrder is an accepted order as it stands until the worker decides it.
@@ -285,15 +288,8 @@ func (s *Server) order(ctx context.Context, id string) (message.Order, bool, err
 	return o, true, nil
 }
 
-// answerOrder answers with an order, first waiting up to wait seconds for it
-// to become final: 200 when final, 202 while pending.
-func (s *Server) answerOrder(c *gin.Context, o message.Order, wait int) {
-	if !o.Final() && wait > 0 {
-		if final, ok := s.waitOrder(c.Request.Context(), o.ID, wait); ok {
-			o = final
-		}
-		c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
-	}
+// answerOrder answers with an order: 200 when final, 202 while pending.
+func (s *Server) answerOrder(c *gin.Context, o message.Order) {
 	c.Header("Location", "/api/v1/orders/"+o.ID)
 	status := http.StatusAccepted
 	if o.Final() {
