@@ -35,6 +35,9 @@ type Config struct {
 	DebugAddr   string // pprof, off when empty
 	AdminToken  string
 	MaxInFlight int
+	// PublishLinger is how long a shard's message of orders waits for more
+	// after its first.
+	PublishLinger time.Duration
 	// CustomerRate is RATE_LIMIT_PER_CUSTOMER: orders per second and burst
 	// per customer.
 	CustomerRate httpapi.RateLimit
@@ -48,6 +51,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c := Config{Common: common, HTTPAddr: config.String(getenv, "HTTP_ADDR", ":8080"), AdminToken: getenv("ADMIN_TOKEN"),
 		DebugAddr: getenv("DEBUG_ADDR")}
 	if c.MaxInFlight, err = config.Int(getenv, "MAX_IN_FLIGHT", 5000, 1, 1_000_000); err != nil {
+		return c, err
+	}
+	if c.PublishLinger, err = config.Duration(getenv, "PUBLISH_LINGER", 5*time.Millisecond, 0, time.Second); err != nil {
 		return c, err
 	}
 	if c.CustomerRate, err = httpapi.ParseRateLimit(config.String(getenv, "RATE_LIMIT_PER_CUSTOMER", "20")); err != nil {
@@ -73,7 +79,8 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return fmt.Errorf("config: %w", err)
 	}
 	log.Info("starting", "config", cfg.Common, "http_addr", cfg.HTTPAddr, "admin_token_set", cfg.AdminToken != "",
-		"rate_limit_per_customer", cfg.CustomerRate.PerSecond, "rate_limit_burst", cfg.CustomerRate.Burst)
+		"rate_limit_per_customer", cfg.CustomerRate.PerSecond, "rate_limit_burst", cfg.CustomerRate.Burst,
+		"publish_linger", cfg.PublishLinger.String())
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -97,7 +104,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		Setup: func(ch *amqp.Channel) error { return mq.DeclareTopology(ch, cfg.Shards) },
 	}, log)
 	go pub.Run(bg)
-	in := intake.New(pub, intake.Config{Shards: cfg.Shards})
+	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger})
 	go in.Run(bg)
 	cache := results.NewCache()
 	go results.Subscribe(bg, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)

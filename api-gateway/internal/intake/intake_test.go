@@ -110,6 +110,34 @@ func TestSubmitCoalescesConcurrentRequests(t *testing.T) {
 	}
 }
 
+func TestSubmitLingersForMoreCommands(t *testing.T) {
+	pub := &recorder{}
+	in := start(t, pub, Config{Shards: 4, Linger: 300 * time.Millisecond})
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	begin := time.Now()
+	wg.Go(func() { errs <- in.Submit(context.Background(), order(7)) })
+	time.Sleep(50 * time.Millisecond)
+	wg.Go(func() { errs <- in.Submit(context.Background(), order(7)) })
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The broker confirms at once, so only the linger can have joined them.
+	if len(pub.msgs) != 1 {
+		t.Fatalf("%d messages, want the two orders in one", len(pub.msgs))
+	}
+	if cmds, err := message.DecodeCommands(pub.msgs[0].Body); err != nil || len(cmds) != 2 {
+		t.Fatalf("message carries %d commands (%v), want 2", len(cmds), err)
+	}
+	if d := time.Since(begin); d < 300*time.Millisecond {
+		t.Errorf("confirmed after %v, before the linger ended", d)
+	}
+}
+
 func TestSubmitReportsFailureToEveryRequestOfTheMessage(t *testing.T) {
 	pub := &recorder{delay: 10 * time.Millisecond, err: mq.ErrUnavailable}
 	in := start(t, pub, Config{Shards: 1})
