@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -605,6 +606,8 @@ func TestDeleteItem(t *testing.T) {
 	assertError(t, rec, http.StatusNotFound, "item_not_found")
 }
 
+var serverTiming = regexp.MustCompile(`^wait;dur=[0-9]+\.[0-9]{3}$`)
+
 func TestPreferWait(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, testDB(t))
@@ -632,6 +635,11 @@ func TestPreferWait(t *testing.T) {
 			}
 			if got := rec.Header().Get("Preference-Applied"); got != tt.applied {
 				t.Errorf("Preference-Applied = %q, want %q", got, tt.applied)
+			}
+			// An answer that waited says for how long, in milliseconds.
+			timing := rec.Header().Get("Server-Timing")
+			if waited := tt.applied != ""; waited != serverTiming.MatchString(timing) {
+				t.Errorf("Server-Timing = %q, want a wait's duration: %v", timing, waited)
 			}
 			var o orderView
 			decodeBody(t, rec, &o)

@@ -215,15 +215,19 @@ func (s *Server) createOrder(c *gin.Context) {
 }
 
 // awaitFinal waits up to wait seconds for o to become final, saying so in
-// Preference-Applied, and returns o as it then stands.
+// Preference-Applied, and returns o as it then stands. Server-Timing says how
+// long the answer waited once the order was accepted (wait;dur=, in ms): a
+// client that waits still learns when its order was accepted.
 func (s *Server) awaitFinal(c *gin.Context, o message.Order, wait int) message.Order {
 	if o.Final() || wait == 0 {
 		return o
 	}
+	start := time.Now()
 	if final, ok := s.waitOrder(c.Request.Context(), o.ID, wait); ok {
 		o = final
 	}
 	c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
+	c.Header("Server-Timing", "wait;dur="+strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 3, 64))
 	return o
 }
 

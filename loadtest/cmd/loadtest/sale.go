@@ -84,7 +84,7 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 	fs.IntVar(&c.crowd.Customers, "customers", 0, "distinct customer ids (0: one per order)")
 	fs.IntVar(&c.crowd.MaxPerCustomer, "max-per-customer", 0, "the items' limit per customer (0: none)")
 	fs.IntVar(&c.crowd.Wait, "wait", 5, "`seconds` of Prefer: wait on orders and of long-polls")
-	fs.BoolVar(&c.crowd.Poll, "poll", false, "send orders without Prefer: wait and follow them with long-polls of --wait seconds: accept is then the broker's confirm alone")
+	fs.BoolVar(&c.crowd.Poll, "poll", false, "send orders without Prefer: wait and follow them with long-polls of --wait seconds, so each is answered at the broker's confirm (without it, accept is when the waiting answer's Server-Timing says the order was accepted)")
 	fs.DurationVar(&c.crowd.Timeout, "timeout", 2*time.Minute, "deadline for every order to be final (with --rate: after the schedule)")
 	fs.StringVar(&c.mysqlDSN, "mysql-dsn", defaultMySQLDSN, "`DSN` of orderq's database, read only for the ledger check; empty skips it (env MYSQL_DSN)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")

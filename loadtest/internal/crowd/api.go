@@ -37,6 +37,9 @@ type order struct {
 	DisplayStatus struct {
 		Code string `json:"code"`
 	} `json:"display_status"`
+	// Waited is how long the gateway held the answer to Prefer: wait after
+	// accepting the order; 0 when it did not wait.
+	Waited time.Duration `json:"-"`
 }
 
 // orderLine is a line of an order document, and of a cart's request.
@@ -122,7 +125,8 @@ func (a *api) placeOrder(ctx context.Context, key string, body []byte, wait int)
 		h = append(h, "Prefer", "wait="+strconv.Itoa(wait))
 	}
 	var o order
-	_, err := a.do(ctx, http.MethodPost, "/api/v1/orders", h, body, &o, http.StatusOK, http.StatusAccepted)
+	ans, err := a.do(ctx, http.MethodPost, "/api/v1/orders", h, body, &o, http.StatusOK, http.StatusAccepted)
+	o.Waited = ans.waited
 	return o, err
 }
 
@@ -139,12 +143,18 @@ func (a *api) getOrder(ctx context.Context, id string, wait int) (order, error) 
 // header is a request's extra header fields, as name, value, name, value…
 type header []string
 
+// answer is what do keeps of an answer besides its body.
+type answer struct {
+	status int
+	waited time.Duration // Server-Timing's wait: held after the order was accepted
+}
+
 // do sends a request and decodes a JSON answer with one of the wanted statuses
 // into out; any other status becomes an *APIError. The request ends by ctx's
 // deadline; a request already in flight does not see a cancellation.
-func (a *api) do(ctx context.Context, method, path string, h header, body []byte, out any, want ...int) (int, error) {
+func (a *api) do(ctx context.Context, method, path string, h header, body []byte, out any, want ...int) (answer, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return answer{}, err
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -165,20 +175,40 @@ func (a *api) do(ctx context.Context, method, path string, h header, body []byte
 	}
 	if err := a.client.DoDeadline(req, resp, deadline); err != nil {
 		if errors.Is(err, fasthttp.ErrTimeout) {
-			return 0, fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+			return answer{}, fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
 		}
-		return 0, err
+		return answer{}, err
 	}
-	status, data := resp.StatusCode(), resp.Body()
+	ans, data := answer{status: resp.StatusCode()}, resp.Body()
 	for _, w := range want {
-		if status == w {
+		if ans.status == w {
 			if err := json.Unmarshal(data, out); err != nil {
-				return status, fmt.Errorf("%w: %d: %v", errBadAnswer, status, err)
+				return ans, fmt.Errorf("%w: %d: %v", errBadAnswer, ans.status, err)
 			}
-			return status, nil
+			ans.waited = serverWait(string(resp.Header.Peek("Server-Timing")))
+			return ans, nil
 		}
 	}
-	return status, apiError(status, string(resp.Header.Peek("Retry-After")), data)
+	return ans, apiError(ans.status, string(resp.Header.Peek("Retry-After")), data)
+}
+
+// serverWait reads the wait metric of a Server-Timing header, as in
+// "wait;dur=12.5" (milliseconds); 0 when there is none.
+func serverWait(h string) time.Duration {
+	for metric := range strings.SplitSeq(h, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(metric), ";")
+		if name != "wait" {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "dur="); ok {
+				if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
+					return time.Duration(ms * float64(time.Millisecond))
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func apiError(status int, retryAfter string, data []byte) *APIError {

@@ -18,6 +18,7 @@ func TestDoAnswers(t *testing.T) {
 			http.Error(w, "headers not sent", http.StatusBadRequest)
 			return
 		}
+		w.Header().Set("Server-Timing", "cache;desc=miss, wait;dur=12.5")
 		w.WriteHeader(http.StatusAccepted)
 		w.Write([]byte(`{"id":"o1","status":"pending"}`))
 	})
@@ -41,9 +42,9 @@ func TestDoAnswers(t *testing.T) {
 	defer a.client.CloseIdleConnections()
 
 	var o order
-	status, err := a.do(context.Background(), http.MethodPost, "/ok", header{"Idempotency-Key", "k1"}, []byte(`{}`), &o, http.StatusAccepted)
-	if err != nil || status != http.StatusAccepted || o.ID != "o1" || o.Status != "pending" {
-		t.Errorf("ok: status %d, order %+v, err %v", status, o, err)
+	ans, err := a.do(context.Background(), http.MethodPost, "/ok", header{"Idempotency-Key", "k1"}, []byte(`{}`), &o, http.StatusAccepted)
+	if err != nil || ans.status != http.StatusAccepted || ans.waited != 12500*time.Microsecond || o.ID != "o1" || o.Status != "pending" {
+		t.Errorf("ok: answer %+v, order %+v, err %v", ans, o, err)
 	}
 
 	_, err = a.do(context.Background(), http.MethodGet, "/busy", header{}, nil, &o, http.StatusOK)
@@ -76,5 +77,25 @@ func TestDoAnswers(t *testing.T) {
 	_, err = a.do(context.Background(), http.MethodGet, "/ok", header{}, nil, &o, http.StatusOK)
 	if err == nil || cause(err) != "network" || !retryable(err) {
 		t.Errorf("closed: %v, cause %q", err, cause(err))
+	}
+}
+
+func TestServerWait(t *testing.T) {
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"wait;dur=41.125", 41125 * time.Microsecond},
+		{`db;dur=2, wait;desc="after accept";dur=7`, 7 * time.Millisecond},
+		{"wait", 0},
+		{"wait;dur=-1", 0},
+		{"wait;dur=x", 0},
+		{"waiting;dur=3", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		if got := serverWait(tt.header); got != tt.want {
+			t.Errorf("serverWait(%q) = %v, want %v", tt.header, got, tt.want)
+		}
 	}
 }

@@ -57,7 +57,8 @@ type Config struct {
 	Wait int
 	// Poll sends orders without Prefer: wait, so each is answered at the
 	// broker's confirm, and follows them with polls (long-polls of Wait
-	// seconds): the accept latency is then the intake's alone.
+	// seconds). Without it an order is accepted when the waiting answer's
+	// Server-Timing says: the answer less the time the gateway held it.
 	Poll bool
 	// Timeout is the deadline for every order to be final; with Rate it starts
 	// when the schedule ends.
@@ -621,12 +622,18 @@ func (r *runner) follow(ctx context.Context, o *Order) {
 		o.Err = err.Error()
 		return
 	}
-	o.AcceptedAt = time.Now()
+	answered := time.Now()
+	// An answer to Prefer: wait comes once the order is final; the gateway
+	// says how long it held it after accepting the order, and accept is then.
+	o.AcceptedAt = answered.Add(-ord.Waited)
+	if o.AcceptedAt.Before(o.SentAt) {
+		o.AcceptedAt = o.SentAt
+	}
 	o.Accepted, o.Uncertain, o.ID = true, false, ord.ID
 	r.progress.Accepted.Add(1)
 	r.see(o, ord)
 	if o.Final() {
-		o.FinalAt = o.AcceptedAt
+		o.FinalAt = answered
 		r.progress.Final.Add(1)
 		return
 	}

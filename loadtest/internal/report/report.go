@@ -170,8 +170,8 @@ type Throughput struct {
 
 // Latency has the distributions of the three spans of an order's life.
 type Latency struct {
-	Accept        Stats `json:"accept"`          // first attempt sent → 2xx answer
-	AcceptToFinal Stats `json:"accept_to_final"` // 2xx answer → final status seen
+	Accept        Stats `json:"accept"`          // first attempt sent → accepted (2xx answer, less the gateway's wait for final)
+	AcceptToFinal Stats `json:"accept_to_final"` // accepted → final status seen
 	OrderToFinal  Stats `json:"order_to_final"`  // first attempt sent → final status seen
 }
 
