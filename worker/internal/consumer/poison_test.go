@@ -51,7 +51,7 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var applied, dead int64
-		e.db.Raw("SELECT COUNT(*) FROM order_lines WHERE order_id IN ?", []string{good[0].ID, good[1].ID}).Scan(&applied)
+		e.db.Raw("SELECT COUNT(*) FROM all_order_lines WHERE order_id IN ?", []string{good[0].ID, good[1].ID}).Scan(&applied)
 		q, err := e.ch.QueueDeclarePassive(message.DeadQueue, true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +66,7 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var n int64
-	e.db.Raw("SELECT COUNT(*) FROM order_lines WHERE item_id = ?", other).Scan(&n)
+	e.db.Raw("SELECT COUNT(*) FROM all_order_lines WHERE item_id = ?", other).Scan(&n)
 	if n != 0 {
 		t.Errorf("the misrouted order was applied (%d lines for item %d)", n, other)
 	}

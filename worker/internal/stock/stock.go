@@ -179,6 +179,9 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batc
 				st := b.orders[l.OrderID]
 				st.lines = append(st.lines, l)
 			}
+			for _, st := range b.orders {
+				st.lines = order.Lines(&st.row, st.lines)
+			}
 		}
 	}
 	if len(cmdIDs) > 0 {
@@ -538,8 +541,9 @@ func (b *batch) write(tx *gorm.DB) error {
 	for _, id := range ids {
 		st := b.orders[id]
 		if st.isNew {
-			newOrders = append(newOrders, st.row)
-			newLines = append(newLines, st.lines...)
+			row := st.row
+			newLines = append(newLines, order.Inline(&row, st.lines)...)
+			newOrders = append(newOrders, row)
 			continue
 		}
 		for _, l := range st.lines {
@@ -575,8 +579,10 @@ func (b *batch) write(tx *gorm.DB) error {
 		} else if err := tx.Create(&newOrders).Error; err != nil {
 			return fmt.Errorf("insert orders: %w", err)
 		}
-		if err := tx.Create(&newLines).Error; err != nil {
-			return fmt.Errorf("insert order lines: %w", err)
+		if len(newLines) > 0 {
+			if err := tx.Create(&newLines).Error; err != nil {
+				return fmt.Errorf("insert order lines: %w", err)
+			}
 		}
 	}
 	if len(b.movements) > 0 {

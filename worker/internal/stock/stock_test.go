@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 )
@@ -233,7 +235,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	assertLedger(t, db, item, 0)
 	var orders int64
-	db.Model(&order.LineRow{}).Where("item_id = ?", item).Count(&orders)
+	db.Table("all_order_lines").Where("item_id = ?", item).Count(&orders)
 	if orders != 2 {
 		t.Errorf("%d order lines, want 2", orders)
 	}
@@ -278,6 +280,77 @@ func TestApplyOrdersSeenBefore(t *testing.T) {
 	if orders != 5 {
 		t.Errorf("%d orders stored, want 5", orders)
 	}
+}
+
+// TestRejectedOrderKeepsItsLineInItsRow: a single-line order rejected at its
+// decision is stored without an order_lines row, and reads back, from the
+// database and on a redelivery, as it was answered.
+func TestRejectedOrderKeepsItsLineInItsRow(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	s := NewStore(db, shards)
+	item := addItem(t, db, 1, 0)
+	won, lost := buy(item, 1, "a"), buy(item, 1, "b")
+	first, err := s.Apply(context.Background(), []message.Command{won, lost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcome(first, won.ID) != "confirmed" || outcome(first, lost.ID) != "out_of_stock" {
+		t.Fatalf("outcomes %s, %s; want confirmed, out_of_stock", outcome(first, won.ID), outcome(first, lost.ID))
+	}
+	lineRows := map[string]int64{}
+	for _, id := range []string{won.ID, lost.ID} {
+		var n int64
+		db.Model(&order.LineRow{}).Where("order_id = ?", id).Count(&n)
+		lineRows[id] = n
+	}
+	if lineRows[won.ID] != 1 || lineRows[lost.ID] != 0 {
+		t.Errorf("order_lines rows: confirmed order %d, rejected order %d; want 1 and 0", lineRows[won.ID], lineRows[lost.ID])
+	}
+	answered := func(rs []message.Result, id string) message.Order {
+		for _, r := range rs {
+			if r.ID == id && r.Order != nil {
+				return *r.Order
+			}
+		}
+		t.Fatalf("no result for %s", id)
+		return message.Order{}
+	}
+	want := answered(first, lost.ID)
+	if len(want.Lines) != 1 || want.Lines[0].Status != orderstatus.Released || want.Lines[0].Reason == nil {
+		t.Fatalf("rejected order answered with lines %+v", want.Lines)
+	}
+	stored, err := order.Load(context.Background(), db, lost.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Times come back from the database at its precision.
+	if !sameOrder(stored, want) {
+		t.Errorf("stored order %+v, answered %+v", stored, want)
+	}
+	// A redelivery, with an order seen before in the batch, is answered the same.
+	again, err := s.Apply(context.Background(), []message.Command{lost, buy(item, 1, "c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := answered(again, lost.ID); !sameOrder(got, want) {
+		t.Errorf("redelivered order answered %+v, first %+v", got, want)
+	}
+	assertLedger(t, db, item, 0)
+}
+
+// sameOrder compares orders as clients see them, times to the microsecond.
+func sameOrder(a, b message.Order) bool {
+	norm := func(o message.Order) message.Order {
+		o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC().Truncate(time.Microsecond), o.UpdatedAt.UTC().Truncate(time.Microsecond)
+		if o.ProcessedAt != nil {
+			p := o.ProcessedAt.UTC().Truncate(time.Microsecond)
+			o.ProcessedAt = &p
+		}
+		return o
+	}
+	x, y := norm(a), norm(b)
+	return reflect.DeepEqual(x, y)
 }
 
 func TestMultiItemOrders(t *testing.T) {
