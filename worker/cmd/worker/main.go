@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -62,6 +63,14 @@ func main() {
 	defer stop()
 	log := logging.Stdout("worker", os.Getenv)
 	config.TuneGC(os.Getenv)
+	// One processor unless GOMAXPROCS says otherwise: the worker applies a
+	// shard's batches one at a time and mostly waits on the database. With
+	// two, at 5,000 orders/s Go's scheduler parked and woke threads between
+	// batches, and the worker spent a third more CPU an order (44 against
+	// 33 µs); at full load the two did the same.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	if err := run(ctx, log, os.Getenv); err != nil {
 		log.Error("worker stopped", "err", err)
 		os.Exit(1)
