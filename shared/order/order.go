@@ -135,16 +135,30 @@ func LoadMany(ctx context.Context, db *gorm.DB, ids []string) (map[string]messag
 	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load orders: %w", err)
 	}
-	found := make(map[string]message.Order, len(rows))
-	if len(rows) == 0 {
-		return found, nil
+	orders, err := messages(ctx, db, rows)
+	if err != nil {
+		return nil, err
 	}
-	have := make([]string, len(rows))
+	found := make(map[string]message.Order, len(orders))
+	for _, o := range orders {
+		found[o.ID] = o
+	}
+	return found, nil
+}
+
+// messages returns rows as clients see them, in the same order, with their
+// lines read in one query.
+func messages(ctx context.Context, db *gorm.DB, rows []Row) ([]message.Order, error) {
+	orders := make([]message.Order, len(rows))
+	if len(rows) == 0 {
+		return orders, nil
+	}
+	ids := make([]string, len(rows))
 	for i := range rows {
-		have[i] = rows[i].ID
+		ids[i] = rows[i].ID
 	}
 	var lines []LineRow
-	if err := db.WithContext(ctx).Where("order_id IN ?", have).Order("order_id, line_no").Find(&lines).Error; err != nil {
+	if err := db.WithContext(ctx).Where("order_id IN ?", ids).Order("order_id, line_no").Find(&lines).Error; err != nil {
 		return nil, fmt.Errorf("load order lines: %w", err)
 	}
 	byOrder := map[string][]LineRow{}
@@ -152,9 +166,9 @@ func LoadMany(ctx context.Context, db *gorm.DB, ids []string) (map[string]messag
 		byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
 	}
 	for i := range rows {
-		found[rows[i].ID] = Message(&rows[i], Lines(&rows[i], byOrder[rows[i].ID]))
+		orders[i] = Message(&rows[i], Lines(&rows[i], byOrder[rows[i].ID]))
 	}
-	return found, nil
+	return orders, nil
 }
 
 func load(tx *gorm.DB, id string, lock bool) (*Row, []LineRow, error) {
@@ -211,24 +225,11 @@ func List(ctx context.Context, db *gorm.DB, customer, display string, after *Cur
 	if err := q.Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return Page{}, fmt.Errorf("list orders: %w", err)
 	}
-	ids := make([]string, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
+	orders, err := messages(ctx, db, rows)
+	if err != nil {
+		return Page{}, err
 	}
-	byOrder := map[string][]LineRow{}
-	if len(ids) > 0 {
-		var lines []LineRow
-		if err := db.WithContext(ctx).Where("order_id IN ?", ids).Order("order_id, line_no").Find(&lines).Error; err != nil {
-			return Page{}, fmt.Errorf("list order lines: %w", err)
-		}
-		for _, l := range lines {
-			byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
-		}
-	}
-	page := Page{Orders: make([]message.Order, len(rows))}
-	for i := range rows {
-		page.Orders[i] = Message(&rows[i], Lines(&rows[i], byOrder[rows[i].ID]))
-	}
+	page := Page{Orders: orders}
 	if len(rows) == limit {
 		last := rows[len(rows)-1]
 		page.Next = &Cursor{Before: last.CreatedAt, ID: last.ID}
