@@ -3,9 +3,9 @@
 //
 // amqp091-go does not reconnect, so every long-lived user here runs its
 // connection under Reconnect: it dials, declares, serves until the connection
-// closes, backs off with jitter and starts again. Notification channels are buffered and always drained, as the
-// library's documentation asks, so a blocked reader can never stall the
-// connection.
+// closes, backs off with jitter and starts again. Notification channels are
+// buffered and always drained, as the library's documentation asks, so a
+// blocked reader can never stall the connection.
 package mq
 
 import (

@@ -200,15 +200,15 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batc
 	slices.Sort(ids)
 	// The single consumer per shard already serialises these rows; the lock
 	// keeps an operator's manual UPDATE from slipping in between read and write.
-	var items []items.Row
-	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", ids).Find(&items).Error; err != nil {
+	var rows []items.Row
+	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", ids).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load items: %w", err)
 	}
 	var limited []int64
-	for i := range items {
-		b.items[items[i].ID] = &items[i]
-		if items[i].MaxPerCustomer > 0 {
-			limited = append(limited, items[i].ID)
+	for i := range rows {
+		b.items[rows[i].ID] = &rows[i]
+		if rows[i].MaxPerCustomer > 0 {
+			limited = append(limited, rows[i].ID)
 		}
 	}
 	if len(limited) > 0 && len(customers) > 0 {
