@@ -316,7 +316,7 @@ func DecodeResults(body []byte) ([]Result, error) {
 }
 
 func decodeStrict(body []byte, v any) error {
-	if err := strict.Unmarshal(body, v); err != nil {
+	if err := Strict.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
@@ -329,9 +329,9 @@ func decodeStrict(body []byte, v any) error {
 // encoding/json's CPU for it.
 var JSON = jsonConfig.Froze()
 
-// strict is JSON refusing unknown fields, as a command must be understood in
-// full.
-var strict = func() sonic.API {
+// Strict is JSON refusing unknown fields, for what must be understood in full:
+// a command, a request's body.
+var Strict = func() sonic.API {
 	c := jsonConfig
 	c.DisallowUnknownFields = true
 	return c.Froze()

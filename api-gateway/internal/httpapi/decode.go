@@ -6,10 +6,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/orderq/orderq/shared/message"
 )
 
 // maxBody bounds every request body.
@@ -29,6 +32,24 @@ func decode(c *gin.Context, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object")
 	}
+	return unmarshal(body, v)
+}
+
+// unmarshal is decode's reading of a body. sonic reads it; a body sonic refuses
+// is read again by encoding/json, whose errors name the offending field, so
+// what is accepted and every error are encoding/json's (FuzzUnmarshal holds
+// the two to that). encoding/json alone took 4 % of the gateway's CPU and an
+// eighth of its allocations at 10,000 orders/s.
+func unmarshal(body []byte, v any) error {
+	if message.Strict.Unmarshal(body, v) == nil {
+		return nil
+	}
+	reflect.ValueOf(v).Elem().SetZero()
+	return unmarshalStd(body, v)
+}
+
+// unmarshalStd reads a body with encoding/json.
+func unmarshalStd(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
