@@ -126,6 +126,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 			mux := http.NewServeMux()
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 			log.Info("debug listening", "addr", cfg.DebugAddr)
 			dbg := &http.Server{Addr: cfg.DebugAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 			if err := dbg.ListenAndServe(); err != nil {
