@@ -71,19 +71,16 @@ func (l *lookups) run() {
 			return
 		}
 		batch := map[string][]chan lookup{}
+		ids := make([]string, 0, min(len(l.waiting), maxLookup))
 		for id, chs := range l.waiting {
-			if len(batch) == maxLookup {
+			if len(ids) == maxLookup {
 				break
 			}
 			batch[id] = chs
+			ids = append(ids, id)
 			delete(l.waiting, id)
 		}
 		l.mu.Unlock()
-
-		ids := make([]string, 0, len(batch))
-		for id := range batch {
-			ids = append(ids, id)
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 		found, err := order.LoadMany(ctx, l.db, ids)
 		cancel()
