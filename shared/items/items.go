@@ -8,6 +8,10 @@ import (
 	"github.com/orderq/orderq/shared/message"
 )
 
+// DefaultCurrency is the currency of an item created without one, and of
+// every item created before items had prices (they cost 0).
+const DefaultCurrency = "IDR"
+
 // Row is a row of items.
 type Row struct {
 	ID             int64
@@ -15,6 +19,8 @@ type Row struct {
 	Stock          int64
 	InitialStock   int64
 	MaxPerCustomer int
+	Price          int64  // minor units of Currency
+	Currency       string // ISO 4217
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	DeletedAt      *time.Time
@@ -26,5 +32,5 @@ func (Row) TableName() string { return "items" }
 // Message returns the item as clients see it.
 func (r *Row) Message() message.Item {
 	return message.Item{ID: r.ID, Name: r.Name, Stock: r.Stock, MaxPerCustomer: r.MaxPerCustomer,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Price: r.Price, Currency: r.Currency, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }

@@ -232,6 +232,12 @@ const (
 	ReasonLimitExceeded  = "limit_exceeded"
 	ReasonPaymentTimeout = "payment_timeout"
 	ReasonCanceled       = "canceled"
+	// ReasonCurrencyMismatch: the line's item is priced in another currency
+	// than the order's (that of its first reserved line).
+	ReasonCurrencyMismatch = "currency_mismatch"
+	// ReasonUnpaidLimit: the customer already held as many unpaid orders as
+	// the worker's MAX_UNPAID_PER_CUSTOMER allows.
+	ReasonUnpaidLimit = "unpaid_limit"
 )
 
 // Error codes a stock change or deletion can end with.
@@ -243,26 +249,37 @@ const (
 // Order is an order as clients see it. ItemID and Quantity repeat the line of
 // a single-line order, so clients of single-item orders need not read Lines.
 type Order struct {
-	ID          string      `json:"id"`
-	ItemID      int64       `json:"item_id,omitempty"`
-	Quantity    int         `json:"quantity,omitempty"`
-	CustomerID  string      `json:"customer_id"`
-	Status      string      `json:"status"`
-	Reason      *string     `json:"reason"`
-	Lines       []OrderLine `json:"lines"`
-	CreatedAt   time.Time   `json:"created_at"`
-	ProcessedAt *time.Time  `json:"processed_at"`
-	UpdatedAt   time.Time   `json:"updated_at"`
+	ID         string      `json:"id"`
+	ItemID     int64       `json:"item_id,omitempty"`
+	Quantity   int         `json:"quantity,omitempty"`
+	CustomerID string      `json:"customer_id"`
+	Status     string      `json:"status"`
+	Reason     *string     `json:"reason"`
+	Lines      []OrderLine `json:"lines"`
+	// Total is Σ quantity × unit_price of the lines, in Currency (minor
+	// units); both are fixed when the order is decided confirmed and null
+	// until then, and for good when it is rejected.
+	Total    *int64  `json:"total"`
+	Currency *string `json:"currency"`
+	// RefundRequired flags an order a payment arrived for that could not pay
+	// it (it was canceled, rejected or paid already): the money goes back.
+	RefundRequired bool       `json:"refund_required"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ProcessedAt    *time.Time `json:"processed_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 // OrderLine is one line of an order with its own status: pending until its
 // shard decided it, then reserved (it holds stock) or released (it holds none;
 // Reason says why when the line itself failed), then the fulfilment states.
 type OrderLine struct {
-	ItemID   int64   `json:"item_id"`
-	Quantity int     `json:"quantity"`
-	Status   string  `json:"status"`
-	Reason   *string `json:"reason"`
+	ItemID   int64 `json:"item_id"`
+	Quantity int   `json:"quantity"`
+	// UnitPrice is the item's price when the line was reserved; null for a
+	// line that never was.
+	UnitPrice *int64  `json:"unit_price"`
+	Status    string  `json:"status"`
+	Reason    *string `json:"reason"`
 }
 
 // Final reports whether the order's outcome is decided.
@@ -274,6 +291,8 @@ type Item struct {
 	Name           string    `json:"name"`
 	Stock          int64     `json:"stock"`
 	MaxPerCustomer int       `json:"max_per_customer"`
+	Price          int64     `json:"price"`    // in minor units of Currency
+	Currency       string    `json:"currency"` // ISO 4217, upper case
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 }

@@ -41,9 +41,14 @@ type Row struct {
 	DisplayStatus string
 	Parts         int
 	PartsDone     int
-	CreatedAt     time.Time
-	ProcessedAt   *time.Time
-	UpdatedAt     time.Time
+	// Total and Currency add up the reserved lines as parts decide them;
+	// clients see them once the order is decided confirmed (see Message).
+	Total          *int64
+	Currency       *string
+	RefundRequired bool
+	CreatedAt      time.Time
+	ProcessedAt    *time.Time
+	UpdatedAt      time.Time
 }
 
 // TableName is the table of Row.
@@ -55,6 +60,7 @@ type LineRow struct {
 	LineNo     int
 	ItemID     int64
 	Quantity   int
+	UnitPrice  *int64
 	CustomerID string
 	Status     string
 	Reason     *string
@@ -66,9 +72,15 @@ func (LineRow) TableName() string { return "order_lines" }
 // Message returns the order as clients see it; lines must be in line order.
 func Message(r *Row, lines []LineRow) message.Order {
 	o := message.Order{ID: r.ID, CustomerID: r.CustomerID, Status: r.Status, Reason: r.Reason,
-		CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt, UpdatedAt: r.UpdatedAt, Lines: make([]message.OrderLine, len(lines))}
+		RefundRequired: r.RefundRequired, CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt, UpdatedAt: r.UpdatedAt,
+		Lines: make([]message.OrderLine, len(lines))}
+	// A pending cart's total is the sum of its parts decided so far, not a
+	// price anyone owes yet.
+	if r.Status != orderstatus.Pending {
+		o.Total, o.Currency = r.Total, r.Currency
+	}
 	for i, l := range lines {
-		o.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, Status: l.Status, Reason: l.Reason}
+		o.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Status: l.Status, Reason: l.Reason}
 	}
 	if len(lines) == 1 {
 		o.ItemID, o.Quantity = lines[0].ItemID, lines[0].Quantity
@@ -238,13 +250,20 @@ func List(ctx context.Context, db *gorm.DB, customer, display string, after *Cur
 }
 
 // Move moves an order to status to, if the lifecycle allows it from where it
-// is. Moving to canceled queues the release of the stock its lines hold.
-func Move(ctx context.Context, db *gorm.DB, id, to string, shards int) (message.Order, error) {
+// is and may, when set, allows the caller to move the order as it stands
+// (checked under the order's lock; its error is returned). Moving to canceled
+// queues the release of the stock its lines hold.
+func Move(ctx context.Context, db *gorm.DB, id, to string, shards int, may func(message.Order) error) (message.Order, error) {
 	var out message.Order
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		r, lines, err := load(tx, id, true)
 		if err != nil {
 			return err
+		}
+		if may != nil {
+			if err := may(Message(r, lines)); err != nil {
+				return err
+			}
 		}
 		if !orderstatus.CanMove(r.Status, to) {
 			return fmt.Errorf("%w: order is %s, cannot become %s", ErrInvalidTransition, r.Status, to)
@@ -256,6 +275,11 @@ func Move(ctx context.Context, db *gorm.DB, id, to string, shards int) (message.
 		}
 		if err := setStatus(tx, r, lines, to, reason, shards); err != nil {
 			return err
+		}
+		if to == orderstatus.Paid {
+			if err := recordManualPayment(tx, r); err != nil {
+				return err
+			}
 		}
 		out = Message(r, lines)
 		return nil

@@ -75,6 +75,15 @@ func Holds(line string) bool {
 // HoldingStatuses are the line statuses that hold stock.
 var HoldingStatuses = []string{Reserved, TransitForOutbound, RentInProgress, PreparingAndCleaning}
 
+// Unpaid are the order statuses that hold stock, or may (a cart whose parts
+// are still being decided), without being paid: those the per-customer cap
+// on unpaid orders counts. A confirmed order is payable from Confirmed and
+// AwaitingPayment.
+var Unpaid = []string{Pending, Confirmed, AwaitingPayment}
+
+// Payable reports whether an order in this status may be paid.
+func Payable(order string) bool { return order == Confirmed || order == AwaitingPayment }
+
 // Display is the status a customer sees.
 type Display struct {
 	Code  string `json:"code"`

@@ -452,6 +452,7 @@ func TestCapacity(t *testing.T) {
 	go func() {
 		// Not ts.serve: t.Fatal must not be called from this goroutine.
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/api/v1/orders", strings.NewReader(orderBody(item.ID, 1, "c-1")))
+		req.Header.Set("X-API-Key", testStorefrontKey)
 		rec := httptest.NewRecorder()
 		ts.handler.ServeHTTP(rec, req)
 		held <- rec
@@ -667,7 +668,8 @@ func TestOperations(t *testing.T) {
 		{"healthz", ts, "/healthz", http.StatusOK, `{"status":"ok"}`},
 		{"readyz", ts, "/readyz", http.StatusOK, `"status":"ok"`},
 		{"readyz, broker down", down, "/readyz", http.StatusServiceUnavailable, `"broker":"unavailable"`},
-		{"metrics", ts, "/metrics", http.StatusOK, "orderq_gateway_requests_total"},
+		// Metrics are served on METRICS_ADDR, never on the public port.
+		{"no metrics on the API's port", ts, "/metrics", http.StatusNotFound, `"code":"not_found"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,7 +33,61 @@ func decode(c *gin.Context, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object")
 	}
-	return unmarshal(body, v)
+	if !utf8.Valid(body) {
+		// encoding/json would read invalid bytes as U+FFFD: another string
+		// than the one sent.
+		return newError(http.StatusBadRequest, "invalid_json", "request body is not valid UTF-8")
+	}
+	if err := unmarshal(body, v); err != nil {
+		return err
+	}
+	return uniqueKeys(body)
+}
+
+// uniqueKeys refuses an object holding a key twice: decoders disagree on which
+// one counts (encoding/json takes the last), so a body that two readers could
+// read differently is not read at all. Keys are compared as encoding/json
+// matches them to fields, ignoring case. It runs on bodies already decoded, so
+// body is valid JSON.
+func uniqueKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	// One set of keys per open object; nil for an open array.
+	var open []map[string]bool
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return newError(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				open = append(open, map[string]bool{})
+				expectKey = true
+				continue
+			case '[':
+				open = append(open, nil)
+			default:
+				open = open[:len(open)-1]
+			}
+		case string:
+			if expectKey {
+				key := strings.ToLower(tok)
+				if open[len(open)-1][key] {
+					return newError(http.StatusBadRequest, "invalid_json", "request body holds the key %q twice", tok)
+				}
+				open[len(open)-1][key] = true
+				expectKey = false
+				continue
+			}
+		}
+		// After a value, a key follows when inside an object.
+		expectKey = len(open) > 0 && open[len(open)-1] != nil
+	}
 }
 
 // unmarshal is decode's reading of a body. sonic reads it; a body sonic refuses

@@ -63,7 +63,7 @@ func FuzzCreateOrder(f *testing.F) {
 	st := store.New(db)
 	var items []int64
 	for i, stock := range []int64{5, 0, 1000} {
-		item, err := st.CreateItem(context.Background(), fmt.Sprintf("fuzz-%d", i), stock, i)
+		item, err := st.CreateItem(context.Background(), store.NewItem{Name: fmt.Sprintf("fuzz-%d", i), Stock: stock, MaxPerCustomer: i})
 		if err != nil {
 			f.Fatalf("create item: %v", err)
 		}
@@ -72,7 +72,7 @@ func FuzzCreateOrder(f *testing.F) {
 	sub := &checkingSubmitter{}
 	handler := New(Config{
 		Store: st, Intake: sub, Cache: results.NewCache(), Shards: 4,
-		BrokerReady: func() bool { return true }, AdminToken: testAdminToken,
+		BrokerReady: func() bool { return true }, Auth: testAuth(f, testAuthConfig), OrderIDSecret: []byte(testOrderIDSecret),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 
@@ -102,6 +102,7 @@ func FuzzCreateOrder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, key, prefer string) {
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/api/v1/orders", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", testStorefrontKey)
 		if key != "" {
 			req.Header.Set("Idempotency-Key", key)
 		}

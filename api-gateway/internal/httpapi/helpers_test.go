@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/api-gateway/internal/auth"
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/database"
@@ -23,7 +25,64 @@ import (
 	"github.com/orderq/orderq/shared/testenv"
 )
 
-const testAdminToken = "test-admin-token"
+// The test server's credentials.
+const (
+	testAdminToken    = "test-admin-token-of-32-characters-or-more"
+	testStorefrontKey = "test-storefront-key-of-32-characters-or-more"
+	testJWTSecret     = "test-customer-jwt-secret-of-32-bytes-or-more"
+	testOrderIDSecret = "test-order-id-secret-of-32-bytes-or-more"
+	testWebhookSecret = "test-payment-webhook-secret-of-32-bytes"
+	testTokenLifetime = time.Hour
+	testIssuer        = "https://id.example"
+	testAudience      = "orderq"
+)
+
+// testAuth is the test server's authentication with cfg's credentials.
+func testAuth(t testing.TB, cfg auth.Config) *auth.Authenticator {
+	t.Helper()
+	a, err := auth.New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatalf("auth: %v", err)
+	}
+	return a
+}
+
+// testAuthConfig accepts the admin token, the storefront key, and customer
+// tokens signed with testJWTSecret for testIssuer and testAudience.
+var testAuthConfig = auth.Config{
+	AdminToken: testAdminToken, StorefrontKeys: []string{testStorefrontKey}, JWTSecret: []byte(testJWTSecret),
+	Issuer: testIssuer, Audience: testAudience,
+}
+
+// customerToken is a valid token of customer sub; mod may change its claims.
+func customerToken(t testing.TB, sub string, mod ...func(jwt.MapClaims)) string {
+	t.Helper()
+	now := time.Now()
+	claims := jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(testTokenLifetime).Unix(),
+		"iss": testIssuer, "aud": testAudience}
+	for _, f := range mod {
+		f(claims)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(testJWTSecret))
+	if err != nil {
+		t.Fatalf("sign token: %v", err)
+	}
+	return tok
+}
+
+// asCustomer is the header of a request by customer sub.
+func asCustomer(t testing.TB, sub string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + customerToken(t, sub)}
+}
+
+// asStorefront is the header of a request by the storefront.
+var asStorefront = map[string]string{"Authorization": "", "X-API-Key": testStorefrontKey}
+
+// keyedOrderID is the order id the test server derives from a customer's
+// Idempotency-Key.
+func keyedOrderID(customer, key string) string {
+	return (&Server{orderIDKey: []byte(testOrderIDSecret)}).keyedOrderID(customer, key)
+}
 
 // fakeSubmitter stands in for the intake. It records every command it is
 // given; submit, when set, decides the outcome (nil: the broker confirmed).
@@ -107,8 +166,10 @@ func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testS
 		Cache:       ts.cache,
 		Shards:      4,
 		BrokerReady: func() bool { return true },
-		AdminToken:  testAdminToken,
+		Auth:        testAuth(t, testAuthConfig),
 		Log:         testLogger(t),
+
+		OrderIDSecret: []byte(testOrderIDSecret),
 	}
 	for _, f := range configure {
 		f(&cfg)
@@ -117,8 +178,8 @@ func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testS
 	return ts
 }
 
-// serve sends one request. Admin routes get the admin token unless header sets
-// Authorization; a header with an empty value is not sent.
+// serve sends one request, as the admin unless header sets Authorization (see
+// asCustomer, asStorefront); a header with an empty value is not sent.
 func (ts *testServer) serve(t *testing.T, method, target, body string, header map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
@@ -141,7 +202,7 @@ func (ts *testServer) serve(t *testing.T, method, target, body string, header ma
 // createItem stores an item directly, as an admin would have.
 func (ts *testServer) createItem(t *testing.T, name string, stock int64, maxPerCustomer int) message.Item {
 	t.Helper()
-	item, err := ts.store.CreateItem(t.Context(), name, stock, maxPerCustomer)
+	item, err := ts.store.CreateItem(t.Context(), store.NewItem{Name: name, Stock: stock, MaxPerCustomer: maxPerCustomer})
 	if err != nil {
 		t.Fatalf("create item: %v", err)
 	}

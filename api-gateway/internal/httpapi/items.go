@@ -6,12 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"golang.org/x/text/currency"
 
 	"github.com/orderq/orderq/api-gateway/internal/store"
+	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 )
 
@@ -20,6 +23,7 @@ const (
 	maxNameLen        = 200
 	maxStock          = 1_000_000_000
 	maxPerCustomerCap = 1_000_000
+	maxPrice          = 1_000_000_000_000 // minor units
 	maxListLimit      = 500
 	defaultListLimit  = 100
 	// stockWait is how long a stock change or deletion waits to be applied.
@@ -30,6 +34,8 @@ type createItemRequest struct {
 	Name           *string `json:"name"`
 	Stock          *int64  `json:"stock"`
 	MaxPerCustomer *int    `json:"max_per_customer"`
+	Price          *int64  `json:"price"`
+	Currency       *string `json:"currency"`
 }
 
 func (r *createItemRequest) validate() error {
@@ -45,12 +51,55 @@ func (r *createItemRequest) validate() error {
 	if *r.Stock < 0 || *r.Stock > maxStock {
 		return invalid("stock must be from 0 to %d", maxStock)
 	}
-	return validMaxPerCustomer(r.MaxPerCustomer)
+	if err := validMaxPerCustomer(r.MaxPerCustomer); err != nil {
+		return err
+	}
+	return validPrice(r.Price, r.Currency)
 }
 
 func validName(name string) error {
 	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > maxNameLen {
 		return invalid("name must be 1 to %d characters, not all blank", maxNameLen)
+	}
+	for _, r := range name {
+		switch {
+		case unicode.IsControl(r):
+			return invalid("name must not contain control characters (U+%04X)", r)
+		case bidiControl(r):
+			// They reorder the text around them where it is shown: a name
+			// could read as another, or scramble the page or sheet it is in.
+			return invalid("name must not contain bidirectional embedding, override or isolate characters (U+%04X)", r)
+		}
+	}
+	return nil
+}
+
+// bidiControl reports whether r is a bidirectional embedding, override or
+// isolate character: U+202A–U+202E, U+2066–U+2069.
+func bidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
+}
+
+// validPrice checks a price and its currency, each when given.
+func validPrice(price *int64, cur *string) error {
+	if price != nil && (*price < 0 || *price > maxPrice) {
+		return invalid("price must be a whole number of minor units from 0 to %d", int64(maxPrice))
+	}
+	if cur != nil {
+		return validCurrency("currency", *cur)
+	}
+	return nil
+}
+
+// validCurrency checks an ISO 4217 currency code, written as its three
+// upper-case letters.
+func validCurrency(field, code string) error {
+	if len(code) != 3 || strings.ToUpper(code) != code {
+		return invalid("%s must be an ISO 4217 code of three upper-case letters, such as IDR", field)
+	}
+	// XXX is the code for "no currency": nothing can be priced in it.
+	if unit, err := currency.ParseISO(code); err != nil || unit == (currency.Unit{}) {
+		return invalid("%s %q is not an ISO 4217 currency code", field, code)
 	}
 	return nil
 }
@@ -72,11 +121,17 @@ func (s *Server) createItem(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	maxPer := 0
+	it := store.NewItem{Name: *req.Name, Stock: *req.Stock, Currency: items.DefaultCurrency}
 	if req.MaxPerCustomer != nil {
-		maxPer = *req.MaxPerCustomer
+		it.MaxPerCustomer = *req.MaxPerCustomer
 	}
-	item, err := s.store.CreateItem(c.Request.Context(), *req.Name, *req.Stock, maxPer)
+	if req.Price != nil {
+		it.Price = *req.Price
+	}
+	if req.Currency != nil {
+		it.Currency = *req.Currency
+	}
+	item, err := s.store.CreateItem(c.Request.Context(), it)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -137,6 +192,8 @@ func (s *Server) listItems(c *gin.Context) {
 type updateItemRequest struct {
 	Name           *string `json:"name"`
 	MaxPerCustomer *int    `json:"max_per_customer"`
+	Price          *int64  `json:"price"`
+	Currency       *string `json:"currency"`
 	Stock          any     `json:"stock"`
 }
 
@@ -154,19 +211,23 @@ func (s *Server) updateItem(c *gin.Context) {
 	switch {
 	case req.Stock != nil:
 		err = invalid("stock cannot be patched: change it with POST /api/v1/items/%d/stock, which goes through the item's queue", id)
-	case req.Name == nil && req.MaxPerCustomer == nil:
-		err = invalid("nothing to change: send name or max_per_customer")
+	case req.Name == nil && req.MaxPerCustomer == nil && req.Price == nil && req.Currency == nil:
+		err = invalid("nothing to change: send name, max_per_customer, price or currency")
 	case req.Name != nil:
 		err = validName(*req.Name)
 	}
 	if err == nil {
 		err = validMaxPerCustomer(req.MaxPerCustomer)
 	}
+	if err == nil {
+		err = validPrice(req.Price, req.Currency)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	item, err := s.store.UpdateItem(c.Request.Context(), id, store.ItemPatch{Name: req.Name, MaxPerCustomer: req.MaxPerCustomer})
+	item, err := s.store.UpdateItem(c.Request.Context(), id, store.ItemPatch{Name: req.Name, MaxPerCustomer: req.MaxPerCustomer,
+		Price: req.Price, Currency: req.Currency})
 	if err != nil {
 		s.fail(c, storeErr(err, "item"))
 		return

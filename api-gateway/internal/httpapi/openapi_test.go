@@ -209,38 +209,75 @@ func resolve(root any, ref string) (any, error) {
 	return cur, nil
 }
 
-// TestOpenAPISecurityMatchesAdmin checks that exactly the operations the
-// document marks as needing the admin token refuse a request without it.
-func TestOpenAPISecurityMatchesAdmin(t *testing.T) {
+// TestOpenAPISecurity checks the document's security against the routes: an
+// operation with none answers a request without a credential, one with some
+// refuses it (401), and a customer's or storefront's valid credential is
+// refused (403) exactly where the operation does not list its scheme.
+func TestOpenAPISecurity(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, testDB(t))
 	item := ts.createItem(t, "sneaker", 10, 0)
 	before := countRows(t, ts.db)
+	callers := []struct {
+		scheme string
+		header map[string]string
+	}{
+		{"", map[string]string{"Authorization": ""}},
+		{"customerToken", asCustomer(t, "alice")},
+		{"storefrontKey", asStorefront},
+	}
 	for key, op := range loadDoc(t).operations(t) {
 		method, path, _ := strings.Cut(key, " ")
 		if !strings.HasPrefix(path, "/api/v1/") {
 			continue
 		}
-		t.Run(key, func(t *testing.T) {
-			id := strconv.FormatInt(item.ID, 10)
-			if strings.HasPrefix(path, "/api/v1/orders/") {
-				id = uuid.NewString()
+		schemes := map[string]bool{}
+		for _, req := range op.Security {
+			for name := range req {
+				schemes[name] = true
 			}
-			target := strings.ReplaceAll(path, "{id}", id)
-			// An empty object is invalid for every write, so nothing is written
-			// whether or not the route lets it through.
-			body := ""
-			if method != http.MethodGet && method != http.MethodDelete {
-				body = "{}"
-			}
-			rec := ts.serve(t, method, target, body, map[string]string{"Authorization": ""})
-			wantAdmin := len(op.Security) > 0
-			if wantAdmin {
-				assertError(t, rec, http.StatusUnauthorized, "unauthorized")
-			} else if rec.Code == http.StatusUnauthorized {
-				t.Errorf("%s answered 401 without a token, but the document does not mark it as needing one", key)
-			}
-		})
+		}
+		for _, cl := range callers {
+			t.Run(key+" "+cl.scheme, func(t *testing.T) {
+				id := strconv.FormatInt(item.ID, 10)
+				if strings.HasPrefix(path, "/api/v1/orders/") {
+					id = uuid.NewString()
+				}
+				target := strings.ReplaceAll(path, "{id}", id)
+				// An empty object is invalid for every write, so nothing is
+				// written whether or not the route lets it through.
+				body := ""
+				if method != http.MethodGet && method != http.MethodDelete {
+					body = "{}"
+				}
+				rec := ts.serve(t, method, target, body, cl.header)
+				switch {
+				case len(schemes) == 0:
+					if rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden {
+						t.Errorf("answered %d, but the document asks no credential; body %s", rec.Code, rec.Body)
+					}
+				case cl.scheme == "":
+					assertError(t, rec, http.StatusUnauthorized, "unauthorized")
+				case schemes[cl.scheme]:
+					if rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden {
+						t.Errorf("answered %d, but the document accepts %s; body %s", rec.Code, cl.scheme, rec.Body)
+					}
+				case schemes["paymentSignature"]:
+					assertError(t, rec, http.StatusUnauthorized, "unauthorized")
+				default:
+					assertError(t, rec, http.StatusForbidden, "forbidden")
+				}
+				if len(schemes) > 0 && !schemes[cl.scheme] {
+					want := "401"
+					if rec.Code == http.StatusForbidden {
+						want = "403"
+					}
+					if op.Responses[want] == nil {
+						t.Errorf("answered %s, which the document does not list", want)
+					}
+				}
+			})
+		}
 	}
 	if after := countRows(t, ts.db); after != before {
 		t.Errorf("rows = %+v, want unchanged %+v", after, before)

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/orderq/orderq/api-gateway/internal/auth"
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
@@ -35,6 +38,8 @@ type lineRequest struct {
 }
 
 // orderRequest is a single-item order (item_id, quantity) or a cart (lines).
+// CustomerID names the customer a storefront or admin orders for; a customer
+// may leave it out, and it is their token's.
 type orderRequest struct {
 	ItemID     *int64        `json:"item_id"`
 	Quantity   *int          `json:"quantity"`
@@ -44,11 +49,10 @@ type orderRequest struct {
 
 // validate checks the request and returns its lines; a missing quantity is 1.
 func (r *orderRequest) validate() ([]message.Line, error) {
-	if r.CustomerID == nil {
-		return nil, invalid("customer_id is required")
-	}
-	if err := message.ValidCustomerID(*r.CustomerID); err != nil {
-		return nil, invalid("%v", err)
+	if r.CustomerID != nil {
+		if err := message.ValidCustomerID(*r.CustomerID); err != nil {
+			return nil, invalid("%v", err)
+		}
 	}
 	if r.Lines == nil {
 		line, err := validLine("", lineRequest{ItemID: r.ItemID, Quantity: r.Quantity})
@@ -118,8 +122,41 @@ func (s *Server) view(c *gin.Context, o message.Order) orderView {
 	for i, l := range o.Lines {
 		lines[i] = l.Status
 	}
-	lang := orderstatus.Lang(c.Query("lang"), c.GetHeader("Accept-Language"))
-	return orderView{Order: o, DisplayStatus: orderstatus.Derive(o.Status, lines, lang)}
+	return orderView{Order: o, DisplayStatus: orderstatus.Derive(o.Status, lines, lang(c))}
+}
+
+// lang is the language of the request's labels, read from its query and
+// Accept-Language once, however many orders it answers with.
+func lang(c *gin.Context) string {
+	if l, ok := c.Get(ctxLang); ok {
+		return l.(string)
+	}
+	l := orderstatus.Lang(c.Query("lang"), c.GetHeader("Accept-Language"))
+	c.Set(ctxLang, l)
+	return l
+}
+
+// actingFor returns the customer a request acts for: a customer's own (a
+// request naming another is refused), or the one a storefront or admin names.
+func actingFor(c *gin.Context, named *string) (string, error) {
+	id := identity(c)
+	if id.Role == auth.Customer {
+		if named != nil && *named != id.Customer {
+			return "", forbidden("customer_id names another customer than the token's")
+		}
+		return id.Customer, nil
+	}
+	if named == nil {
+		return "", invalid("customer_id is required: name the customer this order is for")
+	}
+	return *named, nil
+}
+
+// mayRead reports whether the request may see o: a customer sees their own
+// orders only, storefronts and admins every order.
+func mayRead(c *gin.Context, o message.Order) bool {
+	id := identity(c)
+	return id.Role != auth.Customer || o.CustomerID == id.Customer
 }
 
 func (s *Server) createOrder(c *gin.Context) {
@@ -134,7 +171,12 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.allow(*req.CustomerID); err != nil {
+	customer, err := actingFor(c, req.CustomerID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.allow(customer); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -164,13 +206,13 @@ func (s *Server) createOrder(c *gin.Context) {
 		}
 	}
 
-	o := pendingOrder(uuid.Must(uuid.NewV7()).String(), *req.CustomerID, lines, time.Now().UTC().Truncate(time.Microsecond))
+	o := pendingOrder(uuid.Must(uuid.NewV7()).String(), customer, lines, time.Now().UTC().Truncate(time.Microsecond))
 	if key != "" {
 		// The key names the order: its id is derived from the customer and the
 		// key, so a retry, a duplicate racing the first request, or a request to
 		// another gateway instance all name the same order, and the worker
 		// applies an order id once. Nothing is written on this path.
-		o.ID = keyedOrderID(o.CustomerID, key)
+		o.ID = s.keyedOrderID(o.CustomerID, key)
 		// A request that waits learns of an earlier order with its key from the
 		// worker, which looks the order ids of a whole batch up at once; one
 		// that does not wait is answered from this instance's cache or the
@@ -223,7 +265,11 @@ func (s *Server) awaitFinal(c *gin.Context, o message.Order, wait int) message.O
 		return o
 	}
 	start := time.Now()
-	if final, ok := s.waitOrder(c.Request.Context(), o.ID, wait); ok {
+	final, ok, waited := s.waitOrder(c, o.ID, wait)
+	if !waited {
+		return o
+	}
+	if ok {
 		o = final
 	}
 	c.Header("Preference-Applied", "wait="+strconv.Itoa(wait))
@@ -267,13 +313,21 @@ func sameLines(have []message.OrderLine, want []message.Line) bool {
 	return true
 }
 
-// keyNamespace scopes the order ids derived from Idempotency-Keys.
-var keyNamespace = uuid.MustParse("6f0e5f5e-3b1c-4c55-9d0a-8c0d3f6b9a71")
-
-// keyedOrderID is the order id an Idempotency-Key stands for. Keys are per
-// customer: two customers never share one by accident.
-func keyedOrderID(customer, key string) string {
-	return uuid.NewSHA1(keyNamespace, []byte(customer+"\x00"+key)).String()
+// keyedOrderID is the order id an Idempotency-Key stands for: an HMAC of the
+// customer and the key under ORDER_ID_SECRET, as a UUID of version 8. Keys are
+// per customer, so two customers never share one, and without the secret
+// nobody can compute the id of another customer's order. Every gateway with
+// the same secret derives the same id, across restarts.
+func (s *Server) keyedOrderID(customer, key string) string {
+	mac := hmac.New(sha256.New, s.orderIDKey)
+	mac.Write([]byte(customer))
+	mac.Write([]byte{0})
+	mac.Write([]byte(key))
+	var u uuid.UUID
+	copy(u[:], mac.Sum(nil))
+	u[6] = u[6]&0x0f | 0x80 // version 8
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return u.String()
 }
 
 // order returns what is known of an order: from the cache (final, or pending
@@ -302,8 +356,24 @@ func (s *Server) answerOrder(c *gin.Context, o message.Order) {
 	c.JSON(status, s.view(c, o))
 }
 
-// waitOrder waits up to wait seconds for an order's final state.
-func (s *Server) waitOrder(ctx context.Context, id string, wait int) (message.Order, bool) {
+// waitOrder waits up to wait seconds for an order's final state. A waiting
+// request holds a place among MaxWaiters instead of MaxInFlight, so idle
+// waiters never shut out new orders; when every place is taken it does not
+// wait (waited false) and answers with what is known now.
+func (s *Server) waitOrder(c *gin.Context, id string, wait int) (o message.Order, final, waited bool) {
+	select {
+	case s.waiters <- struct{}{}:
+		defer func() { <-s.waiters }()
+	default:
+		s.metrics.waitersFull.Inc()
+		return o, false, false
+	}
+	if leave, ok := c.Get(ctxLeave); ok {
+		leave.(func())()
+	}
+	s.metrics.waiting.Inc()
+	defer s.metrics.waiting.Dec()
+	ctx := c.Request.Context()
 	res, ok := s.cache.Wait(ctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
 		o, err := s.store.Order(ctx, id)
 		if err != nil || !o.Final() {
@@ -312,9 +382,9 @@ func (s *Server) waitOrder(ctx context.Context, id string, wait int) (message.Or
 		return message.Result{Kind: message.KindOrder, ID: id, Order: &o}, true
 	})
 	if !ok || res.Order == nil {
-		return message.Order{}, false
+		return o, false, true
 	}
-	return *res.Order, true
+	return *res.Order, true, true
 }
 
 // orderID reads and checks the order id of the path.
@@ -343,6 +413,10 @@ func (s *Server) getOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if known && !mayRead(c, o) {
+		s.fail(c, notFound("order"))
+		return
+	}
 	if known && !o.Final() && wait == 0 {
 		// Pending here; the worker may have decided it already, and a result
 		// this gateway missed is found in the database. A long-poll finds it
@@ -354,11 +428,11 @@ func (s *Server) getOrder(c *gin.Context) {
 	if (!known || !o.Final()) && wait > 0 {
 		// An order another gateway accepted a moment ago is known here only
 		// once the worker decided it: waiting covers that too.
-		if final, ok := s.waitOrder(ctx, id, wait); ok {
+		if final, ok, _ := s.waitOrder(c, id, wait); ok {
 			o, known = final, true
 		}
 	}
-	if !known {
+	if !known || !mayRead(c, o) {
 		s.fail(c, notFound("order"))
 		return
 	}
@@ -374,9 +448,17 @@ type orderList struct {
 // listOrders lists a customer's orders, newest first, filtered in SQL by the
 // status the customer sees.
 func (s *Server) listOrders(c *gin.Context) {
-	customer := c.Query("customer_id")
-	if err := message.ValidCustomerID(customer); err != nil {
-		s.fail(c, invalid("customer_id: %v", err))
+	var named *string
+	if v, ok := c.GetQuery("customer_id"); ok {
+		if err := message.ValidCustomerID(v); err != nil {
+			s.fail(c, invalid("customer_id: %v", err))
+			return
+		}
+		named = &v
+	}
+	customer, err := actingFor(c, named)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	display := c.Query("display_status")
@@ -430,8 +512,27 @@ type statusRequest struct {
 	Status *string `json:"status"`
 }
 
-func (s *Server) payOrder(c *gin.Context)    { s.moveOrder(c, orderstatus.Paid) }
-func (s *Server) cancelOrder(c *gin.Context) { s.moveOrder(c, orderstatus.Canceled) }
+// payOrder is the back office's manual payment.
+func (s *Server) payOrder(c *gin.Context) { s.moveOrder(c, orderstatus.Paid, nil) }
+
+// cancelOrder cancels an order. Customers cancel their own orders, and
+// customers and storefronts only while unpaid: canceling a paid order is a
+// refund, the back office's to decide.
+func (s *Server) cancelOrder(c *gin.Context) {
+	if identity(c).Role == auth.Admin {
+		s.moveOrder(c, orderstatus.Canceled, nil)
+		return
+	}
+	s.moveOrder(c, orderstatus.Canceled, func(o message.Order) error {
+		if !mayRead(c, o) {
+			return order.ErrNotFound
+		}
+		if o.Status == orderstatus.Paid {
+			return forbidden("the order is %s: canceling it is a refund, which only an admin may do", o.Status)
+		}
+		return nil
+	})
+}
 
 // setOrderStatus is the back office's move of an order.
 func (s *Server) setOrderStatus(c *gin.Context) {
@@ -440,7 +541,7 @@ func (s *Server) setOrderStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.moveOrder(c, to)
+	s.moveOrder(c, to, nil)
 }
 
 // decodeStatus reads the body of a status move: {"status": "…"}.
@@ -455,15 +556,15 @@ func decodeStatus(c *gin.Context) (string, error) {
 	return *req.Status, nil
 }
 
-func (s *Server) moveOrder(c *gin.Context, to string) {
+func (s *Server) moveOrder(c *gin.Context, to string, may func(message.Order) error) {
 	id, err := orderID(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	o, err := s.store.MoveOrder(c.Request.Context(), id, to, s.shards)
+	o, err := s.store.MoveOrder(c.Request.Context(), id, to, s.shards, may)
 	if errors.Is(err, order.ErrNotFound) {
-		if pending, ok := s.cache.Order(id); ok && !pending.Final() {
+		if pending, ok := s.cache.Order(id); ok && !pending.Final() && mayRead(c, pending) {
 			// Accepted here and not decided yet.
 			err = fmt.Errorf("%w: order is pending, cannot become %s", order.ErrInvalidTransition, to)
 		}

@@ -4,20 +4,18 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/orderq/orderq/api-gateway/internal/auth"
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/message"
@@ -37,13 +35,24 @@ type Config struct {
 	Cache       *results.Cache
 	Shards      int
 	BrokerReady func() bool // connected and not blocked
-	AdminToken  string      // empty: item writes are refused
-	MaxInFlight int         // concurrent API requests before 429; 0 means 5000
+	// Auth tells who each request comes from.
+	Auth *auth.Authenticator
+	// OrderIDSecret keys the order ids derived from Idempotency-Keys.
+	OrderIDSecret []byte
+	// PaymentWebhookSecret keys the payment provider's webhook signatures;
+	// empty: the webhook is disabled (401).
+	PaymentWebhookSecret []byte
+	MaxInFlight          int // concurrent API requests before 429; 0 means 5000
+	// MaxWaiters bounds the requests waiting for an order to be decided (long
+	// polls and Prefer: wait), apart from MaxInFlight; 0 means 1000.
+	MaxWaiters int
 	// CustomerRate limits each customer's orders (429 past it); zero: none.
 	CustomerRate RateLimit
-	// Metrics are served at /metrics along with the API's own.
-	Metrics []prometheus.Collector
-	Log     *slog.Logger
+	// Registry receives the API's metrics. The caller serves it, on a port of
+	// its own: metrics describe the shop's traffic and are not the public's.
+	// Nil: a registry nobody serves.
+	Registry *prometheus.Registry
+	Log      *slog.Logger
 }
 
 // Server serves the API.
@@ -53,11 +62,15 @@ type Server struct {
 	cache       *results.Cache
 	shards      int
 	brokerReady func() bool
-	adminHash   []byte
-	inFlight    chan struct{}
-	customers   *customerLimits // nil: no per-customer limit
-	log         *slog.Logger
-	metrics     *metrics
+	auth        *auth.Authenticator
+	orderIDKey  []byte
+	// webhookSecret is Config.PaymentWebhookSecret.
+	webhookSecret []byte
+	inFlight      chan struct{}
+	waiters       chan struct{}
+	customers     *customerLimits // nil: no per-customer limit
+	log           *slog.Logger
+	metrics       *metrics
 }
 
 // New returns the API's handler.
@@ -65,16 +78,16 @@ func New(cfg Config) http.Handler {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 5000
 	}
+	if cfg.MaxWaiters <= 0 {
+		cfg.MaxWaiters = 1000
+	}
 	s := &Server{
 		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, shards: cfg.Shards, brokerReady: cfg.BrokerReady,
-		inFlight: make(chan struct{}, cfg.MaxInFlight), log: cfg.Log, metrics: newMetrics(),
+		auth: cfg.Auth, orderIDKey: cfg.OrderIDSecret, webhookSecret: cfg.PaymentWebhookSecret,
+		inFlight: make(chan struct{}, cfg.MaxInFlight), waiters: make(chan struct{}, cfg.MaxWaiters),
+		log: cfg.Log, metrics: newMetrics(cfg.Registry),
 	}
-	s.metrics.registry.MustRegister(cfg.Metrics...)
 	s.customers = newCustomerLimits(cfg.CustomerRate, s.metrics.registry)
-	if cfg.AdminToken != "" {
-		h := sha256.Sum256([]byte(cfg.AdminToken))
-		s.adminHash = h[:]
-	}
 	return s.routes()
 }
 
@@ -91,35 +104,52 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 	r.GET("/openapi.json", s.openapi)
 	r.GET("/docs", s.docs)
 	r.GET("/docs/*file", s.docs)
 
-	api := r.Group("/api/v1", s.limit)
+	// Who may do what: anyone reads items; customers, storefronts and admins
+	// order (orders.go says whose orders each may see); admins alone
+	// administer items and move orders.
+	api := r.Group("/api/v1", s.limit, s.identify)
 	api.GET("/items", s.listItems)
 	api.GET("/items/:id", s.getItem)
-	admin := api.Group("", s.admin)
+	admin := api.Group("", s.require(auth.Admin))
 	admin.POST("/items", s.createItem)
 	admin.PATCH("/items/:id", s.updateItem)
 	admin.POST("/items/:id/stock", s.changeStock)
 	admin.DELETE("/items/:id", s.deleteItem)
-	api.POST("/orders", s.createOrder)
-	api.GET("/orders", s.listOrders)
-	api.GET("/orders/:id", s.getOrder)
-	api.POST("/orders/:id/pay", s.payOrder)
-	api.POST("/orders/:id/cancel", s.cancelOrder)
+	orders := api.Group("", s.require(auth.Customer))
+	orders.POST("/orders", s.createOrder)
+	orders.GET("/orders", s.listOrders)
+	orders.GET("/orders/:id", s.getOrder)
+	orders.POST("/orders/:id/cancel", s.cancelOrder)
+	admin.POST("/orders/:id/pay", s.payOrder)
 	admin.POST("/orders/:id/status", s.setOrderStatus)
 	admin.POST("/orders/:id/lines/:item_id/status", s.setLineStatus)
+	api.POST("/payments/webhook", s.paymentWebhook)
+	admin.GET("/payments/refunds", s.listRefunds)
 	return r
 }
 
 // limit answers 429 when MaxInFlight requests are being served already: a
-// crowd must meet a clear "retry" rather than a queue of goroutines.
+// crowd must meet a clear "retry" rather than a queue of goroutines. A request
+// that goes on to wait for an order gives its place back first (see wait).
 func (s *Server) limit(c *gin.Context) {
 	select {
 	case s.inFlight <- struct{}{}:
-		defer func() { <-s.inFlight }()
+		held := true
+		c.Set(ctxLeave, func() {
+			if held {
+				held = false
+				<-s.inFlight
+			}
+		})
+		defer func() {
+			if held {
+				<-s.inFlight
+			}
+		}()
 		c.Next()
 	default:
 		s.metrics.rejected.Inc()
@@ -127,29 +157,71 @@ func (s *Server) limit(c *gin.Context) {
 	}
 }
 
-// admin lets a request through only with the admin token, compared in
-// constant time.
-func (s *Server) admin(c *gin.Context) {
-	if s.adminHash == nil {
-		s.unauthorized(c, "item administration is disabled: the gateway has no ADMIN_TOKEN")
+// Keys of what a request carries in its gin context.
+const (
+	ctxIdentity = "orderq.identity"
+	ctxLeave    = "orderq.leave_in_flight"
+	ctxLang     = "orderq.lang"
+)
+
+// identify finds who sent the request. A credential that is sent must be
+// valid, whatever the route: a wrong one is 401, never taken for anonymous.
+func (s *Server) identify(c *gin.Context) {
+	id, err := s.auth.Identify(c.GetHeader("Authorization"), c.GetHeader("X-API-Key"))
+	if err != nil {
+		s.unauthorized(c, err)
 		return
 	}
-	// The scheme name is case-insensitive (RFC 9110, section 11.1).
-	scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-	ok := strings.EqualFold(scheme, "Bearer")
-	h := sha256.Sum256([]byte(token))
-	if !ok || subtle.ConstantTimeCompare(h[:], s.adminHash) != 1 {
-		s.unauthorized(c, "missing or wrong admin token")
-		return
-	}
+	c.Set(ctxIdentity, id)
 	c.Next()
 }
 
-// unauthorized answers 401. Every 401 names the scheme that would be accepted
-// (RFC 9110, section 15.5.2), also while no token is configured.
-func (s *Server) unauthorized(c *gin.Context, message string) {
-	c.Header("WWW-Authenticate", `Bearer realm="orderq"`)
-	s.fail(c, newError(http.StatusUnauthorized, "unauthorized", "%s", message))
+// identity returns who sent the request (identify ran first).
+func identity(c *gin.Context) auth.Identity {
+	id, _ := c.Get(ctxIdentity)
+	return id.(auth.Identity)
+}
+
+// require lets a request through only from role or a more trusted one:
+// without a credential it is 401, with one that does not reach role 403.
+func (s *Server) require(role auth.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		switch id := identity(c); {
+		case id.Role >= role:
+			c.Next()
+		case id.Role == auth.Anonymous:
+			s.unauthorized(c, nil)
+		default:
+			s.fail(c, forbidden("this needs the %s credential; a %s may not do it", role, id.Role))
+		}
+	}
+}
+
+func forbidden(format string, args ...any) *apiError {
+	return newError(http.StatusForbidden, "forbidden", format, args...)
+}
+
+// unauthorized answers 401 for a missing credential (err nil) or a wrong one.
+// Every 401 names the scheme that would be accepted (RFC 9110, section
+// 15.5.2; RFC 6750, section 3, for the error of a wrong token). Why a
+// credential was refused is logged at debug level, never told the caller.
+func (s *Server) unauthorized(c *gin.Context, err error) {
+	if err == nil {
+		c.Header("WWW-Authenticate", `Bearer realm="orderq"`)
+		s.fail(c, newError(http.StatusUnauthorized, "unauthorized",
+			"this needs a credential: Authorization: Bearer <token>, or X-API-Key"))
+		return
+	}
+	s.log.Debug("credential refused", "path", c.Request.URL.Path, "err", err)
+	c.Header("WWW-Authenticate", `Bearer realm="orderq", error="invalid_token"`)
+	msg := "the credential is not valid"
+	switch {
+	case errors.Is(err, auth.ErrAmbiguous):
+		msg = "send one credential: Authorization or X-API-Key, not both"
+	case errors.Is(err, auth.ErrExpired):
+		msg = "the token has expired"
+	}
+	s.fail(c, newError(http.StatusUnauthorized, "unauthorized", "%s", msg))
 }
 
 func (s *Server) recoverer(c *gin.Context) {
@@ -197,11 +269,20 @@ type metrics struct {
 	seconds  *prometheus.HistogramVec
 	accepted prometheus.Counter
 	rejected prometheus.Counter
+	// Requests waiting for an order's decision, and those that found every
+	// waiter's place taken and answered without waiting.
+	waiting     prometheus.Gauge
+	waitersFull prometheus.Counter
+	// Payment events that flagged their order refund_required.
+	refundsRequired prometheus.Counter
 }
 
-func newMetrics() *metrics {
+func newMetrics(reg *prometheus.Registry) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
-		registry: prometheus.NewRegistry(),
+		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderq_gateway_requests_total", Help: "HTTP requests by method, route and status.",
 		}, []string{"method", "route", "status"}),
@@ -216,7 +297,16 @@ func newMetrics() *metrics {
 			Name: "orderq_gateway_capacity_rejections_total", Help: "Requests answered 429 because the gateway was at capacity.",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.seconds, m.accepted, m.rejected,
+	m.waiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "orderq_gateway_waiters", Help: "Requests waiting for an order to be decided (long polls and Prefer: wait).",
+	})
+	m.waitersFull = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "orderq_gateway_waiters_full_total", Help: "Requests that answered without waiting because MAX_WAITERS requests were waiting.",
+	})
+	m.refundsRequired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "orderq_gateway_refunds_required_total", Help: "Payment events that flagged their order refund_required (money to give back).",
+	})
+	m.registry.MustRegister(m.requests, m.seconds, m.accepted, m.rejected, m.waiting, m.waitersFull, m.refundsRequired,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -58,6 +58,12 @@ func TestBadInput(t *testing.T) {
 		{name: "order: second object after the first", method: "POST", target: "/api/v1/orders", body: order + order, status: 400, code: "invalid_json"},
 		{name: "order: garbage after the object", method: "POST", target: "/api/v1/orders", body: order + " x", status: 400, code: "invalid_json"},
 		{name: "order: null body", method: "POST", target: "/api/v1/orders", body: `null`, status: 422, code: "validation_failed"},
+		{name: "order: a key twice", method: "POST", target: "/api/v1/orders", body: fmt.Sprintf(`{"item_id":%d,"customer_id":"c-1","customer_id":"c-2"}`, seed.ID), status: 400, code: "invalid_json"},
+		{name: "order: a key twice, in another case", method: "POST", target: "/api/v1/orders", body: fmt.Sprintf(`{"item_id":%d,"customer_id":"c-1","CUSTOMER_ID":"c-2"}`, seed.ID), status: 400, code: "invalid_json"},
+		{name: "order: a key twice, escaped", method: "POST", target: "/api/v1/orders", body: fmt.Sprintf(`{"item_id":%d,"customer_id":"c-1","\u0063ustomer_id":"c-2"}`, seed.ID), status: 400, code: "invalid_json"},
+		{name: "order: a key twice in a line", method: "POST", target: "/api/v1/orders", body: cart(fmt.Sprintf(`[{"item_id":%d,"quantity":1,"quantity":2}]`, seed.ID)), status: 400, code: "invalid_json"},
+		{name: "order: invalid UTF-8", method: "POST", target: "/api/v1/orders", body: fmt.Sprintf("{\"item_id\":%d,\"customer_id\":\"c-\xff\"}", seed.ID), status: 400, code: "invalid_json"},
+		{name: "order: a control character", method: "POST", target: "/api/v1/orders", body: fmt.Sprintf(`{"item_id":%d,"customer_id":"c-\u0007"}`, seed.ID), status: 422, code: "validation_failed"},
 		{name: "order: unknown field", method: "POST", target: "/api/v1/orders", body: `{"item_id":1,"customer_id":"c-1","coupon":"x"}`, status: 422, code: "validation_failed"},
 		{name: "order: quantity as string", method: "POST", target: "/api/v1/orders", body: `{"item_id":1,"quantity":"1","customer_id":"c-1"}`, status: 422, code: "validation_failed"},
 		{name: "order: quantity as float", method: "POST", target: "/api/v1/orders", body: `{"item_id":1,"quantity":1.5,"customer_id":"c-1"}`, status: 422, code: "validation_failed"},
@@ -165,7 +171,7 @@ func TestBadInput(t *testing.T) {
 		{name: "create item: malformed JSON", method: "POST", target: "/api/v1/items", body: `{"name":"x",`, status: 400, code: "invalid_json"},
 		{name: "create item: empty body", method: "POST", target: "/api/v1/items", body: "", status: 400, code: "invalid_json"},
 		{name: "create item: trailing data", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1} {}`, status: 400, code: "invalid_json"},
-		{name: "create item: unknown field", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"price":3}`, status: 422, code: "validation_failed"},
+		{name: "create item: unknown field", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"colour":"red"}`, status: 422, code: "validation_failed"},
 		{name: "create item: missing name", method: "POST", target: "/api/v1/items", body: `{"stock":1}`, status: 422, code: "validation_failed"},
 		{name: "create item: empty name", method: "POST", target: "/api/v1/items", body: `{"name":"","stock":1}`, status: 422, code: "validation_failed"},
 		{name: "create item: blank name", method: "POST", target: "/api/v1/items", body: `{"name":"   ","stock":1}`, status: 422, code: "validation_failed"},
@@ -178,6 +184,25 @@ func TestBadInput(t *testing.T) {
 		{name: "create item: stock as float", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1.5}`, status: 422, code: "validation_failed"},
 		{name: "create item: max_per_customer -1", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"max_per_customer":-1}`, status: 422, code: "validation_failed"},
 		{name: "create item: max_per_customer above max", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"max_per_customer":1000001}`, status: 422, code: "validation_failed"},
+		{name: "create item: price -1", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"price":-1}`, status: 422, code: "validation_failed"},
+		{name: "create item: price above max", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"price":1000000000001}`, status: 422, code: "validation_failed"},
+		{name: "create item: price as float", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"price":10.5}`, status: 422, code: "validation_failed"},
+		{name: "create item: price as string", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"price":"10"}`, status: 422, code: "validation_failed"},
+		{name: "create item: currency in lower case", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"currency":"idr"}`, status: 422, code: "validation_failed"},
+		{name: "create item: currency unknown", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"currency":"ABC"}`, status: 422, code: "validation_failed"},
+		{name: "create item: currency of no currency", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"currency":"XXX"}`, status: 422, code: "validation_failed"},
+		{name: "create item: currency of 4 letters", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"currency":"IDRR"}`, status: 422, code: "validation_failed"},
+		{name: "create item: currency empty", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"currency":""}`, status: 422, code: "validation_failed"},
+		{name: "create item: currency as number", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1,"currency":360}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a newline", method: "POST", target: "/api/v1/items", body: `{"name":"a\nb","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a tab", method: "POST", target: "/api/v1/items", body: `{"name":"a\tb","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with NUL", method: "POST", target: "/api/v1/items", body: `{"name":"a\u0000b","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with DEL", method: "POST", target: "/api/v1/items", body: `{"name":"a\u007fb","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a C1 control", method: "POST", target: "/api/v1/items", body: `{"name":"a\u0085b","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a right-to-left override", method: "POST", target: "/api/v1/items", body: `{"name":"shoe\u202egpj.exe","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a left-to-right embedding", method: "POST", target: "/api/v1/items", body: `{"name":"\u202ashoe","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a first strong isolate", method: "POST", target: "/api/v1/items", body: `{"name":"shoe\u2068x","stock":1}`, status: 422, code: "validation_failed"},
+		{name: "create item: name with a pop directional isolate", method: "POST", target: "/api/v1/items", body: `{"name":"shoe\u2069","stock":1}`, status: 422, code: "validation_failed"},
 		{name: "create item: body over 64 KiB", method: "POST", target: "/api/v1/items", body: huge(`{"name":"`), status: 413, code: "body_too_large"},
 		{name: "create item: no Authorization", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1}`, header: noAuth, status: 401, code: "unauthorized"},
 		{name: "create item: wrong token", method: "POST", target: "/api/v1/items", body: `{"name":"x","stock":1}`, header: map[string]string{"Authorization": "Bearer wrong"}, status: 401, code: "unauthorized"},
@@ -204,6 +229,14 @@ func TestBadInput(t *testing.T) {
 		{name: "patch item: no Authorization", method: "PATCH", target: item, body: `{"name":"y"}`, header: noAuth, status: 401, code: "unauthorized"},
 		{name: "patch item: ADMIN_TOKEN unset", method: "PATCH", target: item, body: `{"name":"y"}`, noAdmin: true, status: 401, code: "unauthorized"},
 		{name: "patch item: unknown item", method: "PATCH", target: unknownItem, body: `{"name":"y"}`, status: 404, code: "item_not_found"},
+		{name: "patch item: price -1", method: "PATCH", target: item, body: `{"price":-1}`, status: 422, code: "validation_failed"},
+		{name: "patch item: price above max", method: "PATCH", target: item, body: `{"price":1000000000001}`, status: 422, code: "validation_failed"},
+		{name: "patch item: null price", method: "PATCH", target: item, body: `{"price":null}`, status: 422, code: "validation_failed"},
+		{name: "patch item: currency in lower case", method: "PATCH", target: item, body: `{"currency":"usd"}`, status: 422, code: "validation_failed"},
+		{name: "patch item: currency unknown", method: "PATCH", target: item, body: `{"currency":"QQQ"}`, status: 422, code: "validation_failed"},
+		{name: "patch item: valid price, bad currency", method: "PATCH", target: item, body: `{"price":100,"currency":"US"}`, status: 422, code: "validation_failed"},
+		{name: "patch item: name with a control character", method: "PATCH", target: item, body: `{"name":"y\u0007"}`, status: 422, code: "validation_failed"},
+		{name: "patch item: name with a right-to-left isolate", method: "PATCH", target: item, body: `{"name":"\u2067y"}`, status: 422, code: "validation_failed"},
 
 		// POST /api/v1/items/{id}/stock
 		{name: "stock: delta 0", method: "POST", target: item + "/stock", body: `{"delta":0}`, status: 422, code: "validation_failed"},
@@ -273,7 +306,9 @@ func TestBadInput(t *testing.T) {
 				t.Parallel()
 				ts := newTestServer(t, db, func(c *Config) {
 					if tt.noAdmin {
-						c.AdminToken = ""
+						noAdmin := testAuthConfig
+						noAdmin.AdminToken = ""
+						c.Auth = testAuth(t, noAdmin)
 					}
 				})
 				before := countRows(t, db)

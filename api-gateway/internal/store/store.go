@@ -33,10 +33,24 @@ func New(db *gorm.DB) *Store {
 	return &Store{db: db, known: expirable.NewLRU[int64, bool](100_000, nil, 5*time.Second), lookups: newLookups(db)}
 }
 
+// NewItem is an item to create. Stock is its initial stock; Currency is
+// items.DefaultCurrency when empty.
+type NewItem struct {
+	Name           string
+	Stock          int64
+	MaxPerCustomer int
+	Price          int64
+	Currency       string
+}
+
 // CreateItem stores a new item with its initial stock.
-func (s *Store) CreateItem(ctx context.Context, name string, stock int64, maxPerCustomer int) (message.Item, error) {
+func (s *Store) CreateItem(ctx context.Context, it NewItem) (message.Item, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	row := items.Row{Name: name, Stock: stock, InitialStock: stock, MaxPerCustomer: maxPerCustomer, CreatedAt: now, UpdatedAt: now}
+	if it.Currency == "" {
+		it.Currency = items.DefaultCurrency
+	}
+	row := items.Row{Name: it.Name, Stock: it.Stock, InitialStock: it.Stock, MaxPerCustomer: it.MaxPerCustomer,
+		Price: it.Price, Currency: it.Currency, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return message.Item{}, fmt.Errorf("create item: %w", err)
 	}
@@ -93,6 +107,10 @@ func (s *Store) Items(ctx context.Context, afterID int64, limit int) ([]message.
 type ItemPatch struct {
 	Name           *string
 	MaxPerCustomer *int
+	// Price and Currency apply to lines reserved from now on; an order keeps
+	// the price its lines were reserved at.
+	Price    *int64
+	Currency *string
 }
 
 // UpdateItem applies p to a live item.
@@ -103,6 +121,12 @@ func (s *Store) UpdateItem(ctx context.Context, id int64, p ItemPatch) (message.
 	}
 	if p.MaxPerCustomer != nil {
 		set["max_per_customer"] = *p.MaxPerCustomer
+	}
+	if p.Price != nil {
+		set["price"] = *p.Price
+	}
+	if p.Currency != nil {
+		set["currency"] = *p.Currency
 	}
 	res := s.db.WithContext(ctx).Model(&items.Row{}).Where("id = ? AND deleted_at IS NULL", id).Updates(set)
 	if res.Error != nil {
@@ -121,9 +145,9 @@ func (s *Store) Orders(ctx context.Context, customer, display string, after *ord
 	return order.List(ctx, s.db, customer, display, after, limit)
 }
 
-// MoveOrder moves an order to status to (see order.Move).
-func (s *Store) MoveOrder(ctx context.Context, id, to string, shards int) (message.Order, error) {
-	return order.Move(ctx, s.db, id, to, shards)
+// MoveOrder moves an order to status to, if may allows it (see order.Move).
+func (s *Store) MoveOrder(ctx context.Context, id, to string, shards int, may func(message.Order) error) (message.Order, error) {
+	return order.Move(ctx, s.db, id, to, shards, may)
 }
 
 // MoveLine moves an order's line of item to status to (see order.MoveLine).

@@ -36,14 +36,27 @@ import (
 
 // Store applies batches of commands.
 type Store struct {
-	db       *gorm.DB
-	shards   int
-	outboxed chan struct{}
+	db        *gorm.DB
+	shards    int
+	maxUnpaid int // 0: no cap
+	outboxed  chan struct{}
 }
 
+// Option tunes a Store.
+type Option func(*Store)
+
+// MaxUnpaid caps the unpaid orders a customer may hold (pending, confirmed or
+// awaiting payment): an order past it is rejected unpaid_limit by its home
+// shard. 0, the default, is no cap.
+func MaxUnpaid(n int) Option { return func(s *Store) { s.maxUnpaid = n } }
+
 // NewStore returns a Store over db for a deployment of shards shards.
-func NewStore(db *gorm.DB, shards int) *Store {
-	return &Store{db: db, shards: shards, outboxed: make(chan struct{}, 1)}
+func NewStore(db *gorm.DB, shards int, opts ...Option) *Store {
+	s := &Store{db: db, shards: shards, outboxed: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Outboxed receives after a batch that queued commands in the outbox
@@ -107,6 +120,11 @@ type batch struct {
 	orders    map[string]*orderState
 	seenCmds  map[string]*itemCommandRow // stock changes and deletions applied before
 	totals    map[customerItem]int       // quantity held per customer and limited item
+	maxUnpaid int                        // 0: no cap
+	// unpaid counts the unpaid orders of the customers whose orders may be
+	// confirmed in this batch (see countUnpaid); a customer missing from it
+	// has no order the batch can confirm.
+	unpaid map[string]int
 
 	results   []message.Result
 	movements []movementRow
@@ -137,6 +155,8 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batc
 		orders:    map[string]*orderState{},
 		seenCmds:  map[string]*itemCommandRow{},
 		totals:    map[customerItem]int{},
+		maxUnpaid: s.maxUnpaid,
+		unpaid:    map[string]int{},
 		changed:   map[int64]bool{},
 	}
 	var orderIDs, cmdIDs, customers []string
@@ -227,7 +247,90 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batc
 			b.totals[customerItem{r.CustomerID, r.ItemID}] = r.Total
 		}
 	}
+	if err := b.countUnpaid(tx, cmds); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// countUnpaid reads how many unpaid orders the customers hold whose new
+// orders in cmds may be confirmed, in one query; without a cap, or when no
+// order of the batch can be confirmed (a sold-out item's crowd), it reads
+// nothing. An order may be confirmed when every line its home decides finds
+// its item and the stock as loaded: in a batch of orders stock only falls,
+// so any other order fails whatever the cap. A stock change or release in the
+// batch can raise it, so then every new order's customer is counted.
+//
+// The one caveat: each shard counts what the others committed, so orders of
+// one customer decided at the same instant on different shards may each pass
+// the cap, at most one extra order per shard (more only if that instant's
+// batch on a shard holds several orders of the customer).
+func (b *batch) countUnpaid(tx *gorm.DB, cmds []message.Command) error {
+	if b.maxUnpaid == 0 {
+		return nil
+	}
+	stockMayRise := slices.ContainsFunc(cmds, func(c message.Command) bool {
+		return c.Kind == message.KindStock || c.Kind == message.KindRelease
+	})
+	seen := map[string]bool{}
+	var customers []string
+	for i := range cmds {
+		c := &cmds[i]
+		if c.Kind != message.KindOrder || seen[c.CustomerID] || b.orders[c.ID] != nil {
+			continue
+		}
+		if !stockMayRise && !b.mayReserve(c) {
+			continue
+		}
+		seen[c.CustomerID] = true
+		customers = append(customers, c.CustomerID)
+	}
+	if len(customers) == 0 {
+		return nil
+	}
+	var rows []struct {
+		CustomerID string
+		Orders     int
+	}
+	// display_status, derived from the status, narrows the scan of the
+	// customer's index entries to the unpaid ones' display codes.
+	var displays []string
+	for _, st := range orderstatus.Unpaid {
+		if d := orderstatus.Code(st, nil); !slices.Contains(displays, d) {
+			displays = append(displays, d)
+		}
+	}
+	err := tx.Model(&order.Row{}).Select("customer_id, COUNT(*) AS orders").
+		Where("customer_id IN ? AND display_status IN ? AND status IN ?", customers, displays, orderstatus.Unpaid).
+		Group("customer_id").Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("count unpaid orders: %w", err)
+	}
+	for _, c := range customers {
+		b.unpaid[c] = 0
+	}
+	for _, r := range rows {
+		b.unpaid[r.CustomerID] = r.Orders
+	}
+	return nil
+}
+
+// mayReserve reports whether c's home lines find their items and enough
+// stock as loaded.
+func (b *batch) mayReserve(c *message.Command) bool {
+	for _, l := range b.ownLines(c) {
+		item := b.items[l.ItemID]
+		if item == nil || item.DeletedAt != nil || item.Stock < int64(l.Quantity) {
+			return false
+		}
+	}
+	return true
+}
+
+// overUnpaid reports whether a customer holds as many unpaid orders as the
+// cap allows.
+func (b *batch) overUnpaid(customer string) bool {
+	return b.maxUnpaid > 0 && b.unpaid[customer] >= b.maxUnpaid
 }
 
 // ownLines returns the lines of c this shard decides.
@@ -299,7 +402,10 @@ func (b *batch) order(c *message.Command) {
 	}
 	b.orders[c.ID] = st
 	own := b.ownLines(c)
-	ok := b.reserve(st, own)
+	ok := b.reserve(st, own, true)
+	if ok && b.maxUnpaid > 0 {
+		b.unpaid[c.CustomerID]++ // pending or confirmed: unpaid either way
+	}
 	switch {
 	case !ok:
 		// The home part failed: the order is rejected without asking the
@@ -349,33 +455,56 @@ func (b *batch) orderPart(c *message.Command) {
 		b.publishIfFinal(st) // applied before
 		return
 	}
-	b.reserve(st, c.Lines)
+	b.reserve(st, c.Lines, false)
 	st.row.PartsDone++
 	st.dirty = true
 	if st.row.PartsDone == st.row.Parts {
 		b.finish(st)
+		if _, counted := b.unpaid[st.row.CustomerID]; counted && st.row.Status == orderstatus.Rejected {
+			b.unpaid[st.row.CustomerID]-- // counted while pending, unpaid no more
+		}
 	}
 }
 
 // reserve decides a part's lines all or nothing. A failing line is released
-// with its reason, the others of the part released without one.
-func (b *batch) reserve(st *orderState, lines []message.Line) bool {
+// with its reason, the others of the part released without one. Every line
+// must be priced in the order's currency, that of its first reserved line.
+// The home part (home) is refused too when the customer holds as many unpaid
+// orders as the cap allows, with the reason on its first line. A reserved
+// line takes its item's price, which the order's total adds up.
+func (b *batch) reserve(st *orderState, lines []message.Line, home bool) bool {
 	failed, reason := -1, ""
+	currency, priced := "", st.row.Currency != nil
+	if priced {
+		currency = *st.row.Currency
+	}
 	for _, l := range lines {
 		item := b.items[l.ItemID]
 		key := customerItem{st.row.CustomerID, l.ItemID}
 		switch {
 		case item == nil || item.DeletedAt != nil:
 			reason = message.ReasonItemNotFound
+		case priced && item.Currency != currency:
+			reason = message.ReasonCurrencyMismatch
 		case item.MaxPerCustomer > 0 && b.totals[key]+l.Quantity > item.MaxPerCustomer:
 			reason = message.ReasonLimitExceeded
 		case item.Stock < int64(l.Quantity):
 			reason = message.ReasonOutOfStock
 		default:
+			if !priced {
+				currency, priced = item.Currency, true
+			}
 			continue
 		}
 		failed = l.No
 		break
+	}
+	if failed < 0 && home && b.overUnpaid(st.row.CustomerID) {
+		failed, reason = lines[0].No, message.ReasonUnpaidLimit
+	}
+	var total int64
+	if st.row.Total != nil {
+		total = *st.row.Total
 	}
 	for _, l := range lines {
 		line := st.line(l.No)
@@ -389,9 +518,15 @@ func (b *batch) reserve(st *orderState, lines []message.Line) bool {
 		}
 		line.Status = orderstatus.Reserved
 		item := b.items[l.ItemID]
+		price := item.Price
+		line.UnitPrice = &price
+		total += int64(l.Quantity) * price
 		item.Stock -= int64(l.Quantity)
 		b.totals[customerItem{st.row.CustomerID, l.ItemID}] += l.Quantity
 		b.move(item, st.row.ID, movementOrder, -int64(l.Quantity))
+	}
+	if failed < 0 {
+		st.row.Total, st.row.Currency = &total, &currency
 	}
 	return failed < 0
 }
@@ -409,6 +544,7 @@ func (b *batch) finish(st *orderState) {
 	}
 	if st.row.Status == orderstatus.Rejected {
 		b.outbox = append(b.outbox, order.Releases(st.row.ID, st.lines, b.shards)...)
+		st.row.Total, st.row.Currency = nil, nil // owes nothing
 	}
 	st.row.ProcessedAt = &b.now
 	st.row.UpdatedAt = b.now
@@ -551,7 +687,7 @@ func (b *batch) write(tx *gorm.DB) error {
 				continue
 			}
 			err := tx.Model(&order.LineRow{}).Where("order_id = ? AND line_no = ?", l.OrderID, l.LineNo).
-				Updates(map[string]any{"status": l.Status, "reason": l.Reason}).Error
+				Updates(map[string]any{"status": l.Status, "reason": l.Reason, "unit_price": l.UnitPrice}).Error
 			if err != nil {
 				return fmt.Errorf("update order line: %w", err)
 			}
@@ -559,7 +695,8 @@ func (b *batch) write(tx *gorm.DB) error {
 		if st.dirty {
 			err := tx.Model(&order.Row{}).Where("id = ?", id).Updates(map[string]any{
 				"status": st.row.Status, "reason": st.row.Reason, "display_status": st.row.DisplayStatus,
-				"parts_done": st.row.PartsDone, "processed_at": st.row.ProcessedAt, "updated_at": st.row.UpdatedAt,
+				"parts_done": st.row.PartsDone, "total": st.row.Total, "currency": st.row.Currency,
+				"processed_at": st.row.ProcessedAt, "updated_at": st.row.UpdatedAt,
 			}).Error
 			if err != nil {
 				return fmt.Errorf("update order: %w", err)

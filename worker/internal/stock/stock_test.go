@@ -36,7 +36,8 @@ func openDB(t testing.TB) *gorm.DB {
 func addItem(t testing.TB, db *gorm.DB, stock int64, maxPer int) int64 {
 	t.Helper()
 	now := time.Now().UTC()
-	row := items.Row{Name: "item", Stock: stock, InitialStock: stock, MaxPerCustomer: maxPer, CreatedAt: now, UpdatedAt: now}
+	row := items.Row{Name: "item", Stock: stock, InitialStock: stock, MaxPerCustomer: maxPer, Currency: items.DefaultCurrency,
+		CreatedAt: now, UpdatedAt: now}
 	if err := db.Create(&row).Error; err != nil {
 		t.Fatal(err)
 	}
