@@ -1,5 +1,8 @@
 # orderq — `make help` lists the targets.
-MODULES := shared api-gateway worker loadtest e2e
+MODULES := shared api-gateway worker loadtest orderqctl e2e
+# The credentials deploy/run-local.sh (make run) generates once, which make
+# loadtest reads too; git-ignored.
+LOCAL_ENV := .orderq/local.env
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_MYSQL_DSN ?= root:@tcp(127.0.0.1:3306)/?parseTime=true&charset=utf8mb4
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
@@ -10,12 +13,13 @@ FUZZTIME ?= 10s
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build bin/api-gateway, bin/worker and bin/loadtest
+build: ## build bin/api-gateway, bin/worker, bin/loadtest and bin/orderqctl
 	cd api-gateway && go build -o ../bin/api-gateway ./cmd/api-gateway
 	cd worker && go build -o ../bin/worker ./cmd/worker
 	cd loadtest && go build -o ../bin/loadtest ./cmd/loadtest
+	cd orderqctl && go build -o ../bin/orderqctl ./cmd/orderqctl
 
-run: build ## make sure RabbitMQ and MySQL are up, then run gateway + worker in the foreground
+run: build ## make sure RabbitMQ and MySQL are up, then run gateway + worker in the foreground, with local credentials
 	deploy/run-local.sh
 
 test: build ## run every module's tests against the real RabbitMQ and MariaDB/MySQL
@@ -34,7 +38,9 @@ bench: ## Go benchmarks of the worker's batch apply and the gateway's publish pa
 	cd worker && go test -run '^$$' -bench . -benchmem ./...
 	cd api-gateway && go test -run '^$$' -bench . -benchmem ./...
 
-loadtest: build ## a short, standard flash-sale run against a running `make run`
+# The file's lines keep a variable the environment sets (deploy/run-local.sh).
+loadtest: build ## a short, standard flash-sale run against a running `make run`, with its credentials
+	set -a; if [ -f $(LOCAL_ENV) ]; then . ./$(LOCAL_ENV); fi; set +a; \
 	bin/loadtest flashsale --stock 1000 --orders 20000 --concurrency 200
 
 up: ## start the whole stack in containers

@@ -153,8 +153,9 @@ func TestOrderLifecycle(t *testing.T) {
 		display      string
 	}{
 		{"GET", "", nil, nil, 200, "awaiting_payment"},
-		{"POST", "/pay", nil, nil, 200, "processing"},
-		{"POST", "/cancel", nil, nil, 200, "canceled"},
+		// The back office's manual payment, and a refund: the admin's.
+		{"POST", "/pay", nil, admin, 200, "processing"},
+		{"POST", "/cancel", nil, admin, 200, "canceled"},
 	}
 	for i, step := range steps {
 		var o view
@@ -171,7 +172,7 @@ func TestOrderLifecycle(t *testing.T) {
 	}
 	// Canceled is final: paying now is refused.
 	var e struct{ Error struct{ Code string } }
-	if got := c.do("POST", "/api/v1/orders/"+id+"/pay", nil, nil, &e); got != http.StatusConflict || e.Error.Code != "invalid_transition" {
+	if got := c.do("POST", "/api/v1/orders/"+id+"/pay", nil, admin, &e); got != http.StatusConflict || e.Error.Code != "invalid_transition" {
 		t.Errorf("pay after cancel: %d %q, want 409 invalid_transition", got, e.Error.Code)
 	}
 }
@@ -198,7 +199,7 @@ func TestPaymentTimeoutReleasesOnce(t *testing.T) {
 		t.Fatalf("order: %d", st)
 	}
 	paid = o.ID
-	if got := c.do("POST", "/api/v1/orders/"+paid+"/pay", nil, nil, nil); got != http.StatusOK {
+	if got := c.do("POST", "/api/v1/orders/"+paid+"/pay", nil, admin, nil); got != http.StatusOK {
 		t.Fatalf("pay: %d", got)
 	}
 	// The worker dies before the timeout and comes back after it: the

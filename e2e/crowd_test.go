@@ -163,7 +163,7 @@ func lostKind(err error) string {
 	return err.Error()
 }
 
-// postOrder sends one order and decodes an accepted answer.
+// postOrder sends one order as the storefront and decodes an accepted answer.
 func postOrder(hc *http.Client, base, body, key string) (int, http.Header, message.Order, error) {
 	var o message.Order
 	req, err := http.NewRequest(http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
@@ -171,6 +171,7 @@ func postOrder(hc *http.Client, base, body, key string) (int, http.Header, messa
 		return 0, nil, o, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", storefrontKey)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}

@@ -26,9 +26,17 @@ import (
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/testenv"
+	"github.com/orderq/orderq/shared/token"
 )
 
-const adminToken = "e2e-admin-token"
+// The system's credentials, each as long as the gateway wants a secret.
+const (
+	adminToken     = "e2e-admin-token-of-32-characters-or-more"
+	storefrontKey  = "e2e-storefront-key-of-32-characters-or-more"
+	customerSecret = "e2e-customer-jwt-secret-of-32-bytes-or-more"
+	orderIDSecret  = "e2e-order-id-secret-of-32-bytes-or-more"
+	webhookSecret  = "e2e-payment-webhook-secret-of-32-bytes-or-more"
+)
 
 // binDir holds the binaries under test: ORDERQ_BIN (make test sets it to bin/),
 // else built once into a temporary directory.
@@ -70,10 +78,14 @@ type system struct {
 func newSystem(t *testing.T) *system {
 	t.Helper()
 	return &system{t: t, env: map[string]string{
-		"AMQP_URL":    testenv.Vhost(t),
-		"MYSQL_DSN":   testenv.Database(t),
-		"ADMIN_TOKEN": adminToken,
-		"SHARDS":      "4",
+		"AMQP_URL":               testenv.Vhost(t),
+		"MYSQL_DSN":              testenv.Database(t),
+		"ADMIN_TOKEN":            adminToken,
+		"STOREFRONT_API_KEYS":    storefrontKey,
+		"CUSTOMER_JWT_SECRET":    customerSecret,
+		"ORDER_ID_SECRET":        orderIDSecret,
+		"PAYMENT_WEBHOOK_SECRET": webhookSecret,
+		"SHARDS":                 "4",
 	}}
 }
 
@@ -207,6 +219,9 @@ func (s *system) startGateway(extra map[string]string) (*process, string) {
 		extra = map[string]string{}
 	}
 	extra["HTTP_ADDR"] = "127.0.0.1:0"
+	if extra["METRICS_ADDR"] == "" {
+		extra["METRICS_ADDR"] = "127.0.0.1:0"
+	}
 	p, addr := s.start("api-gateway", extra, `"msg":"listening".*"addr":"([^"]+)"`)
 	base := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
@@ -230,13 +245,38 @@ type client struct {
 	t    *testing.T
 	base string
 	http *http.Client
+	// cred is the credential every request carries unless its own headers
+	// have one: the gateway refuses a request with two.
+	cred map[string]string
 }
 
+// newClient returns a client that acts as the storefront: it names the
+// customer in each order, and the admin's requests send admin.
 func newClient(t *testing.T, base string, conns int) *client {
 	return &client{t: t, base: base, http: &http.Client{
 		Timeout:   60 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
-	}}
+	}, cred: storefront}
+}
+
+// customer returns a client on the same connections that acts as the
+// customer sub, with a token of their own.
+func (c *client) customer(sub string) *client {
+	c.t.Helper()
+	tok, err := token.Mint([]byte(customerSecret), sub, time.Hour)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cc := *c
+	cc.cred = map[string]string{"Authorization": "Bearer " + tok}
+	return &cc
+}
+
+// anonymous returns a client on the same connections that sends no credential.
+func (c *client) anonymous() *client {
+	cc := *c
+	cc.cred = nil
+	return &cc
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil). It
@@ -255,6 +295,11 @@ func (c *client) do(method, path string, body any, headers map[string]string, ou
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if headers["Authorization"] == "" && headers["X-API-Key"] == "" {
+		for k, v := range c.cred {
+			req.Header.Set(k, v)
+		}
+	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
@@ -273,7 +318,11 @@ func (c *client) do(method, path string, body any, headers map[string]string, ou
 	return resp.StatusCode
 }
 
-var admin = map[string]string{"Authorization": "Bearer " + adminToken}
+// The headers of the admin and of the storefront.
+var (
+	admin      = map[string]string{"Authorization": "Bearer " + adminToken}
+	storefront = map[string]string{"X-API-Key": storefrontKey}
+)
 
 func (c *client) createItem(name string, stock int64, maxPer int) message.Item {
 	c.t.Helper()
@@ -294,14 +343,19 @@ func (c *client) item(id int64) message.Item {
 }
 
 // order places an order, waiting up to wait seconds for its outcome, and
-// returns the status and the order.
+// returns the status and the order. An empty customer names none, as a
+// customer with a token does.
 func (c *client) order(item int64, qty int, customer string, wait int) (int, message.Order) {
 	var o message.Order
 	h := map[string]string{}
 	if wait > 0 {
 		h["Prefer"] = fmt.Sprintf("wait=%d", wait)
 	}
-	st := c.do("POST", "/api/v1/orders", map[string]any{"item_id": item, "quantity": qty, "customer_id": customer}, h, &o)
+	body := map[string]any{"item_id": item, "quantity": qty}
+	if customer != "" {
+		body["customer_id"] = customer
+	}
+	st := c.do("POST", "/api/v1/orders", body, h, &o)
 	return st, o
 }
 

@@ -57,6 +57,8 @@ func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *f
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.crowd.URL, "url", defaultURL, "the gateway `URL` (env ORDERQ_URL)")
 	fs.StringVar(&c.crowd.AdminToken, "admin-token", "", "`token` for creating items (env ADMIN_TOKEN)")
+	var auth authFlags
+	auth.register(fs)
 	fs.StringVar(&c.mysqlDSN, "mysql-dsn", defaultMySQLDSN, "`DSN` of orderq's database, read only, to wait until the system settled and check what it holds; empty checks the gateway's answers only (env MYSQL_DSN)")
 	fs.IntVar(&c.crowd.Items, "items", 5, "items on sale, each with --stock")
 	fs.Int64Var(&c.crowd.Stock, "stock", 100, "initial stock of each item")
@@ -79,6 +81,9 @@ func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *f
 		return c, fs, err
 	}
 	applyEnv(fs, getenv)
+	if err := auth.apply(fs, getenv, &c.crowd, cartsHelp); err != nil {
+		return c, fs, err
+	}
 	if c.crowd.MaxLines < 1 {
 		return c, fs, usageError{fmt.Errorf("max-lines must be within 1…%d", crowd.MaxCartLines), cartsHelp}
 	}
@@ -119,6 +124,7 @@ func carts(ctx context.Context, args []string, getenv func(string) string, stdou
 		what = fmt.Sprintf("%g carts/s for %s, at most %d in flight,", c.Rate, c.Duration, c.Concurrency)
 	}
 	fmt.Fprintf(stderr, "loadtest: %s of 1–%d lines over %d items of stock %d at %s\n", what, c.MaxLines, c.Items, c.Stock, c.URL)
+	fmt.Fprintf(stderr, "loadtest: %s\n", authNote(c))
 	res, err := runCrowd(ctx, cfg.crowd, cfg.output, stderr, tty, "carts", cfg.crowd.Items)
 	if err != nil {
 		return err

@@ -39,7 +39,8 @@ ratio to the best of forupdate and atomic.
              between read and write makes the race show on any machine.
   forupdate  one transaction per order: SELECT … FOR UPDATE, UPDATE, INSERT
   atomic     one conditional UPDATE … WHERE stock >= ? per order, then INSERT
-  orderq     the gateway at --url (queue-serialized, batched)
+  orderq     the gateway at --url (queue-serialized, batched), its buyers
+             authenticated as --auth says; the yardsticks check no credential
 
 naive, forupdate and atomic are yardsticks, not product endpoints: small gin
 services started in-process for the comparison, each on its own database
@@ -70,6 +71,8 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 	strategies := strings.Join(allStrategies, ",")
 	fs.StringVar(&c.crowd.URL, "url", defaultURL, "orderq's gateway `URL` (env ORDERQ_URL)")
 	fs.StringVar(&c.crowd.AdminToken, "admin-token", "", "`token` for creating orderq's item (env ADMIN_TOKEN)")
+	var auth authFlags
+	auth.register(fs)
 	fs.StringVar(&c.mysqlDSN, "mysql-dsn", defaultMySQLDSN, "`DSN` of orderq's database (its ledger is checked when the DSN names one); the yardsticks' databases are created on its server (env MYSQL_DSN)")
 	fs.StringVar(&strategies, "strategies", strategies, "comma-separated `list` of the strategies to run: naive, forupdate, atomic, orderq")
 	fs.BoolVar(&c.expectCorrect, "expect-correct", false, "exit 1 when any selected strategy breaks an invariant, not only orderq")
@@ -88,6 +91,9 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 		return c, fs, err
 	}
 	applyEnv(fs, getenv)
+	if err := auth.apply(fs, getenv, &c.crowd, compareHelp); err != nil {
+		return c, fs, err
+	}
 	for s := range strings.SplitSeq(strategies, ",") {
 		s = strings.TrimSpace(s)
 		switch {
@@ -137,6 +143,9 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stderr, "loadtest: %d orders of quantity %d, %d at once, for stock %d, against %s\n",
 		cfg.crowd.Orders, cfg.crowd.Quantity, cfg.crowd.Concurrency, cfg.crowd.Stock, strings.Join(cfg.strategies, ", "))
+	if slices.Contains(cfg.strategies, orderqStrategy) {
+		fmt.Fprintf(stderr, "loadtest: at orderq, %s\n", authNote(cfg.crowd))
+	}
 
 	var (
 		rows      []report.Strategy
@@ -209,7 +218,8 @@ func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io
 			return nil, in, nil, err
 		}
 		defer cleanup()
-		cc.URL = srv.URL
+		// A yardstick checks no credential: its buyers name themselves.
+		cc.URL, cc.Auth = srv.URL, crowd.AuthNone
 	}
 
 	res, err = runCrowd(ctx, cc, cfg.output, stderr, tty, "compare "+name, 1)

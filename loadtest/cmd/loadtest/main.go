@@ -11,7 +11,8 @@
 //
 // Exit status: 0 when every invariant holds, 1 when one is violated, 2 for a
 // usage error, 3 when the sale could not be run or observed (gateway
-// unreachable, admin token refused, database unreachable, interrupted).
+// unreachable, the admin token or the buyers' credentials refused, database
+// unreachable, interrupted).
 package main
 
 import (
@@ -101,7 +102,13 @@ with --json; --report out.html writes charts for a post-mortem; on a terminal a
 progress line shows the crowd as it goes.
 
 Exit status: 0 every invariant holds, 1 an invariant is violated, 2 usage error,
-3 the sale could not be run (gateway or database unreachable, token refused).
+3 the sale could not be run (gateway or database unreachable, a credential
+refused).
+
+The buyers authenticate as the gateway expects (--auth): with a customer token
+each, minted from CUSTOMER_JWT_SECRET; or through a storefront's X-API-Key
+(STOREFRONT_API_KEY, or the first of STOREFRONT_API_KEYS); the admin token
+(ADMIN_TOKEN) creates the items.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -130,7 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, key := range map[string]string{"url": "ORDERQ_URL", "admin-token": "ADMIN_TOKEN", "mysql-dsn": "MYSQL_DSN"} {
+	for name, key := range map[string]string{"url": "ORDERQ_URL", "admin-token": "ADMIN_TOKEN", "mysql-dsn": "MYSQL_DSN",
+		"jwt-secret": "CUSTOMER_JWT_SECRET", "api-key": "STOREFRONT_API_KEY"} {
 		if v := getenv(key); v != "" && !set[name] && fs.Lookup(name) != nil {
 			fs.Set(name, v)
 		}

@@ -25,6 +25,10 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// jwtSecret is the flag that gives the crowd the fake gateway's secret for
+// customer tokens.
+const jwtSecret = "--jwt-secret=" + gatewaytest.JWTSecret
+
 func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -40,7 +44,7 @@ func TestLoadConfig(t *testing.T) {
 				cc := c.crowd
 				if cc.URL != defaultURL || cc.AdminToken != "" || cc.Stock != 100 || cc.Orders != 2000 ||
 					cc.Concurrency != 200 || cc.Quantity != 1 || cc.Customers != 0 || cc.MaxPerCustomer != 0 ||
-					cc.Wait != 5 || cc.Timeout != 2*time.Minute || c.mysqlDSN != defaultMySQLDSN || c.json {
+					cc.Wait != 5 || cc.Timeout != 2*time.Minute || c.mysqlDSN != defaultMySQLDSN || c.json || cc.Auth != crowd.AuthNone {
 					t.Errorf("defaults = %+v, dsn %q, json %v", cc, c.mysqlDSN, c.json)
 				}
 			},
@@ -210,6 +214,123 @@ func TestLoadCartsConfig(t *testing.T) {
 	}
 }
 
+// TestAuthFlags: how the buyers authenticate, from the flags and the
+// gateway's own variables, in every command that places orders.
+func TestAuthFlags(t *testing.T) {
+	const secret, key = "0123456789abcdef0123456789abcdef", "storefront-key"
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		auth  crowd.Auth
+		check func(t *testing.T, c crowd.Config)
+		usage string // fragment of the usage error; "" when none
+	}{
+		{name: "nothing set", auth: crowd.AuthNone},
+		{
+			name: "the gateway's secret, issuer and audience",
+			env:  map[string]string{"CUSTOMER_JWT_SECRET": secret, "CUSTOMER_JWT_ISSUER": "shop", "CUSTOMER_JWT_AUDIENCE": "orderq"},
+			auth: crowd.AuthToken,
+			check: func(t *testing.T, c crowd.Config) {
+				t.Helper()
+				if string(c.Tokens.Secret) != secret || c.Tokens.Issuer != "shop" || c.Tokens.Audience != "orderq" {
+					t.Errorf("tokens = %+v", c.Tokens)
+				}
+			},
+		},
+		{
+			name: "the secret flag wins",
+			args: []string{"--jwt-secret", strings.ToUpper(secret)},
+			env:  map[string]string{"CUSTOMER_JWT_SECRET": secret},
+			auth: crowd.AuthToken,
+			check: func(t *testing.T, c crowd.Config) {
+				t.Helper()
+				if string(c.Tokens.Secret) != strings.ToUpper(secret) {
+					t.Errorf("secret %q: the flag did not win", c.Tokens.Secret)
+				}
+			},
+		},
+		{
+			name: "the first of the gateway's storefront keys",
+			env:  map[string]string{"STOREFRONT_API_KEYS": " " + key + " ,other"},
+			auth: crowd.AuthStorefront,
+			check: func(t *testing.T, c crowd.Config) {
+				t.Helper()
+				if c.APIKey != key {
+					t.Errorf("key %q, want %q", c.APIKey, key)
+				}
+			},
+		},
+		{
+			name: "a storefront's own key before the gateway's list",
+			env:  map[string]string{"STOREFRONT_API_KEY": "mine", "STOREFRONT_API_KEYS": key},
+			auth: crowd.AuthStorefront,
+			check: func(t *testing.T, c crowd.Config) {
+				t.Helper()
+				if c.APIKey != "mine" {
+					t.Errorf("key %q, want mine", c.APIKey)
+				}
+			},
+		},
+		{name: "the key flag", args: []string{"--api-key", key}, env: map[string]string{"STOREFRONT_API_KEY": "mine"}, auth: crowd.AuthStorefront,
+			check: func(t *testing.T, c crowd.Config) {
+				t.Helper()
+				if c.APIKey != key {
+					t.Errorf("key %q, want %q", c.APIKey, key)
+				}
+			}},
+		{name: "tokens before a key", env: map[string]string{"CUSTOMER_JWT_SECRET": secret, "STOREFRONT_API_KEYS": key}, auth: crowd.AuthToken},
+		{name: "storefront asked for", args: []string{"--auth=storefront"},
+			env: map[string]string{"CUSTOMER_JWT_SECRET": secret, "STOREFRONT_API_KEYS": key}, auth: crowd.AuthStorefront},
+		{name: "none asked for", args: []string{"--auth=none"}, env: map[string]string{"CUSTOMER_JWT_SECRET": secret}, auth: crowd.AuthNone},
+		{name: "an explicitly empty secret", args: []string{"--jwt-secret="}, env: map[string]string{"CUSTOMER_JWT_SECRET": secret}, auth: crowd.AuthNone},
+		{name: "token without a secret", args: []string{"--auth=token"}, usage: "--auth token needs --jwt-secret or CUSTOMER_JWT_SECRET"},
+		{name: "a short secret", env: map[string]string{"CUSTOMER_JWT_SECRET": "short"}, usage: "must be at least 32 bytes"},
+		{name: "storefront without a key", args: []string{"--auth=storefront"}, usage: "--auth storefront needs --api-key"},
+		{name: "unknown", args: []string{"--auth=basic"}, usage: `auth "basic"`},
+	}
+	loaders := map[string]func(args []string, getenv func(string) string) (crowd.Config, error){
+		"flashsale": func(args []string, getenv func(string) string) (crowd.Config, error) {
+			c, _, err := loadConfig("flashsale", args, getenv)
+			return c.crowd, err
+		},
+		"catalogue": func(args []string, getenv func(string) string) (crowd.Config, error) {
+			c, _, err := loadConfig("catalogue", args, getenv)
+			return c.crowd, err
+		},
+		"carts": func(args []string, getenv func(string) string) (crowd.Config, error) {
+			c, _, err := loadCartsConfig(args, getenv)
+			return c.crowd, err
+		},
+		"compare": func(args []string, getenv func(string) string) (crowd.Config, error) {
+			c, _, err := loadCompareConfig(args, getenv)
+			return c.crowd, err
+		},
+	}
+	for command, load := range loaders {
+		for _, tt := range tests {
+			t.Run(command+"/"+tt.name, func(t *testing.T) {
+				c, err := load(tt.args, env(tt.env))
+				if tt.usage != "" {
+					if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), tt.usage) {
+						t.Fatalf("load(%q) = %v, want a usage error saying %q", tt.args, err, tt.usage)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("load(%q): %v", tt.args, err)
+				}
+				if c.Auth != tt.auth {
+					t.Errorf("auth %q, want %q", c.Auth, tt.auth)
+				}
+				if tt.check != nil {
+					tt.check(t, c)
+				}
+			})
+		}
+	}
+}
+
 func TestLoadCompareConfig(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -265,15 +386,16 @@ func TestRun(t *testing.T) {
 	good := gatewaytest.New(t, gatewaytest.Options{FailEvery: 11})
 	overselling := gatewaytest.New(t, gatewaytest.Options{Oversell: true})
 	leaking := gatewaytest.New(t, gatewaytest.Options{Leak: true})
+	open := gatewaytest.New(t, gatewaytest.Options{AuthOff: true})
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 
 	sale := func(url string, more ...string) []string {
-		return append([]string{"flashsale", "--url", url, "--admin-token", "secret", "--mysql-dsn=",
+		return append([]string{"flashsale", "--url", url, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 			"--stock", "10", "--orders", "60", "--concurrency", "8", "--wait", "1", "--timeout", "20s"}, more...)
 	}
 	carts := func(url string, more ...string) []string {
-		return append([]string{"carts", "--url", url, "--admin-token", "secret", "--mysql-dsn=",
+		return append([]string{"carts", "--url", url, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 			"--items", "4", "--stock", "10", "--orders", "80", "--concurrency", "8", "--wait", "1",
 			"--timeout", "20s", "--settle", "300ms", "--seed", "5"}, more...)
 	}
@@ -285,11 +407,37 @@ func TestRun(t *testing.T) {
 		err    string   // fragment of the error
 	}{
 		{
-			name:   "a correct gateway passes",
-			args:   sale(good.URL),
-			code:   exitPassed,
-			stdout: []string{"invariants    PASS", "confirmed quantity 10", "ledger        not checked: --mysql-dsn is empty"},
+			name: "a correct gateway passes",
+			args: sale(good.URL),
+			code: exitPassed,
+			stdout: []string{"invariants    PASS", "confirmed quantity 10", "ledger        not checked: --mysql-dsn is empty",
+				"auth          token: a customer token per buyer, 60 minted in "},
 		},
+		{
+			name:   "as a storefront",
+			args:   sale(good.URL, "--auth=storefront", "--api-key", gatewaytest.APIKey),
+			code:   exitPassed,
+			stdout: []string{"invariants    PASS", "auth          storefront: X-API-Key, the customer named in the body"},
+		},
+		{
+			name:   "without credentials at a gateway with AUTH=off",
+			args:   sale(open.URL, "--auth=none"),
+			code:   exitPassed,
+			stdout: []string{"invariants    PASS", "auth          none: no credential"},
+		},
+		{
+			name: "without credentials at a gateway that wants them",
+			args: sale(good.URL, "--auth=none"),
+			code: exitFailed,
+			err:  "the gateway refused the buyers' credentials (auth none): gateway answered 401 unauthorized",
+		},
+		{
+			name: "tokens of another secret",
+			args: sale(good.URL, "--jwt-secret="+strings.Repeat("x", 32)),
+			code: exitFailed,
+			err:  "the gateway refused the buyers' credentials (auth token): gateway answered 401 unauthorized",
+		},
+		{name: "token without a secret", args: sale(good.URL, "--jwt-secret=", "--auth=token"), code: exitUsage, err: "--auth token needs --jwt-secret"},
 		{
 			name:   "an overselling gateway fails",
 			args:   sale(overselling.URL),
@@ -305,21 +453,21 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name: "open loop",
-			args: []string{"flashsale", "--url", good.URL, "--admin-token", "secret", "--mysql-dsn=",
+			args: []string{"flashsale", "--url", good.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 				"--stock", "10", "--rate", "100", "--duration", "300ms", "--concurrency", "8", "--wait", "1"},
 			code:   exitPassed,
 			stdout: []string{"schedule      open loop, 100/s for 300ms: sent ", "orders        30 planned, 30 sent", "invariants    PASS"},
 		},
 		{
 			name: "catalogue",
-			args: []string{"catalogue", "--url", good.URL, "--admin-token", "secret", "--mysql-dsn=",
+			args: []string{"catalogue", "--url", good.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 				"--items", "20", "--stock", "3", "--orders", "150", "--concurrency", "8", "--wait", "1", "--seed", "3"},
 			code:   exitPassed,
 			stdout: []string{"catalogue     20 items of stock 3, Zipf s 1.1 (seed 3): stock 60 → ", "invariants    PASS"},
 		},
 		{
 			name: "an overselling catalogue fails",
-			args: []string{"catalogue", "--url", overselling.URL, "--admin-token", "secret", "--mysql-dsn=",
+			args: []string{"catalogue", "--url", overselling.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 				"--items", "20", "--stock", "3", "--orders", "150", "--concurrency", "8", "--wait", "1", "--seed", "3"},
 			code:   exitViolated,
 			stdout: []string{"invariants    FAIL", "  - oversold: ", " of 20 items: item "},
@@ -347,7 +495,9 @@ func TestRun(t *testing.T) {
 			stdout: []string{"invariants    FAIL", "  - stock_mismatch: "},
 			err:    "invariants violated",
 		},
-		{name: "carts json", args: carts(good.URL, "--json"), code: exitPassed, stdout: []string{`"carts": {`, `"per_item": [`, `"passed": true`}},
+		{name: "carts json", args: carts(good.URL, "--json"), code: exitPassed, stdout: []string{`"carts": {`, `"per_item": [`, `"passed": true`, `"auth": "token"`}},
+		{name: "carts as a storefront", args: carts(good.URL, "--auth=storefront", "--api-key="+gatewaytest.APIKey), code: exitPassed,
+			stdout: []string{"invariants    PASS", "auth          storefront: "}},
 		{name: "carts help", args: []string{"carts", "-h"}, code: exitPassed,
 			stdout: []string{"Usage: loadtest carts", "-max-lines", "-settle", "-seed", "-items"}},
 		{name: "carts bad flag", args: carts(good.URL, "--max-lines=9"), code: exitUsage, err: "max-lines"},
@@ -360,7 +510,7 @@ func TestRun(t *testing.T) {
 		{name: "help", args: []string{"help"}, code: exitPassed,
 			stdout: []string{"loadtest flashsale [flags]", "loadtest catalogue [flags]", "loadtest carts [flags]", "loadtest compare [flags]"}},
 		{name: "flashsale help", args: []string{"flashsale", "-h"}, code: exitPassed,
-			stdout: []string{"Usage: loadtest flashsale", "-max-per-customer", "-rate", "-duration", "-report"}},
+			stdout: []string{"Usage: loadtest flashsale", "-max-per-customer", "-rate", "-duration", "-report", "-auth", "-jwt-secret", "-api-key"}},
 		{name: "catalogue help", args: []string{"catalogue", "-h"}, code: exitPassed, stdout: []string{"Usage: loadtest catalogue", "-zipf-s", "-items"}},
 		{name: "compare help", args: []string{"compare", "-h"}, code: exitPassed,
 			stdout: []string{"Usage: loadtest compare", "SELECT … FOR UPDATE", "-strategies", "-expect-correct", "-keep"}},
@@ -400,7 +550,7 @@ func TestRun(t *testing.T) {
 func TestRunJSONIsOneDocument(t *testing.T) {
 	gw := gatewaytest.New(t, gatewaytest.Options{})
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"flashsale", "--url", gw.URL, "--admin-token", "secret",
+	err := run(context.Background(), []string{"flashsale", "--url", gw.URL, "--admin-token", "secret", jwtSecret,
 		"--mysql-dsn=", "--stock", "3", "--orders", "5", "--concurrency", "2", "--json"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, &stderr)
@@ -454,7 +604,7 @@ func TestRunWritesHTMLReport(t *testing.T) {
 	gw := gatewaytest.New(t, gatewaytest.Options{Delay: time.Millisecond})
 	path := filepath.Join(t.TempDir(), "out.html")
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"flashsale", "--url", gw.URL, "--admin-token", "secret", "--mysql-dsn=",
+	err := run(context.Background(), []string{"flashsale", "--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 		"--stock", "20", "--orders", "200", "--concurrency", "4", "--wait", "1", "--report", path}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, &stderr)
@@ -522,7 +672,7 @@ func TestCompareAll(t *testing.T) {
 	gw := gatewaytest.New(t, gatewaytest.Options{})
 	path := filepath.Join(t.TempDir(), "compare.html")
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"compare", "--url", gw.URL, "--admin-token", "secret", "--mysql-dsn", server,
+	err := run(context.Background(), []string{"compare", "--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn", server,
 		"--stock", "30", "--orders", "200", "--concurrency", "16", "--wait", "1", "--timeout", "30s", "--json", "--report", path},
 		&stdout, &stderr)
 	if got := exitCode(err); got != exitPassed {
@@ -539,6 +689,9 @@ func TestCompareAll(t *testing.T) {
 				Ledger struct {
 					Note string `json:"note"`
 				} `json:"ledger"`
+				Crowd struct {
+					Auth string `json:"auth"`
+				} `json:"crowd"`
 			} `json:"run"`
 		} `json:"strategies"`
 	}
@@ -548,6 +701,10 @@ func TestCompareAll(t *testing.T) {
 	var names []string
 	for _, s := range doc.Strategies {
 		names = append(names, s.Name)
+		// orderq's buyers have tokens; the yardsticks check no credential.
+		if want := map[bool]string{true: "token", false: "none"}[s.Name == "orderq"]; s.Run.Crowd.Auth != want {
+			t.Errorf("%s: auth %q, want %q", s.Name, s.Run.Crowd.Auth, want)
+		}
 		if s.Name != "naive" && (!s.Passed || s.LostUpdates != 0) {
 			t.Errorf("%s: passed %v, %d lost updates", s.Name, s.Passed, s.LostUpdates)
 		}
@@ -657,7 +814,7 @@ func TestCartsDatabaseUnreadable(t *testing.T) {
 	dsn := testenv.Database(t)
 	gw := gatewaytest.New(t, gatewaytest.Options{})
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"carts", "--url", gw.URL, "--admin-token", "secret", "--mysql-dsn", dsn,
+	err := run(context.Background(), []string{"carts", "--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn", dsn,
 		"--items", "3", "--stock", "5", "--orders", "30", "--concurrency", "4", "--wait", "1", "--settle", "200ms"}, &stdout, &stderr)
 	if got := exitCode(err); got != exitFailed {
 		t.Fatalf("exit %d (%v), want %d\nstdout:\n%s", got, err, exitFailed, &stdout)

@@ -75,6 +75,8 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 	}
 	fs.StringVar(&c.crowd.URL, "url", defaultURL, "the gateway `URL` (env ORDERQ_URL)")
 	fs.StringVar(&c.crowd.AdminToken, "admin-token", "", "`token` for creating items (env ADMIN_TOKEN)")
+	var auth authFlags
+	auth.register(fs)
 	fs.Int64Var(&c.crowd.Stock, "stock", stock, "initial stock of each item")
 	fs.IntVar(&c.crowd.Orders, "orders", orders, "orders to send (closed loop)")
 	fs.IntVar(&c.crowd.Concurrency, "concurrency", 200, "customers ordering at the same time; with --rate, the most orders in flight")
@@ -93,6 +95,9 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 		return c, fs, err
 	}
 	applyEnv(fs, getenv)
+	if err := auth.apply(fs, getenv, &c.crowd, help); err != nil {
+		return c, fs, err
+	}
 	if name == "catalogue" && c.crowd.Items < 2 {
 		return c, fs, usageError{errors.New("items must be 2 or more (one item is a flashsale)"), help}
 	}
@@ -135,6 +140,7 @@ func sale(ctx context.Context, name string, args []string, getenv func(string) s
 	} else {
 		fmt.Fprintf(stderr, "loadtest: %s for stock %d at %s\n", what, c.Stock, c.URL)
 	}
+	fmt.Fprintf(stderr, "loadtest: %s\n", authNote(c))
 	res, err := runCrowd(ctx, cfg.crowd, cfg.output, stderr, tty, name, max(cfg.crowd.Items, 1))
 	if err != nil {
 		return err

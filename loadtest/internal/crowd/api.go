@@ -117,10 +117,14 @@ func (a *api) getItem(ctx context.Context, id int64) (Item, error) {
 	return it, err
 }
 
-// placeOrder sends one attempt of an order; body is the encoded order and key its
-// Idempotency-Key, the same on every attempt.
-func (a *api) placeOrder(ctx context.Context, key string, body []byte, wait int) (order, error) {
-	h := header{"Idempotency-Key", key}
+// placeOrder sends one attempt of an order from the buyer of cred; body is
+// the encoded order and key its Idempotency-Key, the same on every attempt.
+func (a *api) placeOrder(ctx context.Context, cred credential, key string, body []byte, wait int) (order, error) {
+	h := make(header, 0, 6)
+	h = append(h, "Idempotency-Key", key)
+	if cred.name != "" {
+		h = append(h, cred.name, cred.value)
+	}
 	if wait > 0 {
 		h = append(h, "Prefer", "wait="+strconv.Itoa(wait))
 	}
@@ -130,13 +134,19 @@ func (a *api) placeOrder(ctx context.Context, key string, body []byte, wait int)
 	return o, err
 }
 
-func (a *api) getOrder(ctx context.Context, id string, wait int) (order, error) {
+// getOrder reads an order as the buyer of cred, long-polling up to wait
+// seconds for it to be final.
+func (a *api) getOrder(ctx context.Context, cred credential, id string, wait int) (order, error) {
 	path := "/api/v1/orders/" + id
 	if wait > 0 {
 		path += "?wait=" + strconv.Itoa(wait)
 	}
+	var h header
+	if cred.name != "" {
+		h = header{cred.name, cred.value}
+	}
 	var o order
-	_, err := a.do(ctx, http.MethodGet, path, header{}, nil, &o, http.StatusOK)
+	_, err := a.do(ctx, http.MethodGet, path, h, nil, &o, http.StatusOK)
 	return o, err
 }
 

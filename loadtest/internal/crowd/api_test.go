@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderq/orderq/loadtest/internal/check"
 )
 
 // TestDoAnswers checks how each kind of answer of the gateway is reported: the
@@ -96,6 +99,29 @@ func TestServerWait(t *testing.T) {
 	for _, tt := range tests {
 		if got := serverWait(tt.header); got != tt.want {
 			t.Errorf("serverWait(%q) = %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
+
+// TestBodyNamesTheCustomer: a buyer with a token is its subject and names no
+// customer; a storefront names the buyer.
+func TestBodyNamesTheCustomer(t *testing.T) {
+	for _, tt := range []struct {
+		auth  Auth
+		named bool
+	}{{AuthToken, false}, {AuthStorefront, true}, {AuthNone, true}} {
+		r := &runner{cfg: Config{Auth: tt.auth}, items: []Item{{ID: 7}}}
+		for _, o := range []*Order{
+			{Order: check.Order{CustomerID: "c-3", Quantity: 1}},
+			{Order: check.Order{CustomerID: "c-3", Quantity: 1}, Lines: []Line{{Item: 0, Quantity: 1}}},
+		} {
+			body, err := r.body(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(body), `"customer_id":"c-3"`); got != tt.named || (!tt.named && strings.Contains(string(body), "customer_id")) {
+				t.Errorf("auth %s: body %s; want the customer named: %v", tt.auth, body, tt.named)
+			}
 		}
 	}
 }

@@ -7,6 +7,10 @@
 // runs closed-loop (Concurrency customers, each ordering again once
 // their order is final) or open-loop (Rate orders a second on a fixed schedule,
 // whatever the answers, with Concurrency as the cap on orders in flight).
+//
+// The buyers authenticate as Config.Auth says: each with a customer token of
+// their own, minted before the run so that a request only sets a header, or
+// through a storefront's API key.
 package crowd
 
 import (
@@ -15,6 +19,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,12 +29,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orderq/orderq/loadtest/internal/check"
+	"github.com/orderq/orderq/shared/token"
 )
 
 // Config describes one sale.
 type Config struct {
-	URL            string // the gateway, without /api/v1
-	AdminToken     string
+	URL        string // the gateway, without /api/v1
+	AdminToken string // creates the items
+	// Auth is how the buyers authenticate; "" is AuthNone.
+	Auth Auth
+	// Tokens signs the buyers' tokens of AuthToken: one each, minted before
+	// the run, with the gateway's secret and its issuer and audience.
+	Tokens token.Config
+	// APIKey is the storefront's key of AuthStorefront.
+	APIKey string
+
 	Stock          int64 // initial stock of each item
 	MaxPerCustomer int   // 0 means no limit
 	// Items is how many items are on sale, each with Stock; 0 means 1. With
@@ -131,7 +145,7 @@ func (c Config) Validate() error {
 	case c.StockEvery < 0:
 		return errors.New("stock sampling interval must be 0 (none) or positive")
 	}
-	return nil
+	return c.validAuth()
 }
 
 // planned is the number of orders an open-loop schedule starts.
@@ -144,6 +158,7 @@ func planned(rate float64, d time.Duration) int {
 }
 
 func (c Config) withDefaults() Config {
+	c.Auth = c.auth()
 	if c.Items == 0 {
 		c.Items = 1
 	}
@@ -205,6 +220,8 @@ type Order struct {
 	AcceptedAt time.Time // 2xx answer; zero when not accepted
 	FinalAt    time.Time // final status seen; zero when not final
 	Err        string    // why it was not accepted
+
+	buyer int // the customer's number: CustomerID is customerID(buyer)
 }
 
 // Sent reports whether the order was sent before the deadline.
@@ -235,8 +252,13 @@ type Result struct {
 	StockSamples []StockSample
 	// Open loop: orders the schedule could not start because Concurrency were
 	// in flight, and the latest an order started after it was due.
-	Slipped       int
-	Lag           time.Duration
+	Slipped int
+	Lag     time.Duration
+	// Tokens is how many buyers' tokens were minted before the run (AuthToken),
+	// and Minting how long that took.
+	Tokens  int
+	Minting time.Duration
+
 	Started       time.Time // the first order was due
 	ScheduleEnded time.Time // open loop: the last order's slot ended
 	Finished      time.Time // the crowd was done
@@ -322,9 +344,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// A connection for each customer, and one for sampling the stock.
 	client := newClient(cfg.Concurrency + 1)
 	defer client.CloseIdleConnections()
+	creds, err := newCredentials(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{
 		cfg:      cfg,
 		api:      &api{base: strings.TrimRight(cfg.URL, "/"), token: cfg.AdminToken, client: client},
+		creds:    creds,
 		errs:     map[string]int{},
 		progress: cfg.Progress,
 	}
@@ -337,12 +364,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	r.items = items
-	res := &Result{Config: cfg, Items: items, Orders: make([]Order, cfg.Orders)}
+	res := &Result{Config: cfg, Items: items, Orders: make([]Order, cfg.Orders), Tokens: len(creds.buyers), Minting: creds.minted}
 	pick, pickCart := picker(cfg), cartPicker(cfg)
 	for i := range res.Orders {
+		buyer := i % cfg.Customers
 		o := Order{
-			Order: check.Order{CustomerID: fmt.Sprintf("c-%d", i%cfg.Customers), Quantity: cfg.Quantity},
+			Order: check.Order{CustomerID: customerID(buyer), Quantity: cfg.Quantity},
 			Key:   uuid.NewString(),
+			buyer: buyer,
 		}
 		if cfg.Carts() {
 			o.Lines = pickCart()
@@ -362,6 +391,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
+	r.abort = cancel
 	stopSampling := r.sampleStock(ctx, res)
 	res.Started = time.Now()
 	if cfg.OpenLoop() {
@@ -374,6 +404,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Errors = r.errs
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sale interrupted: %w", err)
+	}
+	if r.denied != nil {
+		return nil, fmt.Errorf("the gateway refused the buyers' credentials (auth %s): %w", cfg.Auth, r.denied)
 	}
 
 	if res.FinalStocks, err = r.finalStocks(ctx); err != nil {
@@ -600,11 +633,35 @@ func (r *runner) sampleStock(ctx context.Context, res *Result) (stop func()) {
 type runner struct {
 	cfg      Config
 	api      *api
+	creds    *credentials
 	items    []Item
 	progress *Progress
 
 	mu   sync.Mutex
 	errs map[string]int
+	// denied is the first answer that refused a buyer's credential, which
+	// stops the run by abort: every other buyer would meet it too, and what
+	// it proves is the setup's fault, not the gateway's.
+	denied error
+	abort  func()
+}
+
+// deny stops the run when err refused a buyer's credential, and reports
+// whether it did.
+func (r *runner) deny(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || (ae.Status != http.StatusUnauthorized && ae.Status != http.StatusForbidden) {
+		return false
+	}
+	r.mu.Lock()
+	if r.denied == nil {
+		r.denied = err
+	}
+	r.mu.Unlock()
+	if r.abort != nil {
+		r.abort()
+	}
+	return true
 }
 
 func (r *runner) count(phase string, err error) {
@@ -657,7 +714,7 @@ func (r *runner) place(ctx context.Context, o *Order, body []byte) (order, error
 	for attempt := 1; ; attempt++ {
 		o.Attempts = attempt
 		actx, cancel := context.WithTimeout(ctx, r.requestTimeout())
-		ord, err := r.api.placeOrder(actx, o.Key, body, r.preferWait())
+		ord, err := r.api.placeOrder(actx, r.creds.of(o.buyer), o.Key, body, r.preferWait())
 		cancel()
 		if err == nil && ord.ID == "" {
 			err = fmt.Errorf("%w: order without id", errBadAnswer)
@@ -666,6 +723,9 @@ func (r *runner) place(ctx context.Context, o *Order, body []byte) (order, error
 			return ord, nil
 		}
 		r.count("order", err)
+		if r.deny(err) {
+			return order{}, err
+		}
 		if mayHavePublished(err) {
 			o.Uncertain = true
 		}
@@ -698,13 +758,16 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 	for ctx.Err() == nil {
 		start := time.Now()
 		actx, cancel := context.WithTimeout(ctx, r.requestTimeout())
-		ord, err := r.api.getOrder(actx, o.ID, r.cfg.Wait)
+		ord, err := r.api.getOrder(actx, r.creds.of(o.buyer), o.ID, r.cfg.Wait)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return // the deadline, not the gateway
 			}
 			r.count("poll", err)
+			if r.deny(err) {
+				return
+			}
 			failures++
 			Sleep(ctx, r.backoff(failures, err))
 			continue
@@ -721,23 +784,28 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 	}
 }
 
-// body is the request of o: a single-item order or a cart.
+// body is the request of o: a single-item order or a cart. A buyer with a
+// token of their own is the token's subject, and names no customer.
 func (r *runner) body(o *Order) ([]byte, error) {
+	customer := o.CustomerID
+	if r.cfg.Auth == AuthToken {
+		customer = ""
+	}
 	if o.Lines == nil {
-		return json.Marshal(orderBody{ItemID: r.items[o.Item].ID, Quantity: o.Quantity, CustomerID: o.CustomerID})
+		return json.Marshal(orderBody{ItemID: r.items[o.Item].ID, Quantity: o.Quantity, CustomerID: customer})
 	}
 	lines := make([]orderLine, len(o.Lines))
 	for i, l := range o.Lines {
 		lines[i] = orderLine{ItemID: r.items[l.Item].ID, Quantity: l.Quantity}
 	}
-	return json.Marshal(orderBody{CustomerID: o.CustomerID, Lines: lines})
+	return json.Marshal(orderBody{CustomerID: customer, Lines: lines})
 }
 
 // orderBody is an order's request: a single item, or a cart's lines.
 type orderBody struct {
 	ItemID     int64       `json:"item_id,omitempty"`
 	Quantity   int         `json:"quantity,omitempty"`
-	CustomerID string      `json:"customer_id"`
+	CustomerID string      `json:"customer_id,omitempty"`
 	Lines      []orderLine `json:"lines,omitempty"`
 }
 

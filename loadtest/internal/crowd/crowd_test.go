@@ -13,12 +13,15 @@ import (
 	"github.com/orderq/orderq/loadtest/internal/check"
 	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/gatewaytest"
+	"github.com/orderq/orderq/shared/token"
 )
 
-// config is a small, quick flash sale against url.
+// config is a small, quick flash sale against url, its buyers with a token
+// each.
 func config(url string) crowd.Config {
 	return crowd.Config{
-		URL: url, AdminToken: "secret",
+		URL: url, AdminToken: gatewaytest.AdminToken,
+		Auth: crowd.AuthToken, Tokens: token.Config{Secret: []byte(gatewaytest.JWTSecret)},
 		Stock: 20, Orders: 120, Concurrency: 16, Quantity: 1, Wait: 1,
 		Timeout:      20 * time.Second,
 		Backoff:      time.Millisecond,
@@ -607,6 +610,144 @@ func TestValidateCarts(t *testing.T) {
 			c := base
 			tt.change(&c)
 			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.say) {
+				t.Errorf("Validate = %v, want an error about %q", err, tt.say)
+			}
+		})
+	}
+}
+
+// TestRunAuthenticates runs the crowd in each way of authenticating against a
+// fake that checks credentials as the gateway does: the right credential lets
+// every order through, from the kind of caller it says; a wrong one stops the
+// run at the first refusal, as a run that cannot be made.
+func TestRunAuthenticates(t *testing.T) {
+	secret := token.Config{Secret: []byte(gatewaytest.JWTSecret)}
+	tests := []struct {
+		name   string
+		opts   gatewaytest.Options
+		change func(*crowd.Config)
+		// as is the kind of caller every order request must come from; empty
+		// when the orders are refused.
+		as string
+		// refused is true when the gateway refuses the credential.
+		refused bool
+	}{
+		{name: "a token per buyer", as: "customer"},
+		{
+			name: "tokens with the issuer and audience the gateway checks",
+			opts: gatewaytest.Options{Issuer: "shop", Audience: "orderq"},
+			change: func(c *crowd.Config) {
+				c.Tokens.Issuer, c.Tokens.Audience = "shop", "orderq"
+			},
+			as: "customer",
+		},
+		{
+			name:   "a storefront's key",
+			change: func(c *crowd.Config) { c.Auth, c.APIKey = crowd.AuthStorefront, gatewaytest.APIKey },
+			as:     "storefront",
+		},
+		{
+			name:   "none, at a gateway with AUTH=off",
+			opts:   gatewaytest.Options{AuthOff: true},
+			change: func(c *crowd.Config) { c.Auth = "" },
+			as:     "storefront",
+		},
+		{
+			name:    "tokens of another secret",
+			change:  func(c *crowd.Config) { c.Tokens.Secret = []byte(strings.Repeat("x", 32)) },
+			refused: true,
+		},
+		{
+			name:    "tokens without the audience the gateway checks",
+			opts:    gatewaytest.Options{Audience: "orderq"},
+			refused: true,
+		},
+		{
+			name:    "a wrong key",
+			change:  func(c *crowd.Config) { c.Auth, c.APIKey = crowd.AuthStorefront, "not-the-key" },
+			refused: true,
+		},
+		{
+			name:    "none, at a gateway that wants credentials",
+			change:  func(c *crowd.Config) { c.Auth = crowd.AuthNone },
+			refused: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := gatewaytest.New(t, tt.opts)
+			cfg := config(gw.URL)
+			cfg.Tokens = secret
+			cfg.Customers = 30 // fewer buyers than orders: each orders several times
+			if tt.change != nil {
+				tt.change(&cfg)
+			}
+			res, err := crowd.Run(context.Background(), cfg)
+			if tt.refused {
+				var ae *crowd.APIError
+				if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || !strings.Contains(err.Error(), "refused the buyers' credentials") {
+					t.Fatalf("Run = %v, want the 401 that refused the buyers' credentials", err)
+				}
+				if got := gw.Orders(); got != 0 {
+					t.Errorf("the gateway took %d orders", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			vs := check.VerifyItems(res.Records(nil))
+			if len(vs) != 0 || len(res.Errors) != 0 {
+				t.Fatalf("violations %v, errors %v", vs, res.Errors)
+			}
+			auths := gw.Auths()
+			if len(auths) != 1 || auths[tt.as] < cfg.Orders {
+				t.Errorf("the gateway saw order requests from %v, want at least %d, all from a %s", auths, cfg.Orders, tt.as)
+			}
+			tokens := gw.Tokens()
+			if cfg.Auth != crowd.AuthToken {
+				if len(tokens) != 0 || res.Tokens != 0 {
+					t.Errorf("tokens sent %v, %d minted; want none", tokens, res.Tokens)
+				}
+				return
+			}
+			// One token per buyer, minted once and sent on every request.
+			if len(tokens) != cfg.Customers || res.Tokens != cfg.Customers {
+				t.Errorf("%d customers sent tokens, %d were minted; want %d", len(tokens), res.Tokens, cfg.Customers)
+			}
+			for sub, n := range tokens {
+				if n != 1 {
+					t.Errorf("customer %s sent %d different tokens, want 1", sub, n)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateAuth(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*crowd.Config)
+		say    string // "" when valid
+	}{
+		{name: "token", change: func(c *crowd.Config) {}},
+		{name: "storefront", change: func(c *crowd.Config) { c.Auth, c.APIKey = crowd.AuthStorefront, "k" }},
+		{name: "none", change: func(c *crowd.Config) { c.Auth = crowd.AuthNone }},
+		{name: "unset is none", change: func(c *crowd.Config) { c.Auth = "" }},
+		{name: "token without a secret", change: func(c *crowd.Config) { c.Tokens.Secret = nil }, say: "auth token needs"},
+		{name: "token with a short secret", change: func(c *crowd.Config) { c.Tokens.Secret = []byte("short") }, say: "at least 32 bytes"},
+		{name: "storefront without a key", change: func(c *crowd.Config) { c.Auth = crowd.AuthStorefront }, say: "storefront API key"},
+		{name: "unknown", change: func(c *crowd.Config) { c.Auth = "basic" }, say: `auth "basic"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config("http://127.0.0.1:1")
+			tt.change(&c)
+			err := c.Validate()
+			if tt.say == "" && err != nil {
+				t.Fatalf("Validate = %v", err)
+			}
+			if tt.say != "" && (err == nil || !strings.Contains(err.Error(), tt.say)) {
 				t.Errorf("Validate = %v, want an error about %q", err, tt.say)
 			}
 		})

@@ -3,11 +3,18 @@
 // the orders in arrival order, as orderq's worker does, and a cart (an order
 // with lines) all or nothing. Options break it on purpose, so tests can prove
 // the checker notices.
+//
+// It checks credentials as the gateway does: a customer's HS256 token
+// (JWTSecret) makes its sub the customer, and a body naming another is 403;
+// a storefront's X-API-Key (APIKey) must name the customer in the body; an
+// order without a credential is 401, unless AuthOff. A customer reading
+// another's order gets 404.
 package gatewaytest
 
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,12 +25,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+)
+
+// Defaults of the credentials the fake accepts.
+const (
+	AdminToken = "secret"
+	APIKey     = "storefront-key-of-at-least-32-bytes"
+	JWTSecret  = "customer-token-secret-of-32-bytes-or-more"
 )
 
 // Options choose the fake's behaviour.
 type Options struct {
-	Token string // admin token; default "secret"
+	Token     string // admin token; default AdminToken
+	APIKey    string // the storefront's key; default APIKey
+	JWTSecret string // the customer tokens' HS256 key; default JWTSecret
+	// Issuer and Audience, when set, are required of customer tokens.
+	Issuer, Audience string
+	// AuthOff takes a request without a credential for a storefront, as the
+	// gateway does with AUTH=off.
+	AuthOff bool
 	// Delay is how old an order is before it is decided, so that short waits see
 	// it pending.
 	Delay time.Duration
@@ -49,6 +71,10 @@ type Server struct {
 	orders map[string]*order
 	keys   map[string]idempotency
 	posts  int
+	// auths counts the order requests by the role that sent them, and
+	// tokens the distinct tokens each customer sent.
+	auths  map[role]int
+	tokens map[string]map[string]bool
 
 	queue chan *order
 	stop  chan struct{}
@@ -110,13 +136,21 @@ type idempotency struct {
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.Token == "" {
-		opts.Token = "secret"
+		opts.Token = AdminToken
+	}
+	if opts.APIKey == "" {
+		opts.APIKey = APIKey
+	}
+	if opts.JWTSecret == "" {
+		opts.JWTSecret = JWTSecret
 	}
 	s := &Server{
 		opts:   opts,
 		items:  map[int64]*item{},
 		orders: map[string]*order{},
 		keys:   map[string]idempotency{},
+		auths:  map[role]int{},
+		tokens: map[string]map[string]bool{},
 		queue:  make(chan *order, 1<<16),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -145,6 +179,121 @@ func (s *Server) Orders() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.orders)
+}
+
+// Auths returns how many order requests (placing or reading) each kind of
+// caller sent: "customer", "storefront", "admin", or "anonymous" (AuthOff).
+func (s *Server) Auths() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]int{}
+	for r, n := range s.auths {
+		m[r.String()] = n
+	}
+	return m
+}
+
+// Tokens returns, by customer, how many distinct tokens they sent.
+func (s *Server) Tokens() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]int{}
+	for sub, ts := range s.tokens {
+		m[sub] = len(ts)
+	}
+	return m
+}
+
+// role is what kind of caller a request comes from.
+type role int
+
+const (
+	anonymous role = iota
+	customer
+	storefront
+	admin
+)
+
+func (r role) String() string {
+	return [...]string{"anonymous", "customer", "storefront", "admin"}[r]
+}
+
+// caller is who sent a request: a customer has their id.
+type caller struct {
+	role     role
+	customer string
+}
+
+var errCredential = errors.New("invalid credential")
+
+// identify tells who sent r, as the gateway does; a credential that is not
+// valid is an error.
+func (s *Server) identify(r *http.Request) (caller, error) {
+	authz, key := r.Header.Get("Authorization"), r.Header.Get("X-API-Key")
+	switch {
+	case authz != "" && key != "":
+		return caller{}, fmt.Errorf("%w: send Authorization or X-API-Key, not both", errCredential)
+	case key != "":
+		if key != s.opts.APIKey {
+			return caller{}, fmt.Errorf("%w: unknown API key", errCredential)
+		}
+		return caller{role: storefront}, nil
+	case authz == "":
+		if s.opts.AuthOff {
+			return caller{role: storefront}, nil
+		}
+		return caller{role: anonymous}, nil
+	}
+	tok, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok || tok == "" {
+		return caller{}, fmt.Errorf("%w: want Authorization: Bearer <token>", errCredential)
+	}
+	if tok == s.opts.Token {
+		return caller{role: admin}, nil
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt()}
+	if s.opts.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(s.opts.Issuer))
+	}
+	if s.opts.Audience != "" {
+		opts = append(opts, jwt.WithAudience(s.opts.Audience))
+	}
+	var c jwt.RegisteredClaims
+	if _, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return []byte(s.opts.JWTSecret), nil }, opts...); err != nil {
+		return caller{}, fmt.Errorf("%w: %v", errCredential, err)
+	}
+	if c.Subject == "" || len(c.Subject) > 64 {
+		return caller{}, fmt.Errorf("%w: sub must be 1…64 characters", errCredential)
+	}
+	s.mu.Lock()
+	if s.tokens[c.Subject] == nil {
+		s.tokens[c.Subject] = map[string]bool{}
+	}
+	s.tokens[c.Subject][tok] = true
+	s.mu.Unlock()
+	return caller{role: customer, customer: c.Subject}, nil
+}
+
+// orderCaller identifies the caller of an order request and counts it; it
+// answers 401 itself, and returns false then.
+func (s *Server) orderCaller(w http.ResponseWriter, r *http.Request) (caller, bool) {
+	c, err := s.identify(r)
+	if err == nil && c.role == anonymous {
+		err = errors.New("a credential is required: a customer token or a storefront's X-API-Key")
+	}
+	if err != nil {
+		unauthorized(w, err.Error())
+		return caller{}, false
+	}
+	s.mu.Lock()
+	s.auths[c.role]++
+	s.mu.Unlock()
+	return c, true
+}
+
+func unauthorized(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="orderq"`)
+	writeError(w, http.StatusUnauthorized, "unauthorized", msg)
 }
 
 // decide is the single writer: it decides orders one at a time, in the order
@@ -236,8 +385,12 @@ func (s *Server) applyCart(o *order) {
 }
 
 func (s *Server) createItem(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "a valid admin token is required")
+	switch c, err := s.identify(r); {
+	case err != nil || c.role == anonymous:
+		unauthorized(w, "a valid admin token is required")
+		return
+	case c.role != admin:
+		writeError(w, http.StatusForbidden, "forbidden", "only the admin may create items")
 		return
 	}
 	var in struct {
@@ -301,6 +454,10 @@ func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.orderCaller(w, r)
+	if !ok {
+		return
+	}
 	var in struct {
 		ItemID     int64  `json:"item_id"`
 		Quantity   int    `json:"quantity"`
@@ -310,6 +467,13 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", err.Error())
 		return
+	}
+	if who.role == customer {
+		if in.CustomerID != "" && in.CustomerID != who.customer {
+			writeError(w, http.StatusForbidden, "forbidden", "a customer orders for themselves only")
+			return
+		}
+		in.CustomerID = who.customer
 	}
 	if msg := validOrder(in.ItemID, in.Quantity, in.CustomerID, in.Lines); msg != "" {
 		writeError(w, http.StatusUnprocessableEntity, "validation_failed", msg)
@@ -399,12 +563,18 @@ func validOrder(itemID int64, quantity int, customer string, lines []line) strin
 }
 
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.orderCaller(w, r)
+	if !ok {
+		return
+	}
 	if _, err := uuid.Parse(r.PathValue("id")); err != nil {
 		writeError(w, http.StatusBadRequest, "validation_failed", "id: not an order id")
 		return
 	}
 	s.mu.Lock()
 	o, ok := s.orders[r.PathValue("id")]
+	// Another customer's order is not there for this one.
+	ok = ok && (who.role != customer || o.CustomerID == who.customer)
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusNotFound, "order_not_found", "no such order")

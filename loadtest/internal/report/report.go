@@ -137,6 +137,11 @@ type Crowd struct {
 	WaitSeconds    int     `json:"wait_seconds"`
 	Poll           bool    `json:"poll"` // orders sent without Prefer: wait, then polled
 	TimeoutSeconds float64 `json:"timeout_seconds"`
+	// Auth is how the buyers authenticated: token, storefront or none.
+	// With token, Tokens were minted before the run, in MintMS.
+	Auth   string  `json:"auth"`
+	Tokens int     `json:"tokens,omitempty"`
+	MintMS float64 `json:"mint_ms,omitempty"`
 }
 
 // Schedule is how well an open-loop crowd kept its rate.
@@ -213,6 +218,9 @@ func Build(in Input) Summary {
 			WaitSeconds:    r.Config.Wait,
 			Poll:           r.Config.Poll,
 			TimeoutSeconds: r.Config.Timeout.Seconds(),
+			Auth:           string(cmp.Or(r.Config.Auth, crowd.AuthNone)),
+			Tokens:         r.Tokens,
+			MintMS:         ms(r.Minting),
 		},
 		Orders:         Orders{Planned: len(r.Orders)},
 		ElapsedSeconds: seconds(r.Finished.Sub(r.Started)),
@@ -478,6 +486,7 @@ func (s Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "crowd\t%d at once%s, %d customers, %s, timeout %s\n",
 			s.Crowd.Concurrency, quantity, s.Crowd.Customers, waiting(s.Crowd), timeout)
 	}
+	fmt.Fprintf(tw, "auth\t%s\n", authLine(s.Crowd))
 	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)\n",
 		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain)
 	if s.Carts != nil {
@@ -576,6 +585,18 @@ func counts(m map[string]int, first ...string) string {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// authLine says how the buyers authenticated.
+func authLine(c Crowd) string {
+	switch crowd.Auth(c.Auth) {
+	case crowd.AuthToken:
+		return fmt.Sprintf("token: a customer token per buyer, %d minted in %s before the run", c.Tokens, millis(c.MintMS))
+	case crowd.AuthStorefront:
+		return "storefront: X-API-Key, the customer named in the body"
+	default:
+		return "none: no credential (a gateway with AUTH=off)"
+	}
 }
 
 // waiting says how the crowd waited for outcomes.

@@ -73,8 +73,11 @@ func result() *crowd.Result {
 		return o
 	}
 	return &crowd.Result{
-		Config: crowd.Config{Stock: 1, Orders: 5, Concurrency: 2, Quantity: 1, Customers: 5, Wait: 5, Timeout: 2 * time.Minute},
-		Items:  []crowd.Item{{ID: 42, Stock: 1}},
+		Config: crowd.Config{Stock: 1, Orders: 5, Concurrency: 2, Quantity: 1, Customers: 5, Wait: 5, Timeout: 2 * time.Minute,
+			Auth: crowd.AuthToken},
+		Tokens:  5,
+		Minting: 2 * time.Millisecond,
+		Items:   []crowd.Item{{ID: 42, Stock: 1}},
 		Orders: []crowd.Order{
 			accepted("a", check.StatusConfirmed, "", 0, 10, 10),
 			accepted("b", check.StatusRejected, check.ReasonOutOfStock, 0, 20, 120),
@@ -94,7 +97,7 @@ func TestBuild(t *testing.T) {
 	want := Summary{
 		Version:        Version,
 		Item:           &Item{ID: 42, InitialStock: 1, FinalStock: 0, ConfirmedQuantity: 1},
-		Crowd:          Crowd{Concurrency: 2, Quantity: 1, Customers: 5, WaitSeconds: 5, TimeoutSeconds: 120},
+		Crowd:          Crowd{Concurrency: 2, Quantity: 1, Customers: 5, WaitSeconds: 5, TimeoutSeconds: 120, Auth: "token", Tokens: 5, MintMS: 2},
 		Orders:         Orders{Planned: 5, Sent: 4, Accepted: 3, Final: 2, NotAccepted: 1, Uncertain: 1},
 		ElapsedSeconds: 1,
 		// 3 accepted by 30ms, 2 final by 120ms.

@@ -1,0 +1,163 @@
+// Command orderqctl is the operator's tool for an orderq deployment. It reads
+// the same environment variables as the programs it works with.
+//
+//	orderqctl token --sub alice [--ttl 24h]   print a customer token
+//	orderqctl help [command]                  what the commands do
+//
+// Exit status (CONTRACT.md): 0 success, 1 a checked invariant or audit
+// failed, 2 usage error, 3 the work could not be run (a setting missing, a
+// server unreachable, a credential refused).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+	exitCannot = 3
+)
+
+// errFailed means a command ran and found what it checks broken (an audit);
+// its output says what.
+var errFailed = errors.New("check failed")
+
+// usageError is a command line orderqctl cannot run; help is the command
+// line that explains it.
+type usageError struct {
+	err  error
+	help string
+}
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// env is what a command runs with: the environment and where its output goes.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand. A new one (an audit, the dead letters) is a
+// row of commands and a function.
+type command struct {
+	name    string
+	usage   string // the command line, as in "token --sub ID [--ttl 24h]"
+	summary string // one line for orderqctl help
+	about   string // what orderqctl help <name> prints above the flags
+	flags   func(fs *flag.FlagSet) func(ctx context.Context, e env) error
+}
+
+// commands is every subcommand, in the order help lists them.
+var commands = []command{tokenCommand}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], env{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr})
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "orderqctl: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "run '%s' for usage\n", ue.help)
+		}
+	}
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errFailed):
+		return exitFailed
+	case errors.As(err, new(usageError)):
+		return exitUsage
+	default:
+		return exitCannot
+	}
+}
+
+func run(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 {
+		return usageError{errors.New("no command"), "orderqctl help"}
+	}
+	switch name := args[0]; name {
+	case "help", "-h", "-help", "--help":
+		return help(args[1:], e.stdout)
+	default:
+		c, ok := lookup(name)
+		if !ok {
+			return usageError{fmt.Errorf("unknown command %q", name), "orderqctl help"}
+		}
+		fs := newFlagSet(c)
+		exec := c.flags(fs)
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printHelp(e.stdout, c)
+				return nil
+			}
+			return usageError{err, "orderqctl help " + c.name}
+		}
+		if fs.NArg() > 0 {
+			return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0)), "orderqctl help " + c.name}
+		}
+		return exec(ctx, e)
+	}
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func newFlagSet(c command) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run reports errors and usage itself
+	return fs
+}
+
+// help prints the list of commands, or one command's usage.
+func help(args []string, w io.Writer) error {
+	if len(args) == 0 {
+		var b strings.Builder
+		b.WriteString("orderqctl is the operator's tool for an orderq deployment.\n\nUsage:\n\n")
+		for _, c := range commands {
+			fmt.Fprintf(&b, "\torderqctl %-36s %s\n", c.usage, c.summary)
+		}
+		b.WriteString("\torderqctl help [command]                 what a command does, and its flags\n")
+		b.WriteString("\nExit status: 0 success, 1 an audit failed, 2 usage error, 3 the work could not\nbe run (a setting missing, a server unreachable, a credential refused).\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		return usageError{fmt.Errorf("unknown command %q", args[0]), "orderqctl help"}
+	}
+	printHelp(w, c)
+	return nil
+}
+
+// printHelp writes a command's usage: what it does, then its flags.
+func printHelp(w io.Writer, c command) {
+	fmt.Fprintf(w, "Usage: orderqctl %s\n\n%s\nFlags:\n", c.usage, c.about)
+	fs := newFlagSet(c)
+	c.flags(fs)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
