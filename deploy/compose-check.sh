@@ -35,7 +35,32 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 
 docker compose version
-# Every service, including those behind a profile.
-docker compose -f docker-compose.yml --profile '*' config -q ||
-    die "docker-compose.yml is not valid"
-echo "compose-check: docker-compose.yml is valid"
+
+# The secrets docker-compose.yml requires: it has a default for none of them.
+# The check gives each a dummy value of its own, and reads no .env file, so it
+# validates the file, not this shell's environment.
+secrets=(ADMIN_TOKEN STOREFRONT_API_KEYS CUSTOMER_JWT_SECRET ORDER_ID_SECRET PAYMENT_WEBHOOK_SECRET
+    MARIADB_ROOT_PASSWORD ORDERQ_DB_PASSWORD ORDERQ_BROKER_PASSWORD)
+dummies=()
+for v in "${secrets[@]}"; do dummies+=("$v=compose-check-$v-0123456789abcdef0123456789abcdef"); done
+# config [VAR=value ...] [-- config flags]: `docker compose config` of every
+# service, including those behind a profile, with the dummies and overrides.
+config() {
+    local overrides=()
+    while (($#)) && [[ $1 != -- ]]; do overrides+=("$1"); shift; done
+    (($#)) && shift
+    env "${dummies[@]}" "${overrides[@]}" \
+        docker compose --env-file /dev/null -f docker-compose.yml --profile '*' config "$@"
+}
+
+config -- -q || die "docker-compose.yml is not valid (with every secret set)"
+for v in "${secrets[@]}"; do
+    if config "$v=" -- -q 2>/dev/null; then
+        die "docker-compose.yml is valid without $v: a secret must have no default"
+    fi
+done
+# Only the gateway's API port reaches the host.
+published=$(config | sed -nE 's/^ +published: "?([0-9]+)"?$/\1/p' | sort -u | xargs)
+[[ $published == 8080 ]] ||
+    die "docker-compose.yml publishes port(s) ${published:-none}: only the gateway's API port, 8080, may be"
+echo "compose-check: docker-compose.yml is valid, needs every secret, and publishes only the API port"

@@ -22,14 +22,29 @@ const (
 	DefaultMySQLDSN = "root:@tcp(127.0.0.1:3306)/orderq?parseTime=true&charset=utf8mb4"
 )
 
+// DefaultShardQueueMaxLength bounds each shard queue, in messages, when
+// SHARD_QUEUE_MAX_LENGTH is unset. A running worker keeps its queue near
+// empty, so only a shard whose worker is down or far behind meets the bound.
+// The gateway coalesces a crowd's orders into messages of up to 500, so a
+// crowd fills a queue by messages far more slowly than by orders: this many
+// absorb a worker outage of minutes during a sale (README, Performance), and
+// stop a queue nobody consumes long before it would fill the broker's disk
+// and raise the alarm that blocks every connection, the worker's results and
+// outbox included.
+const DefaultShardQueueMaxLength = 100_000
+
 // Common is what both the gateway and the worker need.
 type Common struct {
 	AMQPURL  string
 	MySQLDSN string
 	Shards   int
+	// ShardQueueMaxLength is SHARD_QUEUE_MAX_LENGTH: the most messages a
+	// shard queue holds; the broker refuses (nacks) publishes past it. Both
+	// programs declare the queues, so both read it.
+	ShardQueueMaxLength int
 }
 
-// LoadCommon reads AMQP_URL, MYSQL_DSN and SHARDS.
+// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS and SHARD_QUEUE_MAX_LENGTH.
 func LoadCommon(getenv func(string) string) (Common, error) {
 	c := Common{
 		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
@@ -37,6 +52,9 @@ func LoadCommon(getenv func(string) string) (Common, error) {
 	}
 	var err error
 	if c.Shards, err = Int(getenv, "SHARDS", shard.Default, 1, shard.Max); err != nil {
+		return c, err
+	}
+	if c.ShardQueueMaxLength, err = Int(getenv, "SHARD_QUEUE_MAX_LENGTH", DefaultShardQueueMaxLength, 1, 100_000_000); err != nil {
 		return c, err
 	}
 	if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
@@ -82,7 +100,8 @@ func (c Common) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("amqp_url", RedactURL(c.AMQPURL)),
 		slog.String("mysql_dsn", RedactDSN(c.MySQLDSN)),
-		slog.Int("shards", c.Shards))
+		slog.Int("shards", c.Shards),
+		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength))
 }
 
 // String returns the variable, or def when it is unset or empty.

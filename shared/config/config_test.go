@@ -14,8 +14,14 @@ func TestLoadCommon(t *testing.T) {
 		wantErr string
 		want    Common
 	}{
-		{name: "defaults", env: nil, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 4}},
-		{name: "shards set", env: map[string]string{"SHARDS": "8"}, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 8}},
+		{name: "defaults", env: nil, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 4, ShardQueueMaxLength: 100_000}},
+		{name: "shards set", env: map[string]string{"SHARDS": "8"}, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 8, ShardQueueMaxLength: 100_000}},
+		{name: "shard queue bound set", env: map[string]string{"SHARD_QUEUE_MAX_LENGTH": "500"}, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 4, ShardQueueMaxLength: 500}},
+		{name: "shard queue bound zero", env: map[string]string{"SHARD_QUEUE_MAX_LENGTH": "0"}, wantErr: "SHARD_QUEUE_MAX_LENGTH"},
+		{name: "shard queue bound not a number", env: map[string]string{"SHARD_QUEUE_MAX_LENGTH": "1e5"}, wantErr: "SHARD_QUEUE_MAX_LENGTH"},
+		{name: "shard queue bound too large", env: map[string]string{"SHARD_QUEUE_MAX_LENGTH": "100000001"}, wantErr: "SHARD_QUEUE_MAX_LENGTH"},
+		{name: "amqps accepted", env: map[string]string{"AMQP_URL": "amqps://u:p@broker:5671/"}, want: Common{AMQPURL: "amqps://u:p@broker:5671/", MySQLDSN: DefaultMySQLDSN, Shards: 4, ShardQueueMaxLength: 100_000}},
+		{name: "dsn with tls accepted", env: map[string]string{"MYSQL_DSN": "u:p@tcp(db:3306)/orderq?parseTime=true&tls=true"}, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: "u:p@tcp(db:3306)/orderq?parseTime=true&tls=true", Shards: 4, ShardQueueMaxLength: 100_000}},
 		{name: "shards zero", env: map[string]string{"SHARDS": "0"}, wantErr: "SHARDS"},
 		{name: "shards not a number", env: map[string]string{"SHARDS": "four"}, wantErr: "SHARDS"},
 		{name: "shards too many", env: map[string]string{"SHARDS": "257"}, wantErr: "SHARDS"},

@@ -13,8 +13,13 @@
 // there instead of dropped.
 //
 // Workers publish [Results] to the fanout exchange [ResultsExchange]. Every gateway
-// instance binds its own exclusive, auto-delete queue to it, so any instance can
-// answer for any order. Results are a fast path only: the database is the truth.
+// instance binds its own exclusive, auto-delete queue, [ResultsQueue], to it, so
+// any instance can answer for any order. Results are a fast path only: the
+// database is the truth.
+//
+// Shard queues are bounded (x-max-length, SHARD_QUEUE_MAX_LENGTH) and refuse
+// what does not fit (x-overflow reject-publish): the broker nacks the publish,
+// and the gateway answers 503 instead of 202.
 //
 // # Acknowledgements
 //

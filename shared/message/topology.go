@@ -21,5 +21,11 @@ const DeliveryLimit = 20
 // ShardQueue is the name of shard n's queue.
 func ShardQueue(n int) string { return OrdersExchange + "." + strconv.Itoa(n) }
 
+// ResultsQueue is the name of a gateway instance's own results queue, id
+// unique to the instance. Like every name here it starts with "orderq.", so
+// one permission pattern (^orderq\.) grants a program's broker user all it
+// needs and nothing else.
+func ResultsQueue(id string) string { return ResultsExchange + "." + id }
+
 // RoutingKey is the key that routes to shard n's queue.
 func RoutingKey(n int) string { return strconv.Itoa(n) }

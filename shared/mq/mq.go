@@ -10,9 +10,11 @@ package mq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -37,10 +39,33 @@ func Dial(url, name string) (*amqp.Connection, error) {
 	return conn, nil
 }
 
+// Topology is what DeclareTopology declares beyond the fixed names.
+type Topology struct {
+	Shards int
+	// MaxLength is the most messages a shard queue holds. Past it the broker
+	// refuses a publish with a nack (x-overflow reject-publish), which a
+	// Publisher reports as ErrUnavailable: the gateway answers 503, and the
+	// outbox keeps its row to publish again.
+	MaxLength int
+}
+
 // DeclareTopology declares the exchanges and queues of message's doc comment.
 // Declaring is idempotent, so every process does it at every (re)connect and
 // whoever comes first creates them.
-func DeclareTopology(ch *amqp.Channel, shards int) error {
+//
+// A queue's arguments are fixed when it is created, and the broker refuses a
+// declaration with other ones (PRECONDITION_FAILED, which also closes the
+// channel). A shard queue that an older version created without the bound,
+// or with another one, is then used as it is, once a passive declaration
+// showed it exists, and one warning names the policy command that bounds it:
+// refusing to start would stop a running shop for a limit it ran without.
+func DeclareTopology(conn *amqp.Connection, t Topology, log *slog.Logger) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("declare topology: open channel: %w", err)
+	}
+	// ch is replaced after a refused declaration; close the last one.
+	defer func() { ch.Close() }()
 	if err := ch.ExchangeDeclare(message.DeadExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare %s: %w", message.DeadExchange, err)
 	}
@@ -57,14 +82,29 @@ func DeclareTopology(ch *amqp.Channel, shards int) error {
 	}); err != nil {
 		return fmt.Errorf("declare %s: %w", message.OrdersExchange, err)
 	}
-	for n := range shards {
+	var unbounded []string
+	var refusal string
+	for n := range t.Shards {
 		q := message.ShardQueue(n)
-		if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{
+		_, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{
 			amqp.QueueTypeArg:            amqp.QueueTypeQuorum,
 			amqp.SingleActiveConsumerArg: true,
 			"x-delivery-limit":           message.DeliveryLimit,
 			"x-dead-letter-exchange":     message.DeadExchange,
-		}); err != nil {
+			"x-max-length":               t.MaxLength,
+			"x-overflow":                 "reject-publish",
+		})
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
+			if ch, err = conn.Channel(); err != nil {
+				return fmt.Errorf("declare topology: open channel: %w", err)
+			}
+			if _, err = ch.QueueDeclarePassive(q, true, false, false, false, nil); err == nil {
+				unbounded = append(unbounded, q)
+				refusal = ae.Reason
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("declare %s: %w", q, err)
 		}
 		if err := ch.QueueBind(q, message.RoutingKey(n), message.OrdersExchange, false, nil); err != nil {
@@ -74,7 +114,25 @@ func DeclareTopology(ch *amqp.Channel, shards int) error {
 	if err := ch.ExchangeDeclare(message.ResultsExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
 	}
+	if len(unbounded) > 0 {
+		log.Warn("shard queues not bounded by SHARD_QUEUE_MAX_LENGTH: they exist with other arguments than this version declares, "+
+			"and are used as they are; run the command in fix to bound them",
+			"queues", unbounded, "broker_said", refusal, "fix", BoundCommand(conn.Config.Vhost, t.MaxLength))
+	}
 	return nil
+}
+
+// ShardQueuePattern matches every shard queue's name and no other queue's, as
+// a policy's pattern.
+const ShardQueuePattern = `^orderq\.orders\.[0-9]+$`
+
+// BoundCommand is the rabbitmqctl command that bounds vhost's shard queues to
+// maxLength messages, refusing publishes past it, as DeclareTopology's
+// arguments do for queues it creates. A policy applies to queues that exist,
+// quorum queues included.
+func BoundCommand(vhost string, maxLength int) string {
+	return fmt.Sprintf(`rabbitmqctl set_policy --vhost '%s' --apply-to queues orderq-shard-bound '%s' '{"max-length":%d,"overflow":"reject-publish"}'`,
+		strings.ReplaceAll(vhost, "'", `'\''`), ShardQueuePattern, maxLength)
 }
 
 // Reconnect runs serve until ctx is done, again each time it returns, after a

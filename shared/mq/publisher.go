@@ -22,8 +22,9 @@ type PublisherConfig struct {
 	URL  string
 	Name string // connection name shown in the dashboard
 	// Setup runs on every new connection before publishing starts (declare the
-	// topology here).
-	Setup func(*amqp.Channel) error
+	// topology here), on channels of its own: a declaration the broker refuses
+	// closes its channel.
+	Setup func(*amqp.Connection) error
 	// Window bounds the messages published and not yet confirmed; further
 	// publishers wait for a place. 0 means 1024.
 	Window int
@@ -71,14 +72,14 @@ func (p *Publisher) serve(ctx context.Context) (served bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
+	if p.cfg.Setup != nil {
+		if err := p.cfg.Setup(conn); err != nil {
+			return false, err
+		}
+	}
 	ch, err := conn.Channel()
 	if err != nil {
 		return false, fmt.Errorf("open channel: %w", err)
-	}
-	if p.cfg.Setup != nil {
-		if err := p.cfg.Setup(ch); err != nil {
-			return false, err
-		}
 	}
 	if err := ch.Confirm(false); err != nil {
 		return false, fmt.Errorf("confirm mode: %w", err)

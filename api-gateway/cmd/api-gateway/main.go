@@ -10,14 +10,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/orderq/orderq/api-gateway/internal/auth"
 	"github.com/orderq/orderq/api-gateway/internal/httpapi"
 	"github.com/orderq/orderq/api-gateway/internal/intake"
 	"github.com/orderq/orderq/api-gateway/internal/results"
@@ -26,15 +29,22 @@ import (
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/ops"
 )
 
 // Config is the gateway's configuration.
 type Config struct {
 	config.Common
 	HTTPAddr    string
+	MetricsAddr string // /metrics, never on HTTPAddr
 	DebugAddr   string // pprof, off when empty
-	AdminToken  string
-	MaxInFlight int
+	Auth        auth.Config
+	// OrderIDSecret keys the order ids derived from Idempotency-Keys.
+	OrderIDSecret []byte
+	// PaymentWebhookSecret signs the payment provider's webhook; empty: off.
+	PaymentWebhookSecret []byte
+	MaxInFlight          int
+	MaxWaiters           int
 	// PublishLinger is how long a shard's message of orders waits for more
 	// after its first.
 	PublishLinger time.Duration
@@ -48,9 +58,27 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Common: common, HTTPAddr: config.String(getenv, "HTTP_ADDR", ":8080"), AdminToken: getenv("ADMIN_TOKEN"),
-		DebugAddr: getenv("DEBUG_ADDR")}
+	c := Config{Common: common, HTTPAddr: config.String(getenv, "HTTP_ADDR", ":8080"), DebugAddr: getenv("DEBUG_ADDR"),
+		MetricsAddr: config.String(getenv, "METRICS_ADDR", ":9090")}
+	if c.Auth, err = loadAuth(getenv); err != nil {
+		return c, err
+	}
+	c.OrderIDSecret = []byte(getenv("ORDER_ID_SECRET"))
+	switch {
+	case len(c.OrderIDSecret) == 0 && c.Auth.Open:
+		c.OrderIDSecret = []byte(openOrderIDSecret)
+	case len(c.OrderIDSecret) < auth.MinSecretLen:
+		return c, fmt.Errorf("ORDER_ID_SECRET must be set, at least %d bytes: it keys the order ids of Idempotency-Keys, "+
+			"and every gateway needs the same one", auth.MinSecretLen)
+	}
+	c.PaymentWebhookSecret = []byte(getenv("PAYMENT_WEBHOOK_SECRET"))
+	if n := len(c.PaymentWebhookSecret); n > 0 && n < auth.MinSecretLen {
+		return c, fmt.Errorf("PAYMENT_WEBHOOK_SECRET must be at least %d bytes", auth.MinSecretLen)
+	}
 	if c.MaxInFlight, err = config.Int(getenv, "MAX_IN_FLIGHT", 5000, 1, 1_000_000); err != nil {
+		return c, err
+	}
+	if c.MaxWaiters, err = config.Int(getenv, "MAX_WAITERS", 1000, 1, 1_000_000); err != nil {
 		return c, err
 	}
 	if c.PublishLinger, err = config.Duration(getenv, "PUBLISH_LINGER", 5*time.Millisecond, 0, time.Second); err != nil {
@@ -60,6 +88,32 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("RATE_LIMIT_PER_CUSTOMER=%w", err)
 	}
 	return c, nil
+}
+
+// openOrderIDSecret keys order ids under AUTH=off when ORDER_ID_SECRET is
+// unset: a local try has no secret to keep.
+const openOrderIDSecret = "orderq-auth-off-order-ids-are-not-secret"
+
+// loadAuth reads which credentials the gateway accepts.
+func loadAuth(getenv func(string) string) (auth.Config, error) {
+	a := auth.Config{
+		AdminToken: getenv("ADMIN_TOKEN"), JWTSecret: []byte(getenv("CUSTOMER_JWT_SECRET")),
+		JWKSFile: getenv("CUSTOMER_JWKS_FILE"), JWKSURL: getenv("CUSTOMER_JWKS_URL"),
+		Issuer: getenv("CUSTOMER_JWT_ISSUER"), Audience: getenv("CUSTOMER_JWT_AUDIENCE"),
+	}
+	for k := range strings.SplitSeq(getenv("STOREFRONT_API_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			a.StorefrontKeys = append(a.StorefrontKeys, k)
+		}
+	}
+	switch v := getenv("AUTH"); v {
+	case "", "on":
+	case "off":
+		a.Open = true
+	default:
+		return a, fmt.Errorf("AUTH=%q: want on (the default) or off", v)
+	}
+	return a, a.Validate()
 }
 
 func main() {
@@ -78,7 +132,13 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	log.Info("starting", "config", cfg.Common, "http_addr", cfg.HTTPAddr, "admin_token_set", cfg.AdminToken != "",
+	if cfg.Auth.Open {
+		log.Warn("AUTH=off: requests without a credential act as a storefront, for any customer; never expose this gateway")
+	}
+	log.Info("starting", "config", cfg.Common, "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr,
+		"debug_addr", cfg.DebugAddr, "admin_token_set", cfg.Auth.AdminToken != "",
+		"storefront_keys", len(cfg.Auth.StorefrontKeys), "customer_tokens", cfg.Auth.Customers(),
+		"payment_webhook", len(cfg.PaymentWebhookSecret) > 0, "max_waiters", cfg.MaxWaiters,
 		"rate_limit_per_customer", cfg.CustomerRate.PerSecond, "rate_limit_burst", cfg.CustomerRate.Burst,
 		"publish_linger", cfg.PublishLinger.String())
 
@@ -93,15 +153,20 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return err
 	}
 	st := store.New(db)
+	authn, err := auth.New(ctx, cfg.Auth, log)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
 
 	// Background work outlives the HTTP server's shutdown, so requests in
 	// flight can still publish and wait; it stops after the server.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	host, _ := os.Hostname()
+	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
 	pub := mq.NewPublisher(mq.PublisherConfig{
 		URL: cfg.AMQPURL, Name: "orderq-gateway " + host,
-		Setup: func(ch *amqp.Channel) error { return mq.DeclareTopology(ch, cfg.Shards) },
+		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
 	}, log)
 	go pub.Run(bg)
 	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger})
@@ -109,27 +174,43 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	cache := results.NewCache()
 	go results.Subscribe(bg, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(in.Collectors()...)
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
-			AdminToken: cfg.AdminToken, MaxInFlight: cfg.MaxInFlight, CustomerRate: cfg.CustomerRate,
-			Metrics: in.Collectors(), Log: log,
+			Auth: authn, OrderIDSecret: cfg.OrderIDSecret, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
+			MaxInFlight: cfg.MaxInFlight, MaxWaiters: cfg.MaxWaiters, CustomerRate: cfg.CustomerRate,
+			Registry: reg, Log: log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      45 * time.Second, // longer than the longest wait (30 s)
-		IdleTimeout:       2 * time.Minute,
+		// With the 4 KiB net/http adds, at most 16 KiB of headers; past that 431.
+		MaxHeaderBytes: 12 << 10,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   45 * time.Second, // longer than the longest wait (30 s)
+		IdleTimeout:    2 * time.Minute,
 	}
+	// Metrics and profiles on ports of their own, never the public one.
+	metricsLn, err := ops.Listen(cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	log.Info("metrics listening", "addr", metricsLn.Addr().String())
+	metrics := http.NewServeMux()
+	metrics.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	go func() {
+		if err := ops.Serve(bg, metricsLn, metrics); err != nil {
+			log.Warn("metrics server", "err", err)
+		}
+	}()
 	if cfg.DebugAddr != "" {
-		// Profiles on a port of their own, never the public one.
+		debugLn, err := ops.Listen(cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("DEBUG_ADDR: %w", err)
+		}
+		log.Info("debug listening", "addr", debugLn.Addr().String())
 		go func() {
-			mux := http.NewServeMux()
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-			log.Info("debug listening", "addr", cfg.DebugAddr)
-			dbg := &http.Server{Addr: cfg.DebugAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-			if err := dbg.ListenAndServe(); err != nil {
+			if err := ops.Serve(bg, debugLn, ops.Profiles()); err != nil {
 				log.Warn("debug server", "err", err)
 			}
 		}()

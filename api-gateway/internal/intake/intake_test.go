@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
@@ -178,7 +179,9 @@ func BenchmarkSubmit(b *testing.B) {
 	url := testenv.Vhost(b)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := mq.NewPublisher(mq.PublisherConfig{URL: url, Name: "bench",
-		Setup: func(ch *amqp.Channel) error { return mq.DeclareTopology(ch, 4) }}, log)
+		Setup: func(conn *amqp.Connection) error {
+			return mq.DeclareTopology(conn, mq.Topology{Shards: 4, MaxLength: config.DefaultShardQueueMaxLength}, log)
+		}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go pub.Run(ctx)

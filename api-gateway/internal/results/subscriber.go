@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
@@ -33,7 +34,9 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 	if err := ch.ExchangeDeclare(message.ResultsExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return false, fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
 	}
-	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
+	// Named by us, not the broker (amq.gen-…), so that a user whose
+	// permissions cover only orderq.* resources may declare it.
+	q, err := ch.QueueDeclare(message.ResultsQueue(uuid.NewString()), false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
 	if err != nil {
 		return false, fmt.Errorf("declare results queue: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/ops"
 	"github.com/orderq/orderq/shared/outbox"
 	"github.com/orderq/orderq/worker/internal/consumer"
 	"github.com/orderq/orderq/worker/internal/expiry"
@@ -30,11 +31,14 @@ import (
 type Config struct {
 	config.Common
 	MetricsAddr string
+	DebugAddr   string // pprof, off when empty
 	Prefetch    int
 	BatchSize   int
 	Linger      time.Duration
 	// PaymentTimeout is how long a confirmed order may stay unpaid.
 	PaymentTimeout time.Duration
+	// MaxUnpaidPerCustomer caps the unpaid orders a customer may hold; 0: none.
+	MaxUnpaidPerCustomer int
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -42,7 +46,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Common: common, MetricsAddr: config.String(getenv, "METRICS_ADDR", ":9091")}
+	c := Config{Common: common, MetricsAddr: config.String(getenv, "METRICS_ADDR", ":9091"), DebugAddr: getenv("DEBUG_ADDR")}
 	if c.BatchSize, err = config.Int(getenv, "WORKER_BATCH_SIZE", 500, 1, 10000); err != nil {
 		return c, err
 	}
@@ -53,6 +57,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.PaymentTimeout, err = config.Duration(getenv, "PAYMENT_TIMEOUT", 15*time.Minute, time.Second, 30*24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.MaxUnpaidPerCustomer, err = config.Int(getenv, "MAX_UNPAID_PER_CUSTOMER", 5, 0, 1000); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -82,7 +89,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr,
+	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr, "debug_addr", cfg.DebugAddr,
 		"batch_size", cfg.BatchSize, "payment_timeout", cfg.PaymentTimeout.String(), "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -99,16 +106,25 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	ctx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	m := metrics.New()
-	metricsErr := make(chan error, 1)
+	metricsErr := make(chan error, 2)
 	mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopMetrics()
 	go func() { metricsErr <- m.Serve(mctx, cfg.MetricsAddr, log) }()
+	if cfg.DebugAddr != "" {
+		ln, err := ops.Listen(cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("DEBUG_ADDR: %w", err)
+		}
+		log.Info("debug listening", "addr", ln.Addr().String())
+		go func() { metricsErr <- ops.Serve(mctx, ln, ops.Profiles()) }()
+	}
 
-	store := stock.NewStore(db, cfg.Shards)
+	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer))
 	host, _ := os.Hostname()
+	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
 	pub := mq.NewPublisher(mq.PublisherConfig{
 		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + host,
-		Setup: func(ch *amqp.Channel) error { return mq.DeclareTopology(ch, cfg.Shards) },
+		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
 	}, log)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
@@ -118,7 +134,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
-		Linger: cfg.Linger,
+		Linger: cfg.Linger, ShardQueueMaxLength: cfg.ShardQueueMaxLength,
 	}, store, m, log)
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -128,7 +144,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	case err := <-metricsErr:
 		cancelRun()
 		<-done
-		return fmt.Errorf("metrics server: %w", err)
+		return fmt.Errorf("metrics or debug server: %w", err)
 	}
 	return nil
 }

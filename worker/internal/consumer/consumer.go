@@ -1,7 +1,8 @@
 // Package consumer runs the worker's side of the shard queues: one consumer per
 // shard (RabbitMQ's single-active-consumer makes it the only active one across
 // replicas), which takes the deliveries at hand as a batch, applies them in one
-// transaction, publishes the results and only then acknowledges them.
+// transaction and only then acknowledges them, handing the results to a
+// publisher on a connection of its own.
 package consumer
 
 import (
@@ -31,6 +32,8 @@ type Config struct {
 	Prefetch  int           // unacknowledged deliveries per shard
 	BatchSize int           // most commands applied in one transaction
 	Linger    time.Duration // how long a batch waits for more deliveries after its first
+	// ShardQueueMaxLength bounds each shard queue the consumer declares.
+	ShardQueueMaxLength int
 }
 
 // Consumer consumes every shard queue.
@@ -39,21 +42,35 @@ type Consumer struct {
 	store   *stock.Store
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	results *resultsPublisher
 
 	// afterCommit, when set, runs after a batch committed and before its results
-	// are published and acknowledged; an error from it drops the connection as
+	// are handed over and it is acknowledged; an error from it drops the connection as
 	// a crash would. Tests use it to crash at exactly that point.
 	afterCommit func() error
 }
 
 // New returns a Consumer.
 func New(cfg Config, store *stock.Store, m *metrics.Metrics, log *slog.Logger) *Consumer {
-	return &Consumer{cfg: cfg, store: store, metrics: m, log: log}
+	host, _ := os.Hostname()
+	return &Consumer{cfg: cfg, store: store, metrics: m, log: log,
+		results: newResultsPublisher(cfg.AMQPURL, "orderq-worker-results "+host, m.ResultsDropped, log)}
 }
 
+// resultsGrace bounds the wait at shutdown for the results still queued.
+const resultsGrace = 2 * time.Second
+
 // Run consumes until ctx is done, reconnecting whenever the broker connection is
-// lost. On shutdown each shard finishes and acknowledges the batch in hand.
-func (c *Consumer) Run(ctx context.Context) { mq.Reconnect(ctx, c.log, "broker connection", c.serve) }
+// lost. On shutdown each shard finishes and acknowledges the batch in hand, and
+// the results still queued are published, within resultsGrace.
+func (c *Consumer) Run(ctx context.Context) {
+	rctx, stopResults := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopResults()
+	resultsDone := make(chan struct{})
+	go func() { c.results.run(rctx); close(resultsDone) }()
+	mq.Reconnect(ctx, c.log, "broker connection", c.serve)
+	c.results.stop(stopResults, resultsDone, resultsGrace)
+}
 
 func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 	host, _ := os.Hostname()
@@ -62,22 +79,10 @@ func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
-	setup, err := conn.Channel()
-	if err != nil {
-		return false, fmt.Errorf("open channel: %w", err)
-	}
-	if err := mq.DeclareTopology(setup, c.cfg.Shards); err != nil {
+	if err := mq.DeclareTopology(conn, mq.Topology{Shards: c.cfg.Shards, MaxLength: c.cfg.ShardQueueMaxLength}, c.log); err != nil {
 		return false, err
 	}
-	setup.Close()
-	pub, err := conn.Channel()
-	if err != nil {
-		return false, fmt.Errorf("open results channel: %w", err)
-	}
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	// A results channel the broker closed would silence the results until the
-	// next reconnect: treat it as the connection's loss.
-	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
 	c.log.Info("broker connected", "shards", c.cfg.Shards)
 
 	sctx, cancel := context.WithCancel(ctx)
@@ -85,14 +90,12 @@ func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 	errs := make(chan error, c.cfg.Shards)
 	var wg sync.WaitGroup
 	for n := range c.cfg.Shards {
-		wg.Go(func() { errs <- c.consume(sctx, conn, pub, n) })
+		wg.Go(func() { errs <- c.consume(sctx, conn, n) })
 	}
 	select {
 	case <-ctx.Done():
 	case e := <-closed:
 		err = fmt.Errorf("connection closed: %v", e)
-	case e := <-pubClosed:
-		err = fmt.Errorf("results channel closed: %v", e)
 	case err = <-errs:
 	}
 	cancel()
@@ -109,7 +112,7 @@ type delivery struct {
 }
 
 // consume runs shard n's queue until ctx is done or the channel fails.
-func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp.Channel, n int) error {
+func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, n int) error {
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("shard %d: open channel: %w", n, err)
@@ -154,7 +157,7 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, pub *amqp
 			}
 		}
 		linger.Stop()
-		if err := c.process(ctx, pub, n, batch); err != nil {
+		if err := c.process(ctx, n, batch); err != nil {
 			return fmt.Errorf("shard %d: %w", n, err)
 		}
 	}
@@ -190,7 +193,7 @@ func (c *Consumer) misrouted(cmds []message.Command, n int) error {
 
 // process applies a batch and settles its deliveries. An error means the
 // channel is unusable; the deliveries not yet settled will be redelivered.
-func (c *Consumer) process(ctx context.Context, pub *amqp.Channel, n int, batch []delivery) error {
+func (c *Consumer) process(ctx context.Context, n int, batch []delivery) error {
 	var good []delivery
 	var cmds []message.Command
 	for _, d := range batch {
@@ -217,7 +220,7 @@ func (c *Consumer) process(ctx context.Context, pub *amqp.Channel, n int, batch 
 		// others go through and only that one is dead-lettered.
 		c.log.Warn("batch refused by the database, applying its messages one by one", "shard", n, "err", err)
 		for _, d := range good {
-			if err := c.process(ctx, pub, n, []delivery{d}); err != nil {
+			if err := c.process(ctx, n, []delivery{d}); err != nil {
 				return err
 			}
 		}
@@ -235,13 +238,13 @@ func (c *Consumer) process(ctx context.Context, pub *amqp.Channel, n int, batch 
 	}
 	c.count(results)
 	// Results are the fast path to waiting clients; the database is the truth,
-	// so a lost results message costs latency, never correctness.
+	// so a lost results message costs latency, never correctness. A crash
+	// after the ack loses the results still queued; before it, the
+	// redelivery publishes them again.
 	if body, err := message.EncodeResults(results); err != nil {
 		c.log.Error("encode results", "shard", n, "err", err)
-	} else if err := pub.PublishWithContext(context.WithoutCancel(ctx), message.ResultsExchange, "", false, false, amqp.Publishing{
-		ContentType: message.ContentType, Body: body, Timestamp: time.Now(),
-	}); err != nil {
-		c.log.Warn("publish results", "shard", n, "err", err)
+	} else {
+		c.results.send(body)
 	}
 	if err := good[len(good)-1].Ack(true); err != nil {
 		return fmt.Errorf("ack: %w", err)

@@ -39,7 +39,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{url: testenv.Vhost(t)}
+	return newEnvOn(t, testenv.Vhost(t))
+}
+
+// newEnvOn is newEnv on the broker at url.
+func newEnvOn(t *testing.T, url string) *env {
+	t.Helper()
+	e := &env{url: url}
 	db, err := database.Open(context.Background(), testenv.Database(t), quiet, database.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +60,7 @@ func newEnv(t *testing.T) *env {
 	if e.ch, err = conn.Channel(); err != nil {
 		t.Fatal(err)
 	}
-	if err := mq.DeclareTopology(e.ch, shards); err != nil {
+	if err := mq.DeclareTopology(conn, mq.Topology{Shards: shards, MaxLength: 1000}, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.ch.Confirm(false); err != nil {
@@ -107,7 +113,8 @@ func (e *env) results(t *testing.T) <-chan amqp.Delivery {
 // start runs a consumer until the test ends or stop is called.
 func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 	t.Helper()
-	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond}, stock.NewStore(e.db, shards), metrics.New(), quiet)
+	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond, ShardQueueMaxLength: 1000},
+		stock.NewStore(e.db, shards), metrics.New(), quiet)
 	c.afterCommit = afterCommit
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -4,15 +4,14 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/orderq/orderq/shared/ops"
 )
 
 // Metrics are the worker's instruments.
@@ -23,6 +22,9 @@ type Metrics struct {
 	ApplySeconds prometheus.Histogram
 	DeadLettered prometheus.Counter
 	DBRetries    prometheus.Counter
+	// ResultsDropped counts results messages never published: the results
+	// connection was down or blocked while its queue filled.
+	ResultsDropped prometheus.Counter
 }
 
 // New registers the instruments on a registry of their own.
@@ -46,35 +48,28 @@ func New() *Metrics {
 		DBRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "orderq_worker_db_retries_total", Help: "Batch transactions retried after a database error.",
 		}),
+		ResultsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orderq_worker_results_dropped_total",
+			Help: "Results messages (one a batch) dropped unpublished while the results connection was down or blocked; gateways find those outcomes in the database.",
+		}),
 	}
-	m.Registry.MustRegister(m.Commands, m.BatchSize, m.ApplySeconds, m.DeadLettered, m.DBRetries,
+	m.Registry.MustRegister(m.Commands, m.BatchSize, m.ApplySeconds, m.DeadLettered, m.DBRetries, m.ResultsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // Serve serves /metrics and /healthz on addr until ctx is done.
 func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := ops.Listen(addr)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	// Profiles on the metrics port, which is not the public one: "Profile
-	// before you tune" must be possible on a running worker.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))
 	})
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	log.Info("metrics listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return ops.Serve(ctx, ln, mux)
 }
