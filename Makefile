@@ -29,6 +29,7 @@ fuzz: ## run each fuzz target for FUZZTIME, default 10s
 	cd shared && go test -run '^$$' -fuzz '^FuzzDecodeCommands$$' -fuzztime $(FUZZTIME) ./message
 	cd api-gateway && go test -run '^$$' -fuzz '^FuzzCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	cd api-gateway && go test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	cd api-gateway && go test -run '^$$' -fuzz '^FuzzUniqueKeys$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 
 lint: ## gofmt and go vet every module
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

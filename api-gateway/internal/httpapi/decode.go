@@ -48,46 +48,58 @@ func decode(c *gin.Context, v any) error {
 // one counts (encoding/json takes the last), so a body that two readers could
 // read differently is not read at all. Keys are compared as encoding/json
 // matches them to fields, ignoring case. It runs on bodies already decoded, so
-// body is valid JSON.
+// body is valid JSON, and it walks the bytes once without allocating for the
+// bodies orderq takes (encoding/json's tokenizer cost a tenth of the
+// gateway's CPU at 10,000 orders/s).
 func uniqueKeys(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	// One set of keys per open object; nil for an open array.
-	var open []map[string]bool
-	expectKey := false
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return newError(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
-		}
-		switch tok := tok.(type) {
-		case json.Delim:
-			switch tok {
-			case '{':
-				open = append(open, map[string]bool{})
-				expectKey = true
-				continue
-			case '[':
-				open = append(open, nil)
-			default:
-				open = open[:len(open)-1]
-			}
-		case string:
-			if expectKey {
-				key := strings.ToLower(tok)
-				if open[len(open)-1][key] {
-					return newError(http.StatusBadRequest, "invalid_json", "request body holds the key %q twice", tok)
-				}
-				open[len(open)-1][key] = true
-				expectKey = false
-				continue
-			}
-		}
-		// After a value, a key follows when inside an object.
-		expectKey = len(open) > 0 && open[len(open)-1] != nil
+	type frame struct {
+		object bool
+		first  int // the object's first key in keys
 	}
+	var frameBuf [8]frame
+	var keyBuf [16][]byte
+	open, keys := frameBuf[:0], keyBuf[:0]
+	expectKey := false
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '{', '[':
+			open = append(open, frame{object: body[i] == '{', first: len(keys)})
+			expectKey = body[i] == '{'
+		case '}', ']':
+			keys = keys[:open[len(open)-1].first]
+			open = open[:len(open)-1]
+		case ',':
+			expectKey = open[len(open)-1].object
+		case '"':
+			end := i + 1
+			escaped := false
+			for ; body[end] != '"'; end++ {
+				if body[end] == '\\' {
+					escaped = true
+					end++
+				}
+			}
+			if expectKey {
+				key := body[i+1 : end]
+				if escaped {
+					var s string
+					if err := json.Unmarshal(body[i:end+1], &s); err != nil {
+						return newError(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+					}
+					key = []byte(s)
+				}
+				for _, k := range keys[open[len(open)-1].first:] {
+					if bytes.EqualFold(k, key) {
+						return newError(http.StatusBadRequest, "invalid_json", "request body holds the key %q twice", key)
+					}
+				}
+				keys = append(keys, key)
+				expectKey = false
+			}
+			i = end
+		}
+	}
+	return nil
 }
 
 // unmarshal is decode's reading of a body. sonic reads it; a body sonic refuses

@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzUnmarshal holds unmarshal to encoding/json: for any body and every
@@ -47,4 +51,78 @@ func FuzzUnmarshal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzUniqueKeys holds uniqueKeys to a reference built on encoding/json's
+// tokenizer: for any valid JSON, both refuse exactly the bodies with an
+// object holding a key twice, ignoring case.
+func FuzzUniqueKeys(f *testing.F) {
+	for _, seed := range []string{
+		`{"a":1,"b":2}`, `{"a":1,"a":2}`, `{"a":1,"A":2}`, `{"a":{"a":1},"b":[{"a":1,"a":2}]}`,
+		`{"\u0061":1,"a":2}`, `{"a\"b":1,"a\"B":2}`, `[{"x":1},{"x":1}]`, `{"a":"a","b":"a"}`,
+		`{"lines":[{"item_id":1},{"item_id":2}],"item_id":3}`, `{"k":[1,{"k":2}],"K":3}`, `"s"`, `[]`, `{}`,
+		`{"ſ":1,"s":2}`, `{"K":1,"k":2}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) || !utf8.Valid(body) {
+			return
+		}
+		got, want := uniqueKeys(body) == nil, referenceUniqueKeys(t, body)
+		if got != want {
+			t.Fatalf("uniqueKeys(%q) unique = %v, the reference says %v", body, got, want)
+		}
+	})
+}
+
+// referenceUniqueKeys walks body with encoding/json's tokenizer.
+func referenceUniqueKeys(t *testing.T, body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var open []map[string]bool // nil for an array
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			t.Fatalf("valid JSON %q: %v", body, err)
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				open = append(open, map[string]bool{})
+				expectKey = true
+				continue
+			case '[':
+				open = append(open, nil)
+			default:
+				open = open[:len(open)-1]
+			}
+		case string:
+			if expectKey {
+				for k := range open[len(open)-1] {
+					if bytes.EqualFold([]byte(k), []byte(tok)) {
+						return false
+					}
+				}
+				open[len(open)-1][tok] = true
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = len(open) > 0 && open[len(open)-1] != nil
+	}
+}
+
+func BenchmarkUniqueKeys(b *testing.B) {
+	body := []byte(`{"item_id":123456,"quantity":1,"customer_id":"customer-000123"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := uniqueKeys(body); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
