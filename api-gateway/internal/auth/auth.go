@@ -229,17 +229,17 @@ func (a *Authenticator) customer(token string) (Identity, error) {
 	if len(a.secret) == 0 && a.keys == nil {
 		return Identity{}, fmt.Errorf("%w: customer tokens are not accepted here", ErrInvalid)
 	}
-	var claims jwt.RegisteredClaims
+	var claims claims
 	if _, err := a.parser.ParseWithClaims(token, &claims, a.key); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return Identity{}, ErrExpired
 		}
 		return Identity{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if err := message.ValidCustomerID(claims.Subject); err != nil {
+	if err := message.ValidCustomerID(claims.subject); err != nil {
 		return Identity{}, fmt.Errorf("%w: sub: %v", ErrInvalid, err)
 	}
-	return Identity{Role: Customer, Customer: claims.Subject}, nil
+	return Identity{Role: Customer, Customer: claims.subject}, nil
 }
 
 // key picks the verification key by the token's algorithm, which the parser

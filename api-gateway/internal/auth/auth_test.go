@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jw
 	return s
 }
 
-func claims(sub string, mod func(jwt.MapClaims)) jwt.MapClaims {
+func tokenClaims(sub string, mod func(jwt.MapClaims)) jwt.MapClaims {
 	now := time.Now()
 	c := jwt.MapClaims{"sub": sub, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
 		"iss": "https://id.example", "aud": "orderq"}
@@ -97,9 +98,9 @@ func TestIdentify(t *testing.T) {
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&k.rsa.PublicKey))})
 	hs := func(mod func(jwt.MapClaims)) string {
-		return sign(t, jwt.SigningMethodHS256, testSecret, "", claims("alice", mod))
+		return sign(t, jwt.SigningMethodHS256, testSecret, "", tokenClaims("alice", mod))
 	}
-	none := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", claims("alice", nil))
+	none := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", tokenClaims("alice", nil))
 	tests := []struct {
 		name          string
 		authorization string
@@ -116,11 +117,11 @@ func TestIdentify(t *testing.T) {
 		{name: "basic scheme", authorization: "Basic " + testAdmin, invalid: true},
 		{name: "empty bearer", authorization: "Bearer ", invalid: true},
 		{name: "HS256", authorization: "Bearer " + hs(nil), want: Identity{Role: Customer, Customer: "alice"}},
-		{name: "RS256 from the JWK Set", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "rsa-1", claims("bob", nil)),
+		{name: "RS256 from the JWK Set", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "rsa-1", tokenClaims("bob", nil)),
 			want: Identity{Role: Customer, Customer: "bob"}},
-		{name: "ES256 from the JWK Set", authorization: "Bearer " + sign(t, jwt.SigningMethodES256, k.ec, "ec-1", claims("carol", nil)),
+		{name: "ES256 from the JWK Set", authorization: "Bearer " + sign(t, jwt.SigningMethodES256, k.ec, "ec-1", tokenClaims("carol", nil)),
 			want: Identity{Role: Customer, Customer: "carol"}},
-		{name: "RS256 without kid", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "", claims("bob", nil)),
+		{name: "RS256 without kid", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "", tokenClaims("bob", nil)),
 			want: Identity{Role: Customer, Customer: "bob"}},
 		{name: "expired", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }), invalid: true},
 		{name: "expired within the leeway", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-Leeway / 2).Unix() }),
@@ -133,14 +134,23 @@ func TestIdentify(t *testing.T) {
 		{name: "wrong audience", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["aud"] = "another-api" }), invalid: true},
 		{name: "no sub", authorization: "Bearer " + hs(func(c jwt.MapClaims) { delete(c, "sub") }), invalid: true},
 		{name: "sub too long", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["sub"] = strings.Repeat("a", 65) }), invalid: true},
-		{name: "wrong secret", authorization: "Bearer " + sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-32-bytes-at-least!!"), "", claims("alice", nil)), invalid: true},
+		{name: "wrong secret", authorization: "Bearer " + sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-32-bytes-at-least!!"), "", tokenClaims("alice", nil)), invalid: true},
 		{name: "alg none", authorization: "Bearer " + none, invalid: true},
-		{name: "HS384 not accepted", authorization: "Bearer " + sign(t, jwt.SigningMethodHS384, testSecret, "", claims("alice", nil)), invalid: true},
+		{name: "HS384 not accepted", authorization: "Bearer " + sign(t, jwt.SigningMethodHS384, testSecret, "", tokenClaims("alice", nil)), invalid: true},
 		{name: "HS256 signed with the RSA public key (algorithm confusion)",
-			authorization: "Bearer " + sign(t, jwt.SigningMethodHS256, pubPEM, "rsa-1", claims("alice", nil)), invalid: true},
-		{name: "RS256 with an unknown key", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, must(rsa.GenerateKey(rand.Reader, 2048)), "rsa-1", claims("bob", nil)), invalid: true},
-		{name: "RS256 naming the EC key", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "ec-1", claims("bob", nil)), invalid: true},
+			authorization: "Bearer " + sign(t, jwt.SigningMethodHS256, pubPEM, "rsa-1", tokenClaims("alice", nil)), invalid: true},
+		{name: "RS256 with an unknown key", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, must(rsa.GenerateKey(rand.Reader, 2048)), "rsa-1", tokenClaims("bob", nil)), invalid: true},
+		{name: "RS256 naming the EC key", authorization: "Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "ec-1", tokenClaims("bob", nil)), invalid: true},
 		{name: "garbage", authorization: "Bearer not.a.token", invalid: true},
+		{name: "audience in a list", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["aud"] = []string{"another-api", "orderq"} }),
+			want: Identity{Role: Customer, Customer: "alice"}},
+		{name: "audience list without ours", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["aud"] = []string{"another-api"} }), invalid: true},
+		{name: "audience a number", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["aud"] = 7 }), invalid: true},
+		{name: "exp a string", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["exp"] = fmt.Sprint(time.Now().Add(time.Hour).Unix()) }), invalid: true},
+		{name: "exp with a fraction", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["exp"] = float64(time.Now().Add(time.Hour).Unix()) + 0.5 }),
+			want: Identity{Role: Customer, Customer: "alice"}},
+		{name: "sub a number", authorization: "Bearer " + hs(func(c jwt.MapClaims) { c["sub"] = 42 }), invalid: true},
+		{name: "claims not an object", authorization: "Bearer " + sign(t, jwt.SigningMethodHS256, testSecret, "", nil), invalid: true},
 		{name: "admin token with a suffix", authorization: "Bearer " + testAdmin + "x", invalid: true},
 	}
 	for _, tt := range tests {
