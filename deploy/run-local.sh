@@ -2,7 +2,7 @@
 # `make run`: makes sure RabbitMQ (127.0.0.1:5672) and MySQL/MariaDB
 # (127.0.0.1:3306) are up, starting local servers or else containers, then runs
 # bin/worker and bin/api-gateway in the foreground until either exits or Ctrl-C.
-# Environment: the programs' own variables (CONTRACT.md), and
+# Environment: the programs' own variables (the README's Configuration), and
 # RUN_LOCAL_TIMEOUT, seconds to wait for each server (default 90).
 # Credentials the environment does not set (ADMIN_TOKEN, STOREFRONT_API_KEYS,
 # CUSTOMER_JWT_SECRET, ORDER_ID_SECRET, PAYMENT_WEBHOOK_SECRET) are generated

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -185,6 +186,9 @@ func TestPaymentTimeoutReleasesOnce(t *testing.T) {
 	_, base := s.startGateway(nil)
 	c := newClient(t, base, 2)
 	item := c.createItem("ticket", 5, 0)
+	if st := c.do("PATCH", fmt.Sprintf("/api/v1/items/%d", item.ID), map[string]any{"price": 25000}, admin, nil); st != http.StatusOK {
+		t.Fatalf("price the item: %d", st)
+	}
 
 	unpaid, paid := make([]string, 3), ""
 	for i := range unpaid {
@@ -199,8 +203,11 @@ func TestPaymentTimeoutReleasesOnce(t *testing.T) {
 		t.Fatalf("order: %d", st)
 	}
 	paid = o.ID
-	if got := c.do("POST", "/api/v1/orders/"+paid+"/pay", nil, admin, nil); got != http.StatusOK {
-		t.Fatalf("pay: %d", got)
+	if o.Total == nil || *o.Total != 25000 {
+		t.Fatalf("order total %v, want 25000", o.Total)
+	}
+	if got, outcome := c.payment("evt-prompt", paid, 25000); got != http.StatusOK || outcome != "paid" {
+		t.Fatalf("payment: %d %s, want 200 paid", got, outcome)
 	}
 	// The worker dies before the timeout and comes back after it: the
 	// cancellation still happens, once.
@@ -229,53 +236,33 @@ func TestPaymentTimeoutReleasesOnce(t *testing.T) {
 	if v := c.view(paid); v.Status != "paid" {
 		t.Errorf("paid order became %s", v.Status)
 	}
-	var releases int
-	db.QueryRow("SELECT COUNT(*) FROM stock_movements WHERE item_id = ? AND kind = 'release'", item.ID).Scan(&releases)
+	// A payment that arrives after the deadline canceled its order: the
+	// order stays canceled and is flagged for a refund; its unit, released,
+	// is not taken back. The same event again changes nothing more.
+	for range 2 {
+		if got, outcome := c.payment("evt-late", unpaid[0], 25000); got != http.StatusOK || outcome != "refund_required" {
+			t.Fatalf("late payment: %d %s, want 200 refund_required", got, outcome)
+		}
+	}
+	if v := c.view(unpaid[0]); v.Status != "canceled" || !v.RefundRequired {
+		t.Errorf("late-paid order: %s, refund_required %v; want canceled and flagged", v.Status, v.RefundRequired)
+	}
+	var refunds struct{ Refunds []json.RawMessage }
+	if st := c.do("GET", "/api/v1/payments/refunds", nil, admin, &refunds); st != http.StatusOK || len(refunds.Refunds) != 1 {
+		t.Errorf("refund list: %d, %d refunds; want the late payment's one", st, len(refunds.Refunds))
+	}
+	s.settled(db)
+	var releases, payments int
+	if err := db.QueryRow("SELECT COUNT(*) FROM stock_movements WHERE item_id = ? AND kind = 'release'", item.ID).Scan(&releases); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT COUNT(*) FROM payments").Scan(&payments); err != nil {
+		t.Fatal(err)
+	}
 	if stock, balance := s.ledger(item.ID); releases != len(unpaid) || stock != 4 || balance != 4 {
 		t.Errorf("%d releases, stock %d, ledger %d; want %d releases and stock 4", releases, stock, balance, len(unpaid))
 	}
-}
-
-func TestIdempotencyKeyAcrossGateways(t *testing.T) {
-	t.Parallel()
-	s := newSystem(t)
-	s.startWorker(nil)
-	_, baseA := s.startGateway(nil)
-	_, baseB := s.startGateway(nil)
-	a, b := newClient(t, baseA, 1), newClient(t, baseB, 1)
-	item := a.createItem("keyed", 5, 0)
-
-	place := func(c *client, qty int, wait bool) (int, view) {
-		h := map[string]string{"Idempotency-Key": "checkout-77"}
-		if wait {
-			h["Prefer"] = "wait=10"
-		}
-		var v view
-		st := c.do("POST", "/api/v1/orders", map[string]any{"item_id": item.ID, "quantity": qty, "customer_id": "kim"}, h, &v)
-		return st, v
-	}
-	st, first := place(a, 2, true)
-	if st != http.StatusOK || first.Status != "confirmed" {
-		t.Fatalf("first request: %d %s", st, first.Status)
-	}
-	tests := []struct {
-		name   string
-		qty    int
-		wait   bool
-		status int
-	}{
-		{"same body, waiting", 2, true, http.StatusOK},
-		{"same body, not waiting", 2, false, http.StatusOK},
-		{"other quantity, waiting", 3, true, http.StatusUnprocessableEntity},
-		{"other quantity, not waiting", 3, false, http.StatusUnprocessableEntity},
-	}
-	for _, tt := range tests {
-		st, v := place(b, tt.qty, tt.wait)
-		if st != tt.status || (st == http.StatusOK && v.ID != first.ID) {
-			t.Errorf("%s on the other gateway: %d %s, want %d with order %s", tt.name, st, v.ID, tt.status, first.ID)
-		}
-	}
-	if stock, balance := s.ledger(item.ID); stock != 3 || balance != 3 {
-		t.Errorf("stock %d, ledger %d; want 3: the key must stand for one order", stock, balance)
+	if payments != 2 {
+		t.Errorf("%d payments stored, want 2 (the prompt one and the late one, once)", payments)
 	}
 }

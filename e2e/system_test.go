@@ -7,7 +7,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -372,5 +376,77 @@ func (c *client) final(id string) message.Order {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("order %s not final after 60 s (status %d, %+v)", id, st, o)
 		}
+	}
+}
+
+// payment sends the payment provider's signed webhook for an order paid with
+// amount IDR, and returns the status and the outcome.
+func (c *client) payment(event, orderID string, amount int64) (int, string) {
+	c.t.Helper()
+	body, err := json.Marshal(map[string]any{"event_id": event, "order_id": orderID, "status": "succeeded", "amount": amount, "currency": "IDR"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(webhookSecret))
+	mac.Write([]byte(ts + "." + string(body)))
+	req, err := http.NewRequest("POST", c.base+"/api/v1/payments/webhook", bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Orderq-Signature", "t="+ts+",v1="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("webhook: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Outcome string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		c.t.Fatalf("webhook answer %d: %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, out.Outcome
+}
+
+func TestIdempotencyKeyAcrossGateways(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(nil)
+	_, baseA := s.startGateway(nil)
+	_, baseB := s.startGateway(nil)
+	a, b := newClient(t, baseA, 1), newClient(t, baseB, 1)
+	item := a.createItem("keyed", 5, 0)
+
+	place := func(c *client, qty int, wait bool) (int, view) {
+		h := map[string]string{"Idempotency-Key": "checkout-77"}
+		if wait {
+			h["Prefer"] = "wait=10"
+		}
+		var v view
+		st := c.do("POST", "/api/v1/orders", map[string]any{"item_id": item.ID, "quantity": qty, "customer_id": "kim"}, h, &v)
+		return st, v
+	}
+	st, first := place(a, 2, true)
+	if st != http.StatusOK || first.Status != "confirmed" {
+		t.Fatalf("first request: %d %s", st, first.Status)
+	}
+	tests := []struct {
+		name   string
+		qty    int
+		wait   bool
+		status int
+	}{
+		{"same body, waiting", 2, true, http.StatusOK},
+		{"same body, not waiting", 2, false, http.StatusOK},
+		{"other quantity, waiting", 3, true, http.StatusUnprocessableEntity},
+		{"other quantity, not waiting", 3, false, http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		st, v := place(b, tt.qty, tt.wait)
+		if st != tt.status || (st == http.StatusOK && v.ID != first.ID) {
+			t.Errorf("%s on the other gateway: %d %s, want %d with order %s", tt.name, st, v.ID, tt.status, first.ID)
+		}
+	}
+	if stock, balance := s.ledger(item.ID); stock != 3 || balance != 3 {
+		t.Errorf("stock %d, ledger %d; want 3: the key must stand for one order", stock, balance)
 	}
 }

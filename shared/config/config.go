@@ -16,7 +16,7 @@ import (
 	"github.com/orderq/orderq/shared/shard"
 )
 
-// Defaults from CONTRACT.md.
+// Defaults, as the README's Configuration lists them.
 const (
 	DefaultAMQPURL  = "amqp://guest:guest@127.0.0.1:5672/"
 	DefaultMySQLDSN = "root:@tcp(127.0.0.1:3306)/orderq?parseTime=true&charset=utf8mb4"

@@ -1,4 +1,4 @@
-// Package httpapi is the gateway's HTTP API (CONTRACT.md): items, orders,
+// Package httpapi is the gateway's HTTP API (openapi.json): items, orders,
 // operations and the OpenAPI document. It is the only package that knows gin.
 package httpapi
 

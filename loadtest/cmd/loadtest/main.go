@@ -34,7 +34,7 @@ const (
 	exitFailed   = 3
 )
 
-// Defaults from CONTRACT.md.
+// Defaults, as the README's Configuration lists them.
 const (
 	defaultURL      = "http://127.0.0.1:8080"
 	defaultMySQLDSN = "root:@tcp(127.0.0.1:3306)/orderq?parseTime=true&charset=utf8mb4"

@@ -4,7 +4,7 @@
 //	orderqctl token --sub alice [--ttl 24h]   print a customer token
 //	orderqctl help [command]                  what the commands do
 //
-// Exit status (CONTRACT.md): 0 success, 1 a checked invariant or audit
+// Exit status: 0 success, 1 a checked invariant or audit
 // failed, 2 usage error, 3 the work could not be run (a setting missing, a
 // server unreachable, a credential refused).
 package main
