@@ -187,6 +187,7 @@ cat >&2 <<EOF
   API                  http://localhost:8080/api/v1
   docs                 http://localhost:8080/docs
   RabbitMQ dashboard   http://localhost:15672  (guest/guest)
+  gateway metrics      http://localhost:9090/metrics
   worker metrics       http://localhost:9091/metrics
 
 $(credentials)
