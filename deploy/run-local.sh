@@ -67,14 +67,32 @@ if ! port_open 127.0.0.1 3306; then
     fi
 fi
 
+# Servers not installed here run as development containers on the loopback
+# ports, with the local defaults (guest/guest, root without a password): the
+# compose stack is a deployment, with its own users, secrets and no published
+# broker or database port.
+dev_image_rabbitmq=rabbitmq:3.10-management
+dev_image_mysql=mariadb:10.11
 if ((${#containers[@]})); then
-    docker compose version >/dev/null 2>&1 ||
-        die "${containers[*]}: not running, not installed locally, and docker compose is not available"
-    log "starting containers: ${containers[*]}"
-    # --wait returns once the health checks pass; a published port alone opens
-    # before the server in the container is ready.
-    docker compose -f docker-compose.yml up -d --wait --wait-timeout "$timeout_s" "${containers[@]}" ||
-        die "docker compose could not start ${containers[*]} (docker compose logs ${containers[*]})"
+    command -v docker >/dev/null ||
+        die "${containers[*]}: not running, not installed locally, and docker is not available"
+    for c in "${containers[@]}"; do
+        name=orderq-dev-$c
+        if docker container inspect "$name" >/dev/null 2>&1; then
+            log "starting container $name"
+            docker start "$name" >/dev/null || die "docker could not start $name (docker logs $name)"
+            continue
+        fi
+        log "creating container $name"
+        case $c in
+        rabbitmq)
+            docker run -d --name "$name" -p 127.0.0.1:5672:5672 -p 127.0.0.1:15672:15672 \
+                "$dev_image_rabbitmq" >/dev/null ;;
+        mysql)
+            docker run -d --name "$name" -p 127.0.0.1:3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 \
+                "$dev_image_mysql" >/dev/null ;;
+        esac || die "docker could not run $name"
+    done
 fi
 
 log "waiting for RabbitMQ on 127.0.0.1:5672 and MySQL on 127.0.0.1:3306 (up to ${timeout_s}s each)"
