@@ -182,6 +182,20 @@ func preferWait(header string) (int, error) {
 	return 0, nil
 }
 
+// queryLimit reads the limit of a list page: def when the query has none,
+// else a whole number from 1 to most.
+func queryLimit(c *gin.Context, def, most int) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, invalid("limit must be a whole number from 1 to %d", most)
+	}
+	return n, nil
+}
+
 // pathID reads a positive integer id from the path.
 func pathID(c *gin.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)

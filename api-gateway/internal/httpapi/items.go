@@ -160,14 +160,11 @@ type itemList struct {
 }
 
 func (s *Server) listItems(c *gin.Context) {
-	limit, afterID := defaultListLimit, int64(0)
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			s.fail(c, invalid("limit must be a whole number from 1 to %d", maxListLimit))
-			return
-		}
-		limit = n
+	afterID := int64(0)
+	limit, err := queryLimit(c, defaultListLimit, maxListLimit)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	if v := c.Query("after_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

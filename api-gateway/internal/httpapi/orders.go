@@ -466,14 +466,10 @@ func (s *Server) listOrders(c *gin.Context) {
 		s.fail(c, invalid("display_status must be one of %v", orderstatus.Codes))
 		return
 	}
-	limit := defaultOrderList
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxOrderList {
-			s.fail(c, invalid("limit must be a whole number from 1 to %d", maxOrderList))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(c, defaultOrderList, maxOrderList)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	var after *order.Cursor
 	if v := c.Query("before"); v != "" {

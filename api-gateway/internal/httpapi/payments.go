@@ -282,14 +282,10 @@ type refundList struct {
 // listRefunds lists the orders a payment arrived for that could not pay
 // them, with that payment, oldest first: the back office's work list.
 func (s *Server) listRefunds(c *gin.Context) {
-	limit := defaultRefundList
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxRefundList {
-			s.fail(c, invalid("limit must be a whole number from 1 to %d", maxRefundList))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(c, defaultRefundList, maxRefundList)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	var after *order.RefundCursor
 	if v := c.Query("after"); v != "" {
