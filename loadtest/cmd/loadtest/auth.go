@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/orderq/orderq/loadtest/internal/crowd"
+	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/token"
 )
 
@@ -27,7 +28,7 @@ func (a *authFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.apiKey, "api-key", "", "a storefront's `key` (env STOREFRONT_API_KEY, else the first of STOREFRONT_API_KEYS)")
 }
 
-// apply sets c's credentials from the flags, once parse and applyEnv ran;
+// apply sets c's credentials from the flags, once cli.Parse and applyEnv ran;
 // help is the command line that explains them.
 func (a *authFlags) apply(fs *flag.FlagSet, getenv func(string) string, c *crowd.Config, help string) error {
 	set := map[string]bool{}
@@ -41,7 +42,7 @@ func (a *authFlags) apply(fs *flag.FlagSet, getenv func(string) string, c *crowd
 	case a.mode != "":
 		var err error
 		if mode, err = crowd.ParseAuth(a.mode); err != nil {
-			return usageError{err, help}
+			return cli.UsageError{Err: err, Help: help}
 		}
 	case a.jwtSecret != "":
 		mode = crowd.AuthToken
@@ -52,11 +53,11 @@ func (a *authFlags) apply(fs *flag.FlagSet, getenv func(string) string, c *crowd
 	}
 	switch {
 	case mode == crowd.AuthToken && a.jwtSecret == "":
-		return usageError{fmt.Errorf("--auth token needs --jwt-secret or %s", token.EnvSecret), help}
+		return cli.UsageError{Err: fmt.Errorf("--auth token needs --jwt-secret or %s", token.EnvSecret), Help: help}
 	case mode == crowd.AuthToken && len(a.jwtSecret) < token.MinSecretLen:
-		return usageError{fmt.Errorf("--jwt-secret (or %s) must be at least %d bytes", token.EnvSecret, token.MinSecretLen), help}
+		return cli.UsageError{Err: fmt.Errorf("--jwt-secret (or %s) must be at least %d bytes", token.EnvSecret, token.MinSecretLen), Help: help}
 	case mode == crowd.AuthStorefront && a.apiKey == "":
-		return usageError{errors.New("--auth storefront needs --api-key, STOREFRONT_API_KEY or STOREFRONT_API_KEYS"), help}
+		return cli.UsageError{Err: errors.New("--auth storefront needs --api-key, STOREFRONT_API_KEY or STOREFRONT_API_KEYS"), Help: help}
 	}
 	c.Auth = mode
 	if mode == crowd.AuthToken {

@@ -13,6 +13,7 @@ import (
 	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/ledger"
 	"github.com/orderq/orderq/loadtest/internal/report"
+	"github.com/orderq/orderq/shared/cli"
 )
 
 const cartsHelp = "loadtest carts -h"
@@ -77,7 +78,7 @@ func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *f
 	fs.DurationVar(&c.settle, "settle", 30*time.Second, "most time to wait, once every cart is final, for the releases of rejected carts")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.StringVar(&c.report, "report", "", "also write an HTML report with charts to `file` (e.g. out.html)")
-	if err := parse(fs, args, cartsHelp); err != nil {
+	if err := cli.Parse(fs, args, cartsHelp); err != nil {
 		return c, fs, err
 	}
 	applyEnv(fs, getenv)
@@ -85,16 +86,16 @@ func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *f
 		return c, fs, err
 	}
 	if c.crowd.MaxLines < 1 {
-		return c, fs, usageError{fmt.Errorf("max-lines must be within 1…%d", crowd.MaxCartLines), cartsHelp}
+		return c, fs, cli.UsageError{Err: fmt.Errorf("max-lines must be within 1…%d", crowd.MaxCartLines), Help: cartsHelp}
 	}
 	if c.crowd.Items < 1 {
-		return c, fs, usageError{errors.New("items must be 1 or more"), cartsHelp}
+		return c, fs, cli.UsageError{Err: errors.New("items must be 1 or more"), Help: cartsHelp}
 	}
 	if c.settle <= 0 {
-		return c, fs, usageError{errors.New("settle must be positive"), cartsHelp}
+		return c, fs, cli.UsageError{Err: errors.New("settle must be positive"), Help: cartsHelp}
 	}
 	if err := c.crowd.Validate(); err != nil {
-		return c, fs, usageError{err, cartsHelp}
+		return c, fs, cli.UsageError{Err: err, Help: cartsHelp}
 	}
 	return c, fs, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/orderq/orderq/loadtest/internal/ledger"
 	"github.com/orderq/orderq/loadtest/internal/report"
 	"github.com/orderq/orderq/loadtest/internal/yardstick"
+	"github.com/orderq/orderq/shared/cli"
 )
 
 const compareHelp = "loadtest compare -h"
@@ -87,7 +88,7 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 	fs.DurationVar(&c.crowd.Timeout, "timeout", 2*time.Minute, "deadline for every order of one strategy to be final")
 	fs.BoolVar(&c.json, "json", false, "print the comparison as JSON")
 	fs.StringVar(&c.report, "report", "", "also write an HTML report to `file`: the table and charts of orderq's run (of the first strategy's without orderq)")
-	if err := parse(fs, args, compareHelp); err != nil {
+	if err := cli.Parse(fs, args, compareHelp); err != nil {
 		return c, fs, err
 	}
 	applyEnv(fs, getenv)
@@ -98,9 +99,9 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 		s = strings.TrimSpace(s)
 		switch {
 		case !slices.Contains(allStrategies, s):
-			return c, fs, usageError{fmt.Errorf("unknown strategy %q: want some of %s", s, strings.Join(allStrategies, ", ")), compareHelp}
+			return c, fs, cli.UsageError{Err: fmt.Errorf("unknown strategy %q: want some of %s", s, strings.Join(allStrategies, ", ")), Help: compareHelp}
 		case slices.Contains(c.strategies, s):
-			return c, fs, usageError{fmt.Errorf("strategy %q named twice", s), compareHelp}
+			return c, fs, cli.UsageError{Err: fmt.Errorf("strategy %q named twice", s), Help: compareHelp}
 		}
 		c.strategies = append(c.strategies, s)
 	}
@@ -108,20 +109,20 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 		return slices.Index(allStrategies, a) - slices.Index(allStrategies, b)
 	})
 	if c.pool < 0 || c.window < 0 {
-		return c, fs, usageError{errors.New("pool and naive-window must be 0 or more"), compareHelp}
+		return c, fs, cli.UsageError{Err: errors.New("pool and naive-window must be 0 or more"), Help: compareHelp}
 	}
 	if c.pool == 0 {
 		// MySQL's default max_connections is 151, shared with orderq's processes.
 		c.pool = min(c.crowd.Concurrency, 64)
 	}
 	if c.mysqlDSN == "" {
-		return c, fs, usageError{errors.New("mysql-dsn is required: the yardsticks' databases live on its server"), compareHelp}
+		return c, fs, cli.UsageError{Err: errors.New("mysql-dsn is required: the yardsticks' databases live on its server"), Help: compareHelp}
 	}
 	if _, err := mysql.ParseDSN(c.mysqlDSN); err != nil {
-		return c, fs, usageError{fmt.Errorf("mysql-dsn: %w", err), compareHelp}
+		return c, fs, cli.UsageError{Err: fmt.Errorf("mysql-dsn: %w", err), Help: compareHelp}
 	}
 	if err := c.crowd.Validate(); err != nil {
-		return c, fs, usageError{err, compareHelp}
+		return c, fs, cli.UsageError{Err: err, Help: compareHelp}
 	}
 	return c, fs, nil
 }

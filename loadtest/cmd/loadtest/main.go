@@ -22,16 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
-)
 
-// Exit statuses.
-const (
-	exitPassed   = 0
-	exitViolated = 1
-	exitUsage    = 2
-	exitFailed   = 3
+	"github.com/orderq/orderq/shared/cli"
 )
 
 // Defaults, as the README's Configuration lists them.
@@ -41,43 +33,12 @@ const (
 )
 
 // errViolated means the sale ran and broke an invariant; the report says which.
-var errViolated = errors.New("invariants violated")
-
-// usageError is a command line that names no sale loadtest can run; help is
-// the command line that explains it.
-type usageError struct {
-	err  error
-	help string
-}
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+var errViolated = cli.Failure("invariants violated")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(os.Stderr, "run '%s' for usage\n", ue.help)
-		}
-	}
-	os.Exit(exitCode(err))
-}
-
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return exitPassed
-	case errors.Is(err, errViolated):
-		return exitViolated
-	case errors.As(err, new(usageError)):
-		return exitUsage
-	default:
-		return exitFailed
-	}
+	cli.Main("loadtest", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	})
 }
 
 const usage = `loadtest drives a running orderq gateway like a crowd of buyers and checks
@@ -113,7 +74,7 @@ each, minted from CUSTOMER_JWT_SECRET; or through a storefront's X-API-Key
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New("no subcommand"), "loadtest help"}
+		return cli.UsageError{Err: errors.New("no subcommand"), Help: "loadtest help"}
 	}
 	tty := isTerminal(stderr)
 	switch args[0] {
@@ -127,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_, err := io.WriteString(stdout, usage)
 		return err
 	default:
-		return usageError{fmt.Errorf("unknown subcommand %q", args[0]), "loadtest help"}
+		return cli.UsageError{Err: fmt.Errorf("unknown subcommand %q", args[0]), Help: "loadtest help"}
 	}
 }
 
@@ -143,20 +104,6 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) {
 			fs.Set(name, v)
 		}
 	}
-}
-
-// parse parses args into fs, telling help (flag.ErrHelp) from usage errors.
-func parse(fs *flag.FlagSet, args []string, help string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err, help}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0)), help}
-	}
-	return nil
 }
 
 // printHelp writes a subcommand's usage: what it does, then its flags.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/gatewaytest"
+	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -111,7 +112,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, err := loadConfig("flashsale", tt.args, env(tt.env))
 			if tt.usage {
-				if !errors.As(err, new(usageError)) {
+				if !errors.As(err, new(cli.UsageError)) {
 					t.Fatalf("loadConfig(%q) = %v, want a usage error", tt.args, err)
 				}
 				return
@@ -137,7 +138,7 @@ func TestLoadCatalogueConfig(t *testing.T) {
 		t.Errorf("flags: %+v, %v", c.crowd, err)
 	}
 	for _, args := range [][]string{{"--items=1"}, {"--zipf-s=1"}, {"--seed=x"}} {
-		if _, _, err := loadConfig("catalogue", args, env(nil)); !errors.As(err, new(usageError)) {
+		if _, _, err := loadConfig("catalogue", args, env(nil)); !errors.As(err, new(cli.UsageError)) {
 			t.Errorf("loadConfig(catalogue, %q) = %v, want a usage error", args, err)
 		}
 	}
@@ -201,7 +202,7 @@ func TestLoadCartsConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, err := loadCartsConfig(tt.args, env(tt.env))
 			if tt.usage {
-				if !errors.As(err, new(usageError)) {
+				if !errors.As(err, new(cli.UsageError)) {
 					t.Fatalf("loadCartsConfig(%q) = %v, want a usage error", tt.args, err)
 				}
 				return
@@ -312,7 +313,7 @@ func TestAuthFlags(t *testing.T) {
 			t.Run(command+"/"+tt.name, func(t *testing.T) {
 				c, err := load(tt.args, env(tt.env))
 				if tt.usage != "" {
-					if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), tt.usage) {
+					if !errors.As(err, new(cli.UsageError)) || !strings.Contains(err.Error(), tt.usage) {
 						t.Fatalf("load(%q) = %v, want a usage error saying %q", tt.args, err, tt.usage)
 					}
 					return
@@ -369,7 +370,7 @@ func TestLoadCompareConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, err := loadCompareConfig(tt.args, env(nil))
 			if tt.usage {
-				if !errors.As(err, new(usageError)) {
+				if !errors.As(err, new(cli.UsageError)) {
 					t.Fatalf("loadCompareConfig(%q) = %v, want a usage error", tt.args, err)
 				}
 				return
@@ -409,74 +410,74 @@ func TestRun(t *testing.T) {
 		{
 			name: "a correct gateway passes",
 			args: sale(good.URL),
-			code: exitPassed,
+			code: cli.ExitOK,
 			stdout: []string{"invariants    PASS", "confirmed quantity 10", "ledger        not checked: --mysql-dsn is empty",
 				"auth          token: a customer token per buyer, 60 minted in "},
 		},
 		{
 			name:   "as a storefront",
 			args:   sale(good.URL, "--auth=storefront", "--api-key", gatewaytest.APIKey),
-			code:   exitPassed,
+			code:   cli.ExitOK,
 			stdout: []string{"invariants    PASS", "auth          storefront: X-API-Key, the customer named in the body"},
 		},
 		{
 			name:   "without credentials at a gateway with AUTH=off",
 			args:   sale(open.URL, "--auth=none"),
-			code:   exitPassed,
+			code:   cli.ExitOK,
 			stdout: []string{"invariants    PASS", "auth          none: no credential"},
 		},
 		{
 			name: "without credentials at a gateway that wants them",
 			args: sale(good.URL, "--auth=none"),
-			code: exitFailed,
+			code: cli.ExitCannot,
 			err:  "the gateway refused the buyers' credentials (auth none): gateway answered 401 unauthorized",
 		},
 		{
 			name: "tokens of another secret",
 			args: sale(good.URL, "--jwt-secret="+strings.Repeat("x", 32)),
-			code: exitFailed,
+			code: cli.ExitCannot,
 			err:  "the gateway refused the buyers' credentials (auth token): gateway answered 401 unauthorized",
 		},
-		{name: "token without a secret", args: sale(good.URL, "--jwt-secret=", "--auth=token"), code: exitUsage, err: "--auth token needs --jwt-secret"},
+		{name: "token without a secret", args: sale(good.URL, "--jwt-secret=", "--auth=token"), code: cli.ExitUsage, err: "--auth token needs --jwt-secret"},
 		{
 			name:   "an overselling gateway fails",
 			args:   sale(overselling.URL),
-			code:   exitViolated,
+			code:   cli.ExitFailed,
 			stdout: []string{"invariants    FAIL", "  - oversold: 60 units were confirmed, but the item had only 10"},
 			err:    "invariants violated",
 		},
 		{
 			name:   "json",
 			args:   sale(good.URL, "--json"),
-			code:   exitPassed,
+			code:   cli.ExitOK,
 			stdout: []string{`"passed": true`},
 		},
 		{
 			name: "open loop",
 			args: []string{"flashsale", "--url", good.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 				"--stock", "10", "--rate", "100", "--duration", "300ms", "--concurrency", "8", "--wait", "1"},
-			code:   exitPassed,
+			code:   cli.ExitOK,
 			stdout: []string{"schedule      open loop, 100/s for 300ms: sent ", "orders        30 planned, 30 sent", "invariants    PASS"},
 		},
 		{
 			name: "catalogue",
 			args: []string{"catalogue", "--url", good.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 				"--items", "20", "--stock", "3", "--orders", "150", "--concurrency", "8", "--wait", "1", "--seed", "3"},
-			code:   exitPassed,
+			code:   cli.ExitOK,
 			stdout: []string{"catalogue     20 items of stock 3, Zipf s 1.1 (seed 3): stock 60 → ", "invariants    PASS"},
 		},
 		{
 			name: "an overselling catalogue fails",
 			args: []string{"catalogue", "--url", overselling.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 				"--items", "20", "--stock", "3", "--orders", "150", "--concurrency", "8", "--wait", "1", "--seed", "3"},
-			code:   exitViolated,
+			code:   cli.ExitFailed,
 			stdout: []string{"invariants    FAIL", "  - oversold: ", " of 20 items: item "},
 			err:    "invariants violated",
 		},
 		{
 			name: "carts",
 			args: carts(good.URL),
-			code: exitPassed,
+			code: cli.ExitOK,
 			stdout: []string{"carts         4 items of stock 10, 1–3 lines of 1–3 units each (seed 5): stock 40 → ",
 				"settled       not checked: the database was not read", "item          initial  stock  confirmed  reserved\n",
 				"invariants    PASS"},
@@ -484,47 +485,47 @@ func TestRun(t *testing.T) {
 		{
 			name:   "an overselling gateway fails carts",
 			args:   carts(overselling.URL),
-			code:   exitViolated,
+			code:   cli.ExitFailed,
 			stdout: []string{"invariants    FAIL", "  - oversold: "},
 			err:    "invariants violated",
 		},
 		{
 			name:   "a gateway that keeps what rejected carts reserved fails",
 			args:   carts(leaking.URL),
-			code:   exitViolated,
+			code:   cli.ExitFailed,
 			stdout: []string{"invariants    FAIL", "  - stock_mismatch: "},
 			err:    "invariants violated",
 		},
-		{name: "carts json", args: carts(good.URL, "--json"), code: exitPassed, stdout: []string{`"carts": {`, `"per_item": [`, `"passed": true`, `"auth": "token"`}},
-		{name: "carts as a storefront", args: carts(good.URL, "--auth=storefront", "--api-key="+gatewaytest.APIKey), code: exitPassed,
+		{name: "carts json", args: carts(good.URL, "--json"), code: cli.ExitOK, stdout: []string{`"carts": {`, `"per_item": [`, `"passed": true`, `"auth": "token"`}},
+		{name: "carts as a storefront", args: carts(good.URL, "--auth=storefront", "--api-key="+gatewaytest.APIKey), code: cli.ExitOK,
 			stdout: []string{"invariants    PASS", "auth          storefront: "}},
-		{name: "carts help", args: []string{"carts", "-h"}, code: exitPassed,
+		{name: "carts help", args: []string{"carts", "-h"}, code: cli.ExitOK,
 			stdout: []string{"Usage: loadtest carts", "-max-lines", "-settle", "-seed", "-items"}},
-		{name: "carts bad flag", args: carts(good.URL, "--max-lines=9"), code: exitUsage, err: "max-lines"},
+		{name: "carts bad flag", args: carts(good.URL, "--max-lines=9"), code: cli.ExitUsage, err: "max-lines"},
 		{
 			name: "carts: database unreachable",
 			args: append(carts(good.URL), "--mysql-dsn=root:@tcp(127.0.0.1:1)/orderq"),
-			code: exitFailed,
+			code: cli.ExitCannot,
 			err:  "--mysql-dsn= checks the gateway's answers only",
 		},
-		{name: "help", args: []string{"help"}, code: exitPassed,
+		{name: "help", args: []string{"help"}, code: cli.ExitOK,
 			stdout: []string{"loadtest flashsale [flags]", "loadtest catalogue [flags]", "loadtest carts [flags]", "loadtest compare [flags]"}},
-		{name: "flashsale help", args: []string{"flashsale", "-h"}, code: exitPassed,
+		{name: "flashsale help", args: []string{"flashsale", "-h"}, code: cli.ExitOK,
 			stdout: []string{"Usage: loadtest flashsale", "-max-per-customer", "-rate", "-duration", "-report", "-auth", "-jwt-secret", "-api-key"}},
-		{name: "catalogue help", args: []string{"catalogue", "-h"}, code: exitPassed, stdout: []string{"Usage: loadtest catalogue", "-zipf-s", "-items"}},
-		{name: "compare help", args: []string{"compare", "-h"}, code: exitPassed,
+		{name: "catalogue help", args: []string{"catalogue", "-h"}, code: cli.ExitOK, stdout: []string{"Usage: loadtest catalogue", "-zipf-s", "-items"}},
+		{name: "compare help", args: []string{"compare", "-h"}, code: cli.ExitOK,
 			stdout: []string{"Usage: loadtest compare", "SELECT … FOR UPDATE", "-strategies", "-expect-correct", "-keep"}},
-		{name: "compare without a gateway", args: []string{"compare", "--url", closed.URL}, code: exitFailed,
+		{name: "compare without a gateway", args: []string{"compare", "--url", closed.URL}, code: cli.ExitCannot,
 			err: "--strategies without orderq skips it"},
-		{name: "no subcommand", args: nil, code: exitUsage, err: "no subcommand"},
-		{name: "unknown subcommand", args: []string{"stampede"}, code: exitUsage, err: `unknown subcommand "stampede"`},
-		{name: "bad flag", args: sale(good.URL, "--orders=-5"), code: exitUsage, err: "orders"},
-		{name: "token refused", args: append(sale(good.URL), "--admin-token=wrong"), code: exitFailed, err: "401 unauthorized"},
-		{name: "gateway unreachable", args: sale(closed.URL), code: exitFailed, err: "create item"},
+		{name: "no subcommand", args: nil, code: cli.ExitUsage, err: "no subcommand"},
+		{name: "unknown subcommand", args: []string{"stampede"}, code: cli.ExitUsage, err: `unknown subcommand "stampede"`},
+		{name: "bad flag", args: sale(good.URL, "--orders=-5"), code: cli.ExitUsage, err: "orders"},
+		{name: "token refused", args: append(sale(good.URL), "--admin-token=wrong"), code: cli.ExitCannot, err: "401 unauthorized"},
+		{name: "gateway unreachable", args: sale(closed.URL), code: cli.ExitCannot, err: "create item"},
 		{
 			name: "database unreachable",
 			args: append(sale(good.URL), "--mysql-dsn=root:@tcp(127.0.0.1:1)/orderq"),
-			code: exitFailed,
+			code: cli.ExitCannot,
 			err:  "--mysql-dsn= skips the ledger check",
 		},
 	}
@@ -532,7 +533,7 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &stdout, &stderr)
-			if got := exitCode(err); got != tt.code {
+			if got := cli.Code(err); got != tt.code {
 				t.Fatalf("exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", got, err, tt.code, &stdout, &stderr)
 			}
 			if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
@@ -585,16 +586,16 @@ func TestExitCode(t *testing.T) {
 		err  error
 		want int
 	}{
-		{name: "passed", err: nil, want: exitPassed},
-		{name: "violated", err: fmt.Errorf("%w: 2", errViolated), want: exitViolated},
-		{name: "usage", err: usageError{errors.New("no subcommand"), "loadtest help"}, want: exitUsage},
-		{name: "setup failed", err: errors.New("create item: connection refused"), want: exitFailed},
-		{name: "interrupted", err: fmt.Errorf("flash sale interrupted: %w", context.Canceled), want: exitFailed},
+		{name: "passed", err: nil, want: cli.ExitOK},
+		{name: "violated", err: fmt.Errorf("%w: 2", errViolated), want: cli.ExitFailed},
+		{name: "usage", err: cli.UsageError{Err: errors.New("no subcommand"), Help: "loadtest help"}, want: cli.ExitUsage},
+		{name: "setup failed", err: errors.New("create item: connection refused"), want: cli.ExitCannot},
+		{name: "interrupted", err: fmt.Errorf("flash sale interrupted: %w", context.Canceled), want: cli.ExitCannot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := exitCode(tt.err); got != tt.want {
-				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			if got := cli.Code(tt.err); got != tt.want {
+				t.Errorf("cli.Code(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
 	}
@@ -642,18 +643,18 @@ func TestCompareNaiveFails(t *testing.T) {
 		{
 			name:   "expected correct, it is not",
 			args:   args("--expect-correct"),
-			code:   exitViolated,
+			code:   cli.ExitFailed,
 			stdout: []string{"naive", "FAIL", "naive (SELECT stock, then UPDATE to the value read minus the quantity, no transaction) broke:", "  - oversold: "},
 		},
 		// A yardstick's violations are what it is there to show: they do not
 		// fail the comparison unless asked to.
-		{name: "reported only", args: args(), code: exitPassed, stdout: []string{"FAIL"}},
+		{name: "reported only", args: args(), code: cli.ExitOK, stdout: []string{"FAIL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &stdout, &stderr)
-			if got := exitCode(err); got != tt.code {
+			if got := cli.Code(err); got != tt.code {
 				t.Fatalf("exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", got, err, tt.code, &stdout, &stderr)
 			}
 			for _, want := range tt.stdout {
@@ -675,7 +676,7 @@ func TestCompareAll(t *testing.T) {
 	err := run(context.Background(), []string{"compare", "--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn", server,
 		"--stock", "30", "--orders", "200", "--concurrency", "16", "--wait", "1", "--timeout", "30s", "--json", "--report", path},
 		&stdout, &stderr)
-	if got := exitCode(err); got != exitPassed {
+	if got := cli.Code(err); got != cli.ExitOK {
 		t.Fatalf("exit %d (%v)\nstdout:\n%s\nstderr:\n%s", got, err, &stdout, &stderr)
 	}
 	var doc struct {
@@ -816,8 +817,8 @@ func TestCartsDatabaseUnreadable(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"carts", "--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn", dsn,
 		"--items", "3", "--stock", "5", "--orders", "30", "--concurrency", "4", "--wait", "1", "--settle", "200ms"}, &stdout, &stderr)
-	if got := exitCode(err); got != exitFailed {
-		t.Fatalf("exit %d (%v), want %d\nstdout:\n%s", got, err, exitFailed, &stdout)
+	if got := cli.Code(err); got != cli.ExitCannot {
+		t.Fatalf("exit %d (%v), want %d\nstdout:\n%s", got, err, cli.ExitCannot, &stdout)
 	}
 	for _, want := range []string{"ledger        not checked: read ledgers: ", "invariants    PASS"} {
 		if !strings.Contains(stdout.String(), want) {

@@ -13,6 +13,7 @@ import (
 	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/ledger"
 	"github.com/orderq/orderq/loadtest/internal/report"
+	"github.com/orderq/orderq/shared/cli"
 )
 
 // stockEvery is how often a run with --report samples the stock it charts.
@@ -91,7 +92,7 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 	fs.StringVar(&c.mysqlDSN, "mysql-dsn", defaultMySQLDSN, "`DSN` of orderq's database, read only for the ledger check; empty skips it (env MYSQL_DSN)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.StringVar(&c.report, "report", "", "also write an HTML report with charts to `file` (e.g. out.html)")
-	if err := parse(fs, args, help); err != nil {
+	if err := cli.Parse(fs, args, help); err != nil {
 		return c, fs, err
 	}
 	applyEnv(fs, getenv)
@@ -99,10 +100,10 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 		return c, fs, err
 	}
 	if name == "catalogue" && c.crowd.Items < 2 {
-		return c, fs, usageError{errors.New("items must be 2 or more (one item is a flashsale)"), help}
+		return c, fs, cli.UsageError{Err: errors.New("items must be 2 or more (one item is a flashsale)"), Help: help}
 	}
 	if err := c.crowd.Validate(); err != nil {
-		return c, fs, usageError{err, help}
+		return c, fs, cli.UsageError{Err: err, Help: help}
 	}
 	return c, fs, nil
 }

@@ -16,32 +16,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+
+	"github.com/orderq/orderq/shared/cli"
 )
-
-// Exit statuses.
-const (
-	exitOK     = 0
-	exitFailed = 1
-	exitUsage  = 2
-	exitCannot = 3
-)
-
-// errFailed means a command ran and found what it checks broken (an audit);
-// its output says what.
-var errFailed = errors.New("check failed")
-
-// usageError is a command line orderqctl cannot run; help is the command
-// line that explains it.
-type usageError struct {
-	err  error
-	help string
-}
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
 
 // env is what a command runs with: the environment and where its output goes.
 type env struct {
@@ -63,35 +41,14 @@ type command struct {
 var commands = []command{tokenCommand}
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], env{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr})
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "orderqctl: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(os.Stderr, "run '%s' for usage\n", ue.help)
-		}
-	}
-	os.Exit(exitCode(err))
-}
-
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, errFailed):
-		return exitFailed
-	case errors.As(err, new(usageError)):
-		return exitUsage
-	default:
-		return exitCannot
-	}
+	cli.Main("orderqctl", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], env{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr})
+	})
 }
 
 func run(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		return usageError{errors.New("no command"), "orderqctl help"}
+		return cli.UsageError{Err: errors.New("no command"), Help: "orderqctl help"}
 	}
 	switch name := args[0]; name {
 	case "help", "-h", "-help", "--help":
@@ -99,19 +56,16 @@ func run(ctx context.Context, args []string, e env) error {
 	default:
 		c, ok := lookup(name)
 		if !ok {
-			return usageError{fmt.Errorf("unknown command %q", name), "orderqctl help"}
+			return cli.UsageError{Err: fmt.Errorf("unknown command %q", name), Help: "orderqctl help"}
 		}
 		fs := newFlagSet(c)
 		exec := c.flags(fs)
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := cli.Parse(fs, args[1:], "orderqctl help "+c.name); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				printHelp(e.stdout, c)
 				return nil
 			}
-			return usageError{err, "orderqctl help " + c.name}
-		}
-		if fs.NArg() > 0 {
-			return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0)), "orderqctl help " + c.name}
+			return err
 		}
 		return exec(ctx, e)
 	}
@@ -147,7 +101,7 @@ func help(args []string, w io.Writer) error {
 	}
 	c, ok := lookup(args[0])
 	if !ok {
-		return usageError{fmt.Errorf("unknown command %q", args[0]), "orderqctl help"}
+		return cli.UsageError{Err: fmt.Errorf("unknown command %q", args[0]), Help: "orderqctl help"}
 	}
 	printHelp(w, c)
 	return nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/orderq/orderq/shared/cli"
 )
 
 const secret = "0123456789abcdef0123456789abcdef"
@@ -30,7 +32,7 @@ func TestRun(t *testing.T) {
 			name: "token",
 			args: []string{"token", "--sub", "alice"},
 			env:  withSecret,
-			code: exitOK,
+			code: cli.ExitOK,
 			claims: func(t *testing.T, c *jwt.RegisteredClaims) {
 				t.Helper()
 				if c.Subject != "alice" || c.Issuer != "" || len(c.Audience) != 0 {
@@ -45,7 +47,7 @@ func TestRun(t *testing.T) {
 			name: "token with ttl, issuer and audience",
 			args: []string{"token", "--sub=bob", "--ttl=90m"},
 			env:  map[string]string{"CUSTOMER_JWT_SECRET": secret, "CUSTOMER_JWT_ISSUER": "shop", "CUSTOMER_JWT_AUDIENCE": "orderq"},
-			code: exitOK,
+			code: cli.ExitOK,
 			claims: func(t *testing.T, c *jwt.RegisteredClaims) {
 				t.Helper()
 				if c.Subject != "bob" || c.Issuer != "shop" || len(c.Audience) != 1 || c.Audience[0] != "orderq" {
@@ -56,29 +58,29 @@ func TestRun(t *testing.T) {
 				}
 			},
 		},
-		{name: "no secret", args: []string{"token", "--sub", "alice"}, code: exitCannot, err: "CUSTOMER_JWT_SECRET is not set"},
+		{name: "no secret", args: []string{"token", "--sub", "alice"}, code: cli.ExitCannot, err: "CUSTOMER_JWT_SECRET is not set"},
 		{name: "short secret", args: []string{"token", "--sub", "alice"}, env: map[string]string{"CUSTOMER_JWT_SECRET": "short"},
-			code: exitCannot, err: "CUSTOMER_JWT_SECRET must be at least 32 bytes"},
-		{name: "no sub", args: []string{"token"}, env: withSecret, code: exitUsage, err: "--sub is required"},
-		{name: "sub too long", args: []string{"token", "--sub", strings.Repeat("x", 65)}, env: withSecret, code: exitUsage, err: "--sub: customer_id must be 1 to 64"},
-		{name: "zero ttl", args: []string{"token", "--sub", "alice", "--ttl", "0s"}, env: withSecret, code: exitUsage, err: "--ttl"},
-		{name: "ttl beyond a year", args: []string{"token", "--sub", "alice", "--ttl", "9000h"}, env: withSecret, code: exitUsage, err: "--ttl"},
-		{name: "bad ttl", args: []string{"token", "--sub", "alice", "--ttl", "soon"}, env: withSecret, code: exitUsage, err: "ttl"},
-		{name: "unknown flag", args: []string{"token", "--sub", "alice", "--admin"}, env: withSecret, code: exitUsage, err: "-admin"},
-		{name: "stray argument", args: []string{"token", "--sub", "alice", "now"}, env: withSecret, code: exitUsage, err: `unexpected argument "now"`},
-		{name: "token help", args: []string{"token", "-h"}, code: exitOK,
+			code: cli.ExitCannot, err: "CUSTOMER_JWT_SECRET must be at least 32 bytes"},
+		{name: "no sub", args: []string{"token"}, env: withSecret, code: cli.ExitUsage, err: "--sub is required"},
+		{name: "sub too long", args: []string{"token", "--sub", strings.Repeat("x", 65)}, env: withSecret, code: cli.ExitUsage, err: "--sub: customer_id must be 1 to 64"},
+		{name: "zero ttl", args: []string{"token", "--sub", "alice", "--ttl", "0s"}, env: withSecret, code: cli.ExitUsage, err: "--ttl"},
+		{name: "ttl beyond a year", args: []string{"token", "--sub", "alice", "--ttl", "9000h"}, env: withSecret, code: cli.ExitUsage, err: "--ttl"},
+		{name: "bad ttl", args: []string{"token", "--sub", "alice", "--ttl", "soon"}, env: withSecret, code: cli.ExitUsage, err: "ttl"},
+		{name: "unknown flag", args: []string{"token", "--sub", "alice", "--admin"}, env: withSecret, code: cli.ExitUsage, err: "-admin"},
+		{name: "stray argument", args: []string{"token", "--sub", "alice", "now"}, env: withSecret, code: cli.ExitUsage, err: `unexpected argument "now"`},
+		{name: "token help", args: []string{"token", "-h"}, code: cli.ExitOK,
 			stdout: []string{"Usage: orderqctl token --sub ID", "CUSTOMER_JWT_SECRET", "-sub id", "-ttl"}},
-		{name: "help", args: []string{"help"}, code: exitOK, stdout: []string{"orderqctl token --sub ID", "orderqctl help [command]", "Exit status"}},
-		{name: "help of a command", args: []string{"help", "token"}, code: exitOK, stdout: []string{"Usage: orderqctl token", "-ttl duration"}},
-		{name: "help of an unknown command", args: []string{"help", "audit-everything"}, code: exitUsage, err: `unknown command "audit-everything"`},
-		{name: "no command", code: exitUsage, err: "no command"},
-		{name: "unknown command", args: []string{"mint"}, code: exitUsage, err: `unknown command "mint"`},
+		{name: "help", args: []string{"help"}, code: cli.ExitOK, stdout: []string{"orderqctl token --sub ID", "orderqctl help [command]", "Exit status"}},
+		{name: "help of a command", args: []string{"help", "token"}, code: cli.ExitOK, stdout: []string{"Usage: orderqctl token", "-ttl duration"}},
+		{name: "help of an unknown command", args: []string{"help", "audit-everything"}, code: cli.ExitUsage, err: `unknown command "audit-everything"`},
+		{name: "no command", code: cli.ExitUsage, err: "no command"},
+		{name: "unknown command", args: []string{"mint"}, code: cli.ExitUsage, err: `unknown command "mint"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), tt.args, env{getenv: func(k string) string { return tt.env[k] }, stdout: &stdout, stderr: &stderr})
-			if got := exitCode(err); got != tt.code {
+			if got := cli.Code(err); got != tt.code {
 				t.Fatalf("exit %d (%v), want %d\nstdout:\n%s", got, err, tt.code, &stdout)
 			}
 			if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
@@ -113,15 +115,15 @@ func TestExitCode(t *testing.T) {
 		err  error
 		want int
 	}{
-		{name: "success", want: exitOK},
-		{name: "audit failed", err: fmt.Errorf("%w: 3 items", errFailed), want: exitFailed},
-		{name: "usage", err: usageError{errors.New("no command"), "orderqctl help"}, want: exitUsage},
-		{name: "cannot run", err: errors.New("CUSTOMER_JWT_SECRET is not set"), want: exitCannot},
+		{name: "success", want: cli.ExitOK},
+		{name: "audit failed", err: fmt.Errorf("%w: 3 items", cli.ErrFailed), want: cli.ExitFailed},
+		{name: "usage", err: cli.UsageError{Err: errors.New("no command"), Help: "orderqctl help"}, want: cli.ExitUsage},
+		{name: "cannot run", err: errors.New("CUSTOMER_JWT_SECRET is not set"), want: cli.ExitCannot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := exitCode(tt.err); got != tt.want {
-				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			if got := cli.Code(tt.err); got != tt.want {
+				t.Errorf("cli.Code(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
 	}

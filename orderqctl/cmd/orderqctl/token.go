@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/token"
 )
@@ -40,13 +41,13 @@ CUSTOMER_JWT_ISSUER, CUSTOMER_JWT_AUDIENCE.
 func mintToken(e env, sub string, ttl time.Duration) error {
 	const help = "orderqctl help token"
 	if sub == "" {
-		return usageError{errors.New("--sub is required"), help}
+		return cli.UsageError{Err: errors.New("--sub is required"), Help: help}
 	}
 	if err := message.ValidCustomerID(sub); err != nil {
-		return usageError{fmt.Errorf("--sub: %w", err), help}
+		return cli.UsageError{Err: fmt.Errorf("--sub: %w", err), Help: help}
 	}
 	if ttl <= 0 || ttl > maxTTL {
-		return usageError{fmt.Errorf("--ttl %s: want a duration above 0 and at most %s", ttl, maxTTL), help}
+		return cli.UsageError{Err: fmt.Errorf("--ttl %s: want a duration above 0 and at most %s", ttl, maxTTL), Help: help}
 	}
 	cfg, err := token.FromEnv(e.getenv)
 	if err != nil {
