@@ -11,10 +11,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,6 +170,46 @@ func TestIdentify(t *testing.T) {
 				t.Fatalf("Identify = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestIdentifyJWKSURL verifies tokens with the keys of a JWK Set fetched from
+// CUSTOMER_JWKS_URL, and fetches the set again for a kid it does not know: the
+// provider rotated its keys.
+func TestIdentifyJWKSURL(t *testing.T) {
+	first, second := newKeys(t), newKeys(t)
+	// The second set names its keys rsa-2 and ec-2.
+	raw, err := os.ReadFile(second.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := filepath.Join(t.TempDir(), "rotated.json")
+	if err := os.WriteFile(rotated, []byte(strings.NewReplacer("-1", "-2").Replace(string(raw))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Pointer[string]
+	served.Store(&first.file)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, *served.Load())
+	}))
+	t.Cleanup(srv.Close)
+	a, err := New(t.Context(), Config{JWKSURL: srv.URL}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noIssuer := func(c jwt.MapClaims) { delete(c, "iss"); delete(c, "aud") }
+	tok := sign(t, jwt.SigningMethodES256, first.ec, "ec-1", tokenClaims("bob", noIssuer))
+	if got, err := a.Identify("Bearer "+tok, ""); err != nil || got != (Identity{Role: Customer, Customer: "bob"}) {
+		t.Fatalf("a token of a key at the URL = %+v, %v", got, err)
+	}
+	tok = sign(t, jwt.SigningMethodES256, second.ec, "ec-1", tokenClaims("bob", noIssuer))
+	if _, err := a.Identify("Bearer "+tok, ""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a token of another key under a known kid = %v, want ErrInvalid", err)
+	}
+	served.Store(&rotated)
+	tok = sign(t, jwt.SigningMethodES256, second.ec, "ec-2", tokenClaims("carol", noIssuer))
+	if got, err := a.Identify("Bearer "+tok, ""); err != nil || got != (Identity{Role: Customer, Customer: "carol"}) {
+		t.Fatalf("a token of a key the provider added = %+v, %v", got, err)
 	}
 }
 
