@@ -223,12 +223,7 @@ func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io
 		cc.URL, cc.Auth = srv.URL, crowd.AuthNone
 	}
 
-	res, err = runCrowd(ctx, cc, cfg.output, stderr, tty, "compare "+name, 1)
-	if err != nil {
-		return nil, in, nil, err
-	}
-	in, lerr = verify(ctx, res, lr, note)
-	return res, in, lerr, nil
+	return checkedSale(ctx, cc, cfg.output, lr, note, stderr, tty, "compare "+name)
 }
 
 // orderqLedger opens orderq's database for the ledger check, when the DSN

@@ -8,6 +8,8 @@
 //	                      oversold once the rejected carts' releases settled
 //	loadtest compare      the same crowd against naive, SELECT … FOR UPDATE and
 //	                      atomic-UPDATE yardsticks, and orderq, in one table
+//	loadtest soak         flash sales back to back on one database: a row a
+//	                      sale, with the size of the store after it
 //
 // Exit status: 0 when every invariant holds, 1 when one is violated, 2 for a
 // usage error, 3 when the sale could not be run or observed (gateway
@@ -57,6 +59,11 @@ Usage:
 	loadtest compare [flags]      run one crowd against a naive read-modify-write
 	                              service, SELECT … FOR UPDATE, an atomic
 	                              conditional UPDATE, and orderq; one table
+	loadtest soak [flags]         run flash sales back to back (default 10 of
+	                              30s at 10000 orders/s) on one stack and one
+	                              database; after each, a row: throughput,
+	                              latency, invariants, and the rows and bytes
+	                              of the store, to show its cost as it grows
 
 Run 'loadtest <command> -h' for the flags. Every command prints a table, or JSON
 with --json; --report out.html writes charts for a post-mortem; on a terminal a
@@ -84,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return carts(ctx, args[1:], os.Getenv, stdout, stderr, tty)
 	case "compare":
 		return compare(ctx, args[1:], os.Getenv, stdout, stderr, tty)
+	case "soak":
+		return soak(ctx, args[1:], os.Getenv, stdout, stderr, tty)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

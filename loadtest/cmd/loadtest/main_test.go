@@ -307,6 +307,10 @@ func TestAuthFlags(t *testing.T) {
 			c, _, err := loadCompareConfig(args, getenv)
 			return c.crowd, err
 		},
+		"soak": func(args []string, getenv func(string) string) (crowd.Config, error) {
+			c, _, err := loadSoakConfig(args, getenv)
+			return c.crowd, err
+		},
 	}
 	for command, load := range loaders {
 		for _, tt := range tests {
@@ -383,6 +387,78 @@ func TestLoadCompareConfig(t *testing.T) {
 	}
 }
 
+func TestLoadSoakConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, c soakConfig)
+		usage bool
+	}{
+		{
+			name: "defaults: the issue's three sales, ten of them",
+			check: func(t *testing.T, c soakConfig) {
+				t.Helper()
+				cc := c.crowd
+				if c.sales != 10 || cc.Rate != 10000 || cc.Duration != 30*time.Second || cc.Stock != 1000 || cc.Concurrency != 1000 ||
+					cc.Quantity != 1 || cc.Wait != 5 || cc.Timeout != 2*time.Minute || cc.URL != defaultURL || cc.AdminToken != "" ||
+					c.mysqlDSN != defaultMySQLDSN || c.json || !cc.OpenLoop() || cc.Auth != crowd.AuthNone {
+					t.Errorf("defaults = %+v, sales %d, dsn %q, json %v", cc, c.sales, c.mysqlDSN, c.json)
+				}
+			},
+		},
+		{
+			name: "environment",
+			env:  map[string]string{"ORDERQ_URL": "http://gw:9000", "ADMIN_TOKEN": "tok", "MYSQL_DSN": "u:p@tcp(db:3306)/x"},
+			check: func(t *testing.T, c soakConfig) {
+				t.Helper()
+				if c.crowd.URL != "http://gw:9000" || c.crowd.AdminToken != "tok" || c.mysqlDSN != "u:p@tcp(db:3306)/x" {
+					t.Errorf("config = %+v, dsn %q: environment not applied", c.crowd, c.mysqlDSN)
+				}
+			},
+		},
+		{
+			name: "every flag",
+			args: []string{"--sales=3", "--stock=7", "--rate=2000", "--duration=5s", "--concurrency=8", "--quantity=2", "--wait=1",
+				"--timeout=9s", "--json", "--url=http://flag:1", "--admin-token=flag", "--mysql-dsn="},
+			env: map[string]string{"ORDERQ_URL": "http://gw:9000", "ADMIN_TOKEN": "tok", "MYSQL_DSN": "u:p@tcp(db:3306)/x"},
+			check: func(t *testing.T, c soakConfig) {
+				t.Helper()
+				cc := c.crowd
+				if c.sales != 3 || cc.Stock != 7 || cc.Rate != 2000 || cc.Duration != 5*time.Second || cc.Concurrency != 8 || cc.Quantity != 2 ||
+					cc.Wait != 1 || cc.Timeout != 9*time.Second || !c.json || cc.URL != "http://flag:1" || cc.AdminToken != "flag" || c.mysqlDSN != "" {
+					t.Errorf("config = %+v, sales %d, dsn %q, json %v", cc, c.sales, c.mysqlDSN, c.json)
+				}
+			},
+		},
+		{name: "no sales", args: []string{"--sales=0"}, usage: true},
+		{name: "too many sales", args: []string{"--sales=10001"}, usage: true},
+		{name: "closed loop", args: []string{"--rate=0"}, usage: true},
+		{name: "no duration", args: []string{"--duration=0s"}, usage: true},
+		{name: "more orders a sale than a run can hold", args: []string{"--rate=1000000", "--duration=10s"}, usage: true},
+		{name: "flashsale's orders are not soak's", args: []string{"--orders=5"}, usage: true},
+		{name: "no concurrency", args: []string{"--concurrency=0"}, usage: true},
+		{name: "wait beyond the contract", args: []string{"--wait=31"}, usage: true},
+		{name: "not a url", args: []string{"--url=localhost:8080"}, usage: true},
+		{name: "stray argument", args: []string{"now"}, usage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := loadSoakConfig(tt.args, env(tt.env))
+			if tt.usage {
+				if !errors.As(err, new(cli.UsageError)) {
+					t.Fatalf("loadSoakConfig(%q) = %v, want a usage error", tt.args, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadSoakConfig(%q): %v", tt.args, err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
 func TestRun(t *testing.T) {
 	good := gatewaytest.New(t, gatewaytest.Options{FailEvery: 11})
 	overselling := gatewaytest.New(t, gatewaytest.Options{Oversell: true})
@@ -399,6 +475,10 @@ func TestRun(t *testing.T) {
 		return append([]string{"carts", "--url", url, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
 			"--items", "4", "--stock", "10", "--orders", "80", "--concurrency", "8", "--wait", "1",
 			"--timeout", "20s", "--settle", "300ms", "--seed", "5"}, more...)
+	}
+	soak := func(url string, more ...string) []string {
+		return append([]string{"soak", "--url", url, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
+			"--sales", "2", "--stock", "10", "--rate", "100", "--duration", "300ms", "--concurrency", "8", "--wait", "1", "--timeout", "20s"}, more...)
 	}
 	tests := []struct {
 		name   string
@@ -508,8 +588,34 @@ func TestRun(t *testing.T) {
 			code: cli.ExitCannot,
 			err:  "--mysql-dsn= checks the gateway's answers only",
 		},
+		{
+			name: "soak",
+			args: soak(good.URL),
+			code: cli.ExitOK,
+			stdout: []string{"2 sales back to back, each a new item of stock 10: 100 orders/s of quantity 1 for 300ms",
+				"store not read: --mysql-dsn is empty\n", "\n   1  ", "\n   2  ", "  PASS  ", "invariants  PASS in all 2 sales"},
+		},
+		{
+			name:   "soak: an overselling gateway fails every sale",
+			args:   soak(overselling.URL),
+			code:   cli.ExitFailed,
+			stdout: []string{"FAIL (2)", "      - oversold: 30 units were confirmed, but the item had only 10", "invariants  FAIL in sales 1, 2 (2 of 2)"},
+			err:    "invariants violated in 2 of 2 sales",
+		},
+		{name: "soak json", args: soak(good.URL, "--json"), code: cli.ExitOK, stdout: []string{`"sales": [`, `"complete": true`, `"failed_sales": []`}},
+		{name: "soak help", args: []string{"soak", "-h"}, code: cli.ExitOK,
+			stdout: []string{"Usage: loadtest soak", "accept→final p99", "ANALYZE TABLE", "-sales", "-rate", "-mysql-dsn", "-auth"}},
+		{name: "soak bad flag", args: soak(good.URL, "--sales=0"), code: cli.ExitUsage, err: "sales"},
+		{name: "soak: gateway unreachable", args: soak(closed.URL), code: cli.ExitCannot, err: "sale 1 of 2: create item"},
+		{
+			name: "soak: database unreachable",
+			args: append(soak(good.URL), "--mysql-dsn=root:@tcp(127.0.0.1:1)/orderq"),
+			code: cli.ExitCannot,
+			err:  "--mysql-dsn= skips the ledgers and the store",
+		},
 		{name: "help", args: []string{"help"}, code: cli.ExitOK,
-			stdout: []string{"loadtest flashsale [flags]", "loadtest catalogue [flags]", "loadtest carts [flags]", "loadtest compare [flags]"}},
+			stdout: []string{"loadtest flashsale [flags]", "loadtest catalogue [flags]", "loadtest carts [flags]", "loadtest compare [flags]",
+				"loadtest soak [flags]"}},
 		{name: "flashsale help", args: []string{"flashsale", "-h"}, code: cli.ExitOK,
 			stdout: []string{"Usage: loadtest flashsale", "-max-per-customer", "-rate", "-duration", "-report", "-auth", "-jwt-secret", "-api-key"}},
 		{name: "catalogue help", args: []string{"catalogue", "-h"}, code: cli.ExitOK, stdout: []string{"Usage: loadtest catalogue", "-zipf-s", "-items"}},

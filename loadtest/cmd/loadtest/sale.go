@@ -132,22 +132,39 @@ func sale(ctx context.Context, name string, args []string, getenv func(string) s
 	}
 
 	c := cfg.crowd
-	what := fmt.Sprintf("%d orders of quantity %d, %d at once,", c.Orders, c.Quantity, c.Concurrency)
-	if c.OpenLoop() {
-		what = fmt.Sprintf("%g orders/s of quantity %d for %s, at most %d in flight,", c.Rate, c.Quantity, c.Duration, c.Concurrency)
-	}
 	if name == "catalogue" {
-		fmt.Fprintf(stderr, "loadtest: %s over %d items of stock %d (Zipf s %g) at %s\n", what, c.Items, c.Stock, c.ZipfS, c.URL)
+		fmt.Fprintf(stderr, "loadtest: %s over %d items of stock %d (Zipf s %g) at %s\n", crowdLine(c), c.Items, c.Stock, c.ZipfS, c.URL)
 	} else {
-		fmt.Fprintf(stderr, "loadtest: %s for stock %d at %s\n", what, c.Stock, c.URL)
+		fmt.Fprintf(stderr, "loadtest: %s for stock %d at %s\n", crowdLine(c), c.Stock, c.URL)
 	}
 	fmt.Fprintf(stderr, "loadtest: %s\n", authNote(c))
-	res, err := runCrowd(ctx, cfg.crowd, cfg.output, stderr, tty, name, max(cfg.crowd.Items, 1))
+	res, in, ledgerErr, err := checkedSale(ctx, cfg.crowd, cfg.output, lr, "--mysql-dsn is empty", stderr, tty, name)
 	if err != nil {
 		return err
 	}
-	in, ledgerErr := verify(ctx, res, lr, "--mysql-dsn is empty")
 	return cfg.output.write(stdout, stderr, "loadtest "+name, in, res, ledgerErr)
+}
+
+// crowdLine says how the crowd of c orders, for the line a run starts with.
+func crowdLine(c crowd.Config) string {
+	if c.OpenLoop() {
+		return fmt.Sprintf("%g orders/s of quantity %d for %s, at most %d in flight,", c.Rate, c.Quantity, c.Duration, c.Concurrency)
+	}
+	return fmt.Sprintf("%d orders of quantity %d, %d at once,", c.Orders, c.Quantity, c.Concurrency)
+}
+
+// checkedSale runs one sale of c, as flashsale, catalogue, compare and soak
+// do, with a progress line labelled label, and checks it: the invariants,
+// and the items' ledgers when lr is set (note says why not when it is nil).
+// err is a sale that could not be run or observed; ledgerErr is verify's.
+func checkedSale(ctx context.Context, c crowd.Config, out output, lr *ledger.Reader, note string,
+	stderr io.Writer, tty bool, label string) (res *crowd.Result, in report.Input, ledgerErr, err error) {
+	res, err = runCrowd(ctx, c, out, stderr, tty, label, max(c.Items, 1))
+	if err != nil {
+		return nil, in, nil, err
+	}
+	in, ledgerErr = verify(ctx, res, lr, note)
+	return res, in, ledgerErr, nil
 }
 
 // runCrowd runs c with a progress line labelled label, sampling the stock
