@@ -351,6 +351,16 @@ func (s *system) proxyDatabase() (*testenv.Proxy, string) {
 	return p, cfg.FormatDSN()
 }
 
+// privateDatabase points the processes started from now on at a MariaDB
+// server of the test's own, for a test that crashes it (testenv.MariaDB's
+// Kill and Restart).
+func (s *system) privateDatabase() *testenv.MariaDB {
+	s.t.Helper()
+	m := testenv.StartMariaDB(s.t, nil)
+	s.env["MYSQL_DSN"] = fmt.Sprintf("root@tcp(127.0.0.1:%d)/orderq?parseTime=true&charset=utf8mb4", m.Port)
+	return m
+}
+
 // waitReady polls the gateway's /readyz until it answers want.
 func waitReady(t *testing.T, base string, want int) {
 	t.Helper()

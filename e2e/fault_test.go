@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,15 +14,17 @@ import (
 	"github.com/orderq/orderq/shared/shard"
 )
 
-// The fault tests of DESIGN.md's failure model: a crowd of customers buys a
-// scarce item while the line between a process and the broker or the database
-// is cut, or the worker is killed; afterwards every accepted order is final
-// exactly once and the stock adds up.
+// The fault tests: a crowd of customers buys a scarce item while the line
+// between a process and the broker or the database is cut, or the worker is
+// killed; afterwards every accepted order is final exactly once and the stock
+// adds up.
 
 const (
 	faultStock   = 300
 	faultOrders  = 3000
 	faultClients = 50
+	// crashOrders is a crowd that lasts past a database crash and restart.
+	crashOrders = 10000
 	// outage is how long a line stays cut: long enough for the processes to
 	// notice and retry a few times, short next to the test.
 	outage = 2 * time.Second
@@ -180,5 +185,102 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Fatalf("%s still holds %d messages after the outage", queue, n)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestDatabaseCrash SIGKILLs the database, a server of the test's own, under
+// a crowd and restarts it after the outage: the gateway keeps accepting
+// orders (the worker decides them once the database is back), answers 503
+// with Retry-After what needs the database meanwhile, and never 500; every
+// accepted order ends final once, and the stock adds up.
+func TestDatabaseCrash(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	mdb := s.privateDatabase()
+	s.startWorker(nil)
+	// Items are made on another gateway: the crowd's gateway has looked up
+	// only the crowd's item (at its first order) when the database goes.
+	_, other := s.startGateway(nil)
+	_, base := s.startGateway(nil)
+	item := newClient(t, other, 1).createItem("db-crash", faultStock, 0)
+	unseen := newClient(t, other, 1).createItem("db-crash-unseen", 10, 0)
+	c := newClient(t, base, 1)
+
+	cr := newCrowd(t, base, item.ID, crashOrders, faultClients)
+	cr.start()
+	cr.waitAccepted(crashOrders / 5)
+	mdb.Kill()
+	killed, atKill := time.Now(), cr.accepted.Load()
+	t.Logf("killed the database with %d orders accepted", atKill)
+	waitReady(t, base, http.StatusServiceUnavailable)
+
+	// What needs the database answers 503 with Retry-After meanwhile.
+	for _, path := range []string{fmt.Sprintf("/api/v1/items/%d", item.ID), "/api/v1/orders?customer_id=probe"} {
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-API-Key", storefrontKey)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s during the outage: %v", path, err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET %s during the outage: %d, body: %v", path, resp.StatusCode, err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			body.Error.Code != "unavailable" || !strings.Contains(body.Error.Message, "database") {
+			t.Errorf("GET %s during the outage: %d, Retry-After %q, %+v; want 503 unavailable with Retry-After",
+				path, resp.StatusCode, resp.Header.Get("Retry-After"), body.Error)
+		}
+	}
+
+	// Orders of an item the gateway cannot look up are accepted all the
+	// same; the worker decides them once the database is back.
+	probes := map[int64]string{unseen.ID: message.StatusConfirmed, unseen.ID + 1000: message.StatusRejected + "/" + message.ReasonItemNotFound}
+	probed := map[int64]string{}
+	for id := range probes {
+		st, header, o, err := postOrder(c.http, base, fmt.Sprintf(`{"item_id":%d,"quantity":1,"customer_id":"probe"}`, id), fmt.Sprintf("probe-%d", id))
+		if err != nil || (st != http.StatusAccepted && st != http.StatusOK) {
+			t.Fatalf("order of item %d during the outage: status %d, Retry-After %q, err %v; want 202", id, st, header.Get("Retry-After"), err)
+		}
+		probed[id] = o.ID
+	}
+
+	time.Sleep(outage - time.Since(killed))
+	mdb.Restart()
+	atRestart := cr.accepted.Load()
+	t.Logf("restarted the database %v after the kill; %d orders accepted while it was down",
+		time.Since(killed).Round(time.Millisecond), atRestart-atKill)
+	waitReady(t, base, http.StatusOK)
+	t.Logf("ready again %v after the kill, with %d orders accepted", time.Since(killed).Round(time.Millisecond), cr.accepted.Load())
+
+	cr.wait()
+	t.Log(cr.summary())
+	cr.mu.Lock()
+	statuses := maps.Clone(cr.statuses)
+	cr.mu.Unlock()
+	t.Logf("answers to the crowd: %d×202, %d×200, %d×503, %d×500 (all: %v); accepted %d before the kill, %d while the database was down, %d after",
+		statuses[http.StatusAccepted], statuses[http.StatusOK], statuses[http.StatusServiceUnavailable],
+		statuses[http.StatusInternalServerError], statuses, atKill, atRestart-atKill, cr.accepted.Load()-atRestart)
+	if n := statuses[http.StatusInternalServerError]; n != 0 {
+		t.Errorf("%d answers were 500", n)
+	}
+	confirmed := s.checkSale(item.ID, cr.acceptedIDs())
+	t.Logf("%d confirmed", confirmed)
+	for id, want := range probes {
+		o := c.final(probed[id])
+		got := o.Status
+		if o.Reason != nil {
+			got += "/" + *o.Reason
+		}
+		if got != want {
+			t.Errorf("order of item %d accepted during the outage ended %s, want %s", id, got, want)
+		}
 	}
 }

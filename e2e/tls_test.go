@@ -97,7 +97,7 @@ func TestTLSToBrokerAndDatabase(t *testing.T) {
 	t.Parallel()
 	files := pki(t, t.TempDir())
 	node := testenv.StartRabbitMQ(t, &files, brokerDefinitions)
-	mdb := testenv.StartMariaDB(t, files)
+	mdb := testenv.StartMariaDB(t, &files)
 
 	root, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/", mdb.Port))
 	if err != nil {

@@ -112,50 +112,93 @@ func (n *RabbitMQNode) Ctl(t testing.TB, args ...string) string {
 }
 
 // MariaDB is a MariaDB server of a test's own, with root on 127.0.0.1 and no
-// password.
+// password. Kill and Restart crash it and start it again on its data, for
+// crash tests.
 type MariaDB struct {
 	Port int
+
+	t      testing.TB
+	dir    string
+	server string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd was waited for
 }
 
-// StartMariaDB starts a MariaDB server whose TLS listener uses tls.
-func StartMariaDB(t testing.TB, tls TLSFiles) *MariaDB {
+// StartMariaDB starts a MariaDB server; with tls, its TLS listener uses those
+// files.
+func StartMariaDB(t testing.TB, tls *TLSFiles) *MariaDB {
 	t.Helper()
 	install := requireProgram(t, "mariadb-install-db")
 	server := requireProgram(t, "mariadbd")
 	dir := serverDir(t, "orderq-mariadb-", "mysql")
-	files := copyTLS(t, &tls, dir, "mysql")
 	data := filepath.Join(dir, "data")
 	mkdirOwned(t, data, "mysql")
 	if out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user=mysql",
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
-	m := &MariaDB{Port: freePort(t)}
-	cmd := exec.Command(server, "--no-defaults", "--datadir="+data, "--user=mysql",
-		"--port="+strconv.Itoa(m.Port), "--bind-address=127.0.0.1", "--socket="+filepath.Join(dir, "sock"),
-		"--pid-file="+filepath.Join(dir, "pid"), "--log-error="+filepath.Join(dir, "error.log"),
-		"--innodb-buffer-pool-size=64M", "--skip-log-bin",
-		"--ssl-ca="+files.CA, "--ssl-cert="+files.Cert, "--ssl-key="+files.Key)
+	m := &MariaDB{Port: freePort(t), t: t, dir: dir, server: server}
+	m.args = []string{"--no-defaults", "--datadir=" + data, "--user=mysql",
+		"--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "sock"),
+		"--pid-file=" + filepath.Join(dir, "pid"), "--log-error=" + filepath.Join(dir, "error.log"),
+		"--innodb-buffer-pool-size=64M", "--skip-log-bin"}
+	if tls != nil {
+		files := copyTLS(t, tls, dir, "mysql")
+		m.args = append(m.args, "--ssl-ca="+files.CA, "--ssl-cert="+files.Cert, "--ssl-key="+files.Key)
+	}
+	t.Cleanup(func() {
+		if m.cmd == nil {
+			return
+		}
+		m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("mariadbd (pid %d) did not stop within 30 s of SIGTERM; killed", m.cmd.Process.Pid)
+			m.cmd.Process.Kill()
+			<-m.exited
+		}
+	})
+	m.start()
+	return m
+}
+
+// start runs the server and returns once it listens.
+func (m *MariaDB) start() {
+	m.t.Helper()
+	cmd := exec.Command(m.server, m.args...)
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mariadbd: %v", err)
+		m.t.Fatalf("start mariadbd: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			t.Errorf("mariadbd (pid %d) did not stop within 30 s of SIGTERM; killed", cmd.Process.Pid)
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	m.cmd, m.exited = cmd, exited
 	if !waitPort(m.Port, 60*time.Second) {
-		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		t.Fatalf("mariadbd did not listen on %d within 60 s:\n%s", m.Port, log)
+		log, _ := os.ReadFile(filepath.Join(m.dir, "error.log"))
+		m.t.Fatalf("mariadbd did not listen on %d within 60 s:\n%s", m.Port, log)
 	}
-	return m
+}
+
+// Kill crashes the server (SIGKILL: no shutdown, no flush) and returns once
+// it is gone: its clients' connections break and new ones are refused.
+func (m *MariaDB) Kill() {
+	m.t.Helper()
+	if err := m.cmd.Process.Kill(); err != nil {
+		m.t.Fatalf("kill mariadbd: %v", err)
+	}
+	<-m.exited
+	m.cmd = nil
+}
+
+// Restart starts the server Kill crashed on the same data and port, and
+// returns once it listens (after its crash recovery).
+func (m *MariaDB) Restart() {
+	m.t.Helper()
+	if m.cmd != nil {
+		m.t.Fatal("Restart: mariadbd is running; Kill it first")
+	}
+	m.start()
 }
 
 // requireProgram returns the path of a server's program, which may live in

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/orderq/orderq/api-gateway/internal/store"
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/mq"
 )
 
@@ -37,14 +38,20 @@ type errorBody struct {
 }
 
 // fail is the one place errors become HTTP answers. Errors it does not know
-// are logged with their detail and answered as a bare 500.
+// are logged with their detail and answered as a bare 500. A broker or
+// database out of reach is 503 with Retry-After, never 500: the request was
+// fine and may be sent again.
 func (s *Server) fail(c *gin.Context, err error) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
-	case errors.Is(err, mq.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, mq.ErrUnavailable):
 		s.log.Warn("order intake unavailable", "err", err)
 		ae = newError(http.StatusServiceUnavailable, "unavailable", "the order queue is unavailable; retry shortly")
+	case database.Unavailable(err):
+		// Out of reach, not wrong: a retry may succeed once it is back.
+		s.log.Warn("database unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		ae = newError(http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly")
 	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		ae = newError(499, "client_closed_request", "request canceled")
