@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,21 +169,36 @@ func TestShardCountMismatchIsRefused(t *testing.T) {
 // TestGracefulShutdown sends SIGTERM to the worker and then the gateway while a
 // crowd buys, and restarts each: the worker commits and acknowledges the batch
 // in hand, the gateway finishes the requests in flight (or answers 503), both
-// exit cleanly within a bound, and afterwards nothing is lost or doubled.
+// stop each of their goroutines once, in order, and exit 0 within a bound, and
+// afterwards nothing is lost or doubled.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	s := newSystem(t)
 	w := s.startWorker(nil)
 	g, base := s.startGateway(nil)
 	item := newClient(t, base, 1).createItem("shutdown", faultStock, 0)
+	// What each program stops, in this order: first what takes work in, last
+	// what that work used.
+	stages := map[string][]string{
+		"gateway": {"http", "intake", "results subscription", "broker connection", "metrics server", "database"},
+		"worker":  {"consumer", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "database"},
+	}
 	stopCleanly := func(name string, p *process) {
 		t.Helper()
 		// stop gives up after 30 s: the bound on a graceful exit.
 		if err := p.stop(syscall.SIGTERM); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if !strings.Contains(p.output(), `"msg":"stopped"`) {
-			t.Errorf("%s did not stop cleanly:\n%s", name, p.output())
+		var want, got []string
+		for _, st := range stages[name] {
+			want = append(want, "stopping "+st)
+		}
+		want = append(want, "stopped")
+		for _, m := range regexp.MustCompile(`"msg":"(stopping [^"]*|stopped)"`).FindAllStringSubmatch(p.output(), -1) {
+			got = append(got, m[1])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s stopped %q, want %q:\n%s", name, got, want, p.output())
 		}
 	}
 

@@ -24,24 +24,28 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve serves h on ln until ctx is done, then shuts down, waiting at most
-// 5 s for the requests in flight (a profile or trace runs for its seconds).
+// Serve serves h on ln until ctx is done or the server fails, then shuts
+// down, waiting at most 5 s for the requests in flight (a profile or trace
+// runs for its seconds). It returns once nothing it started runs: nil after
+// a stop, else the server's error.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if srv.Shutdown(shutdown) != nil {
-			srv.Close()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if srv.Shutdown(shutdown) != nil {
+		srv.Close()
+	}
+	if err == nil {
+		if err = <-served; errors.Is(err, http.ErrServerClosed) {
+			err = nil
 		}
-	}()
-	err := srv.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		<-stopped
-		return nil
 	}
 	return err
 }

@@ -58,12 +58,15 @@ type Publisher interface {
 
 // Relay publishes committed rows until ctx is done: at once when poke
 // receives, and every interval otherwise (for rows other processes wrote).
-// Several relays may run: each takes rows the others have not locked.
+// Several relays may run: each takes rows the others have not locked. When
+// ctx is done, the rows in hand are published and deleted (or, when a
+// publish fails, left) before Relay returns; the others stay for the next
+// relay to run.
 func Relay(ctx context.Context, db *gorm.DB, pub Publisher, poke <-chan struct{}, interval time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		for {
+		for ctx.Err() == nil {
 			n, err := relayOnce(ctx, db, pub)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -84,10 +87,19 @@ func Relay(ctx context.Context, db *gorm.DB, pub Publisher, poke <-chan struct{}
 	}
 }
 
-const relayBatch = 100
+const (
+	relayBatch = 100
+	// relayTimeout bounds one batch: its publishes wait for their confirms
+	// (the publisher bounds each), then its rows are deleted.
+	relayTimeout = 15 * time.Second
+)
 
-// relayOnce publishes and deletes up to relayBatch rows in one transaction.
+// relayOnce publishes and deletes up to relayBatch rows in one transaction,
+// which shutdown (ctx) does not cut short: a batch cut between its publishes
+// and its delete would be published again.
 func relayOnce(ctx context.Context, db *gorm.DB, pub Publisher) (int, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), relayTimeout)
+	defer cancel()
 	var n int
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var rows []row

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/lifetime"
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/ops"
@@ -119,6 +121,8 @@ func loadAuth(getenv func(string) string) (auth.Config, error) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts the shutdown; a second one ends the program at once.
+	context.AfterFunc(ctx, stop)
 	log := logging.Stdout("api-gateway", os.Getenv)
 	config.TuneGC(os.Getenv)
 	if err := run(ctx, log, os.Getenv); err != nil {
@@ -127,6 +131,23 @@ func main() {
 	}
 }
 
+// Bounds of the HTTP server's shutdown. With waiting requests answered at
+// once when it begins, the slowest request left is one whose lookup
+// (10 s at most) and publish (a 5 s confirm timeout) both take their
+// longest: httpDrain lets it finish. The connections still open then are
+// cut, which ends their requests' contexts; httpCut bounds the wait for
+// those requests to return.
+const (
+	httpDrain = 20 * time.Second
+	httpCut   = 5 * time.Second
+)
+
+// run serves until ctx is done, then shuts down in order (see
+// lifetime.Group): the HTTP server stops taking requests and finishes those
+// in flight, the intake publishes what it holds, then the results
+// subscription, the broker connection, the debug and metrics servers and the
+// database stop. A goroutine that fails stops the gateway the same way, and
+// run returns its error.
 func run(ctx context.Context, log *slog.Logger, getenv func(string) string) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -148,7 +169,11 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err != nil {
 		return err
 	}
-	defer database.Close(db)
+	// Everything run starts from here on is stopped by g, last started
+	// first; an early return stops what was started.
+	g := lifetime.New(log)
+	defer g.Stop()
+	g.Defer("database", func() error { return database.Close(db) })
 	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
 		return err
 	}
@@ -158,39 +183,8 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return fmt.Errorf("auth: %w", err)
 	}
 
-	// Background work outlives the HTTP server's shutdown, so requests in
-	// flight can still publish and wait; it stops after the server.
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
-	host, _ := os.Hostname()
-	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
-	pub := mq.NewPublisher(mq.PublisherConfig{
-		URL: cfg.AMQPURL, Name: "orderq-gateway " + host,
-		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
-	}, log)
-	go pub.Run(bg)
-	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger})
-	go in.Run(bg)
-	cache := results.NewCache()
-	go results.Subscribe(bg, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(in.Collectors()...)
-	srv := &http.Server{
-		Handler: httpapi.New(httpapi.Config{
-			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
-			Auth: authn, OrderIDSecret: cfg.OrderIDSecret, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
-			MaxInFlight: cfg.MaxInFlight, MaxWaiters: cfg.MaxWaiters, CustomerRate: cfg.CustomerRate,
-			Registry: reg, Log: log,
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		// With the 4 KiB net/http adds, at most 16 KiB of headers; past that 431.
-		MaxHeaderBytes: 12 << 10,
-		ReadTimeout:    10 * time.Second,
-		WriteTimeout:   45 * time.Second, // longer than the longest wait (30 s)
-		IdleTimeout:    2 * time.Minute,
-	}
 	// Metrics and profiles on ports of their own, never the public one.
+	reg := prometheus.NewRegistry()
 	metricsLn, err := ops.Listen(cfg.MetricsAddr)
 	if err != nil {
 		return fmt.Errorf("METRICS_ADDR: %w", err)
@@ -198,42 +192,143 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	log.Info("metrics listening", "addr", metricsLn.Addr().String())
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	go func() {
-		if err := ops.Serve(bg, metricsLn, metrics); err != nil {
-			log.Warn("metrics server", "err", err)
-		}
-	}()
+	g.Go("metrics server", func(ctx context.Context) error { return ops.Serve(ctx, metricsLn, metrics) })
 	if cfg.DebugAddr != "" {
 		debugLn, err := ops.Listen(cfg.DebugAddr)
 		if err != nil {
 			return fmt.Errorf("DEBUG_ADDR: %w", err)
 		}
 		log.Info("debug listening", "addr", debugLn.Addr().String())
-		go func() {
-			if err := ops.Serve(bg, debugLn, ops.Profiles()); err != nil {
-				log.Warn("debug server", "err", err)
-			}
-		}()
+		g.Go("debug server", func(ctx context.Context) error { return ops.Serve(ctx, debugLn, ops.Profiles()) })
 	}
+
+	host, _ := os.Hostname()
+	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
+	pub := mq.NewPublisher(mq.PublisherConfig{
+		URL: cfg.AMQPURL, Name: "orderq-gateway " + host,
+		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
+	}, log)
+	g.Go("broker connection", func(ctx context.Context) error { pub.Run(ctx); return nil })
+	cache := results.NewCache()
+	g.Go("results subscription", func(ctx context.Context) error {
+		results.Subscribe(ctx, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)
+		return nil
+	})
+	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger})
+	g.Go("intake", func(ctx context.Context) error { in.Run(ctx); return nil })
+
+	reg.MustRegister(in.Collectors()...)
+	stopping, markStopping := context.WithCancel(context.Background())
+	defer markStopping()
+	requests := &inflight{}
+	srv := &http.Server{
+		Handler: requests.track(httpapi.New(httpapi.Config{
+			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
+			Auth: authn, OrderIDSecret: cfg.OrderIDSecret, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
+			MaxInFlight: cfg.MaxInFlight, MaxWaiters: cfg.MaxWaiters, CustomerRate: cfg.CustomerRate,
+			Registry: reg, Log: log, Stopping: stopping,
+		})),
+		ReadHeaderTimeout: 5 * time.Second,
+		// With the 4 KiB net/http adds, at most 16 KiB of headers; past that 431.
+		MaxHeaderBytes: 12 << 10,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   45 * time.Second, // longer than the longest wait (30 s)
+		IdleTimeout:    2 * time.Minute,
+	}
+	srv.RegisterOnShutdown(markStopping)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("listening", "addr", ln.Addr().String())
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	g.Go("http", func(ctx context.Context) error { return serve(ctx, srv, ln, requests) })
+	return g.Wait(ctx)
+}
 
+// serve serves the API on ln until ctx is done or the server fails, then
+// shuts it down: no new connection is taken, and the requests in flight are
+// finished, within httpDrain; the connections left are then cut, and serve
+// waits for their requests to return, within httpCut.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, requests *inflight) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var err error
 	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
+	case err = <-served:
+		err = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	defer log.Info("stopped")
-	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 35*time.Second)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	drain, cancel := context.WithTimeout(context.Background(), httpDrain)
+	defer cancel()
+	if serr := srv.Shutdown(drain); serr != nil {
+		srv.Close()
+		err = errors.Join(err, fmt.Errorf("requests still in flight %s after the shutdown began: %w", httpDrain, serr))
 	}
-	return nil
+	if ctx.Err() != nil {
+		<-served // http.ErrServerClosed, at once
+	}
+	select {
+	case <-requests.close():
+	case <-time.After(httpCut):
+		err = errors.Join(err, fmt.Errorf("requests still running %s after their connections were cut", httpCut))
+	}
+	return err
+}
+
+// inflight counts the requests being served, so that the shutdown knows when
+// the last one returned even when the server gave up waiting for them (a
+// request runs on after its connection is cut, until it notices). Once
+// closed it refuses further requests, so that none starts after the wait.
+type inflight struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   chan struct{} // closed once closed and n is 0
+}
+
+func (f *inflight) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !f.enter() {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"code":"unavailable","message":"the gateway is shutting down; retry shortly"}}`))
+			return
+		}
+		defer f.leave()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (f *inflight) enter() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inflight) leave() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 && f.closed {
+		close(f.idle)
+	}
+}
+
+// close refuses further requests and returns a channel closed once none is
+// being served.
+func (f *inflight) close() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		f.idle = make(chan struct{})
+		if f.n == 0 {
+			close(f.idle)
+		}
+	}
+	return f.idle
 }

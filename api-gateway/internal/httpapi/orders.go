@@ -16,6 +16,7 @@ import (
 
 	"github.com/orderq/orderq/api-gateway/internal/auth"
 	"github.com/orderq/orderq/api-gateway/internal/store"
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
@@ -27,6 +28,9 @@ const (
 	// pollInterval is how often a waiting request looks in the database for a
 	// result that did not reach this gateway's cache.
 	pollInterval = 500 * time.Millisecond
+	// intakeLookupTimeout bounds the reads of an order's intake: a database
+	// that does not answer must not hold orders up (see createOrder).
+	intakeLookupTimeout = 2 * time.Second
 	// Bounds of a customer's order list.
 	maxOrderList     = 100
 	defaultOrderList = 20
@@ -190,8 +194,21 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// Intake does not need the database: the worker decides every order
+	// against the items and orders it reads itself, retrying until the
+	// database answers, and rejects an unknown item (item_not_found). The
+	// reads here only answer sooner what the worker would decide: an item
+	// known to be missing is 404 now, an earlier order of the key is answered
+	// as it stands. While the database is out of reach (or slower than
+	// intakeLookupTimeout) the order is published unchecked, the queue holds
+	// it, and the worker applies an order id once.
+	lookupCtx, cancel := context.WithTimeout(ctx, intakeLookupTimeout)
+	defer cancel()
 	for i, l := range lines {
-		exists, err := s.store.ItemExists(ctx, l.ItemID)
+		exists, err := s.store.ItemExists(lookupCtx, l.ItemID)
+		if err != nil && unchecked(ctx, err) {
+			continue
+		}
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -221,7 +238,7 @@ func (s *Server) createOrder(c *gin.Context) {
 		var found bool
 		if wait > 0 {
 			prior, found = s.cache.Order(o.ID)
-		} else if prior, found, err = s.order(ctx, o.ID); err != nil {
+		} else if prior, found, err = s.order(lookupCtx, o.ID); err != nil && !unchecked(ctx, err) {
 			s.fail(c, err)
 			return
 		}
@@ -254,6 +271,12 @@ func (s *Server) createOrder(c *gin.Context) {
 		return
 	}
 	s.answerOrder(c, o)
+}
+
+// unchecked reports whether an intake read that failed with err may be
+// skipped: the database was out of reach, and the request is still there.
+func unchecked(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && database.Unavailable(err)
 }
 
 // awaitFinal waits up to wait seconds for o to become final, saying so in
@@ -374,7 +397,11 @@ func (s *Server) waitOrder(c *gin.Context, id string, wait int) (o message.Order
 	s.metrics.waiting.Inc()
 	defer s.metrics.waiting.Dec()
 	ctx := c.Request.Context()
-	res, ok := s.cache.Wait(ctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
+	// The wait, not the polls, ends when the gateway shuts down.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.stopping, cancel)()
+	res, ok := s.cache.Wait(wctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
 		o, err := s.store.Order(ctx, id)
 		if err != nil || !o.Final() {
 			return message.Result{}, false

@@ -8,6 +8,7 @@ package intake
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -44,6 +46,13 @@ type Intake struct {
 	cfg    Config
 	queues []chan *request
 
+	// mu is held for reading while a request is queued, and for writing to
+	// close the intake: once closed is set nothing more is queued, so
+	// what the queues hold when closing is closed is all they will hold.
+	mu      sync.RWMutex
+	closed  bool
+	closing chan struct{}
+
 	publishSeconds  prometheus.Histogram
 	publishCommands prometheus.Histogram
 }
@@ -61,7 +70,7 @@ func New(pub Publisher, cfg Config) *Intake {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
 	}
-	in := &Intake{pub: pub, cfg: cfg, queues: make([]chan *request, cfg.Shards),
+	in := &Intake{pub: pub, cfg: cfg, queues: make([]chan *request, cfg.Shards), closing: make(chan struct{}),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "orderq_gateway_publish_seconds",
 			Help:    "Time from publishing a message of commands to the broker's confirm (or failure).",
@@ -79,17 +88,29 @@ func New(pub Publisher, cfg Config) *Intake {
 	return in
 }
 
-// Run publishes until ctx is done. Requests still queued then fail.
+// ErrStopped is Submit's error once the intake stopped: the gateway is
+// shutting down, and the client should retry (on another instance).
+var ErrStopped = fmt.Errorf("order intake stopped: %w", mq.ErrUnavailable)
+
+// Run publishes until ctx is done. Then it takes no more requests (Submit
+// returns ErrStopped), publishes those it holds, each answered with its
+// confirm or failure as before, and returns. Call it once.
 func (in *Intake) Run(ctx context.Context) {
-	done := make(chan struct{})
+	// The publishes in hand are not cut short by ctx: each ends with its
+	// confirm, or the publisher's timeout.
+	pctx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
 	for n := range in.queues {
 		for range in.cfg.Parallel {
-			go func() { in.loop(ctx, n); done <- struct{}{} }()
+			wg.Go(func() { in.loop(pctx, n) })
 		}
 	}
-	for range len(in.queues) * in.cfg.Parallel {
-		<-done
-	}
+	<-ctx.Done()
+	in.mu.Lock()
+	in.closed = true
+	in.mu.Unlock()
+	close(in.closing)
+	wg.Wait()
 }
 
 // Submit publishes cmd to its item's shard and returns nil once the broker
@@ -100,16 +121,29 @@ func (in *Intake) Submit(ctx context.Context, cmd message.Command) error {
 		return fmt.Errorf("submit: %w", err)
 	}
 	r := &request{cmd: cmd, done: make(chan error, 1)}
-	select {
-	case in.queues[shard.Of(cmd.Home(), in.cfg.Shards)] <- r:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := in.enqueue(ctx, r); err != nil {
+		return err
 	}
 	select {
 	case err := <-r.done:
 		return err
 	case <-ctx.Done():
 		// The outcome is unknown: the caller must not report success.
+		return ctx.Err()
+	}
+}
+
+// enqueue queues r on its shard, unless the intake stopped.
+func (in *Intake) enqueue(ctx context.Context, r *request) error {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.closed {
+		return ErrStopped
+	}
+	select {
+	case in.queues[shard.Of(r.cmd.Home(), in.cfg.Shards)] <- r:
+		return nil
+	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
@@ -140,11 +174,16 @@ func (in *Intake) loop(ctx context.Context, n int) {
 	for {
 		batch = batch[:0]
 		select {
-		case <-ctx.Done():
-			in.drain(q, ctx.Err())
-			return
 		case r := <-q:
 			batch = append(batch, r)
+		case <-in.closing:
+			// Nothing more is queued: publish what is, without lingering.
+			select {
+			case r := <-q:
+				batch = append(batch, r)
+			default:
+				return
+			}
 		}
 		if in.cfg.Linger > 0 {
 			linger.Reset(in.cfg.Linger)
@@ -154,6 +193,8 @@ func (in *Intake) loop(ctx context.Context, n int) {
 				case r := <-q:
 					batch = append(batch, r)
 				case <-linger.C:
+					break fill
+				case <-in.closing:
 					break fill
 				}
 			}
@@ -195,15 +236,4 @@ func (in *Intake) publish(ctx context.Context, n int, batch []*request) error {
 		Type:         "orderq.commands",
 		Body:         body,
 	})
-}
-
-func (in *Intake) drain(q chan *request, err error) {
-	for {
-		select {
-		case r := <-q:
-			r.done <- err
-		default:
-			return
-		}
-	}
 }

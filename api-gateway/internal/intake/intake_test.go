@@ -159,6 +159,53 @@ func TestSubmitReportsFailureToEveryRequestOfTheMessage(t *testing.T) {
 	}
 }
 
+// TestRunPublishesWhatItHoldsWhenStopped stops the intake while it holds
+// requests queued behind a slow publish and lingering ones: each is published
+// and answered with its confirm, none is failed or left waiting, and a request
+// after the stop is refused as unavailable (a 503).
+func TestRunPublishesWhatItHoldsWhenStopped(t *testing.T) {
+	pub := &recorder{delay: 50 * time.Millisecond}
+	in := New(pub, Config{Shards: 2, MaxBatch: 10, Linger: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	const n = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() { errs <- in.Submit(context.Background(), order(int64(i%4+1))) })
+	}
+	// The linger holds every shard's first message for a second: stop before.
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of its stop")
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a request held at the stop failed: %v", err)
+		}
+	}
+	total := 0
+	for _, m := range pub.msgs {
+		cmds, err := message.DecodeCommands(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(cmds)
+	}
+	if total != n {
+		t.Errorf("%d commands published, want %d", total, n)
+	}
+	if err := in.Submit(context.Background(), order(1)); !errors.Is(err, ErrStopped) || !errors.Is(err, mq.ErrUnavailable) {
+		t.Errorf("Submit after the stop = %v, want ErrStopped, an ErrUnavailable", err)
+	}
+}
+
 func TestSubmitRefusesAnInvalidCommand(t *testing.T) {
 	pub := &recorder{}
 	in := start(t, pub, Config{Shards: 1})

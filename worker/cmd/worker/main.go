@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/lifetime"
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/ops"
@@ -68,6 +69,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts the shutdown; a second one ends the program at once.
+	context.AfterFunc(ctx, stop)
 	log := logging.Stdout("worker", os.Getenv)
 	config.TuneGC(os.Getenv)
 	// One processor unless GOMAXPROCS says otherwise: the worker applies a
@@ -84,6 +87,14 @@ func main() {
 	}
 }
 
+// run works until ctx is done, then shuts down in order (see
+// lifetime.Group): the consumer stops taking deliveries, commits and
+// acknowledges each shard's batch in hand and publishes the results it still
+// holds (within 2 s), then the payment timeouts and the outbox relay finish
+// the work in hand (a row not published stays for the next start), then the
+// outbox's broker connection, the debug and metrics servers and the database
+// stop. A goroutine that fails stops the worker the same way, and run returns
+// its error.
 func run(ctx context.Context, log *slog.Logger, getenv func(string) string) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -98,25 +109,24 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err != nil {
 		return err
 	}
-	defer database.Close(db)
+	// Everything run starts from here on is stopped by g, last started
+	// first; an early return stops what was started.
+	g := lifetime.New(log)
+	defer g.Stop()
+	g.Defer("database", func() error { return database.Close(db) })
 	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
 		return err
 	}
 
-	ctx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
 	m := metrics.New()
-	metricsErr := make(chan error, 2)
-	mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopMetrics()
-	go func() { metricsErr <- m.Serve(mctx, cfg.MetricsAddr, log) }()
+	g.Go("metrics server", func(ctx context.Context) error { return m.Serve(ctx, cfg.MetricsAddr, log) })
 	if cfg.DebugAddr != "" {
 		ln, err := ops.Listen(cfg.DebugAddr)
 		if err != nil {
 			return fmt.Errorf("DEBUG_ADDR: %w", err)
 		}
 		log.Info("debug listening", "addr", ln.Addr().String())
-		go func() { metricsErr <- ops.Serve(mctx, ln, ops.Profiles()) }()
+		g.Go("debug server", func(ctx context.Context) error { return ops.Serve(ctx, ln, ops.Profiles()) })
 	}
 
 	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer))
@@ -126,25 +136,20 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + host,
 		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
 	}, log)
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
-	go pub.Run(bg)
-	go outbox.Relay(bg, db, pub, store.Outboxed(), time.Second, log)
-	go expiry.Run(bg, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, log)
+	g.Go("outbox broker connection", func(ctx context.Context) error { pub.Run(ctx); return nil })
+	g.Go("outbox relay", func(ctx context.Context) error {
+		outbox.Relay(ctx, db, pub, store.Outboxed(), time.Second, log)
+		return nil
+	})
+	g.Go("payment timeouts", func(ctx context.Context) error {
+		expiry.Run(ctx, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, log)
+		return nil
+	})
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
 		Linger: cfg.Linger, ShardQueueMaxLength: cfg.ShardQueueMaxLength,
 	}, store, m, log)
-	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
-	select {
-	case <-done:
-		log.Info("stopped")
-	case err := <-metricsErr:
-		cancelRun()
-		<-done
-		return fmt.Errorf("metrics or debug server: %w", err)
-	}
-	return nil
+	g.Go("consumer", func(ctx context.Context) error { c.Run(ctx); return nil })
+	return g.Wait(ctx)
 }
