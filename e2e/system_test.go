@@ -131,6 +131,20 @@ func (p *process) output() string {
 // a log line matches ready (its first group is returned), or fails the test.
 func (s *system) start(binary string, extra map[string]string, ready string) (*process, string) {
 	s.t.Helper()
+	return s.await(s.launch(binary, extra, ready))
+}
+
+// launching is a process started and not yet ready.
+type launching struct {
+	p      *process
+	binary string
+	found  chan string // the ready line's first group
+}
+
+// launch runs binary as start does, without waiting: await waits, so that a
+// test can start several processes at once.
+func (s *system) launch(binary string, extra map[string]string, ready string) launching {
+	s.t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, binary))
 	cmd.Env = append(os.Environ(), "LOG_LEVEL=info")
 	for _, m := range []map[string]string{s.env, extra} {
@@ -173,14 +187,21 @@ func (s *system) start(binary string, extra map[string]string, ready string) (*p
 			s.t.Logf("%s output:\n%s", binary, p.output())
 		}
 	})
+	return launching{p: p, binary: binary, found: found}
+}
+
+// await returns once the launched process is ready, or fails the test.
+func (s *system) await(l launching) (*process, string) {
+	s.t.Helper()
+	p := l.p
 	select {
-	case v := <-found:
+	case v := <-l.found:
 		return p, v
 	case err := <-p.done:
 		p.done <- err
-		s.t.Fatalf("%s exited before it was ready (%v):\n%s", binary, err, p.output())
+		s.t.Fatalf("%s exited before it was ready (%v):\n%s", l.binary, err, p.output())
 	case <-time.After(60 * time.Second):
-		s.t.Fatalf("%s not ready after 60 s:\n%s", binary, p.output())
+		s.t.Fatalf("%s not ready after 60 s:\n%s", l.binary, p.output())
 	}
 	return nil, ""
 }
@@ -202,6 +223,13 @@ func (p *process) stop(sig os.Signal) error {
 	}
 }
 
+// The log lines that say a worker consumes and a gateway listens (on the
+// address of the first group).
+const (
+	workerReady  = `"msg":"broker connected"`
+	gatewayReady = `"msg":"listening".*"addr":"([^"]+)"`
+)
+
 // startWorker starts a worker and waits until it consumes.
 func (s *system) startWorker(extra map[string]string) *process {
 	s.t.Helper()
@@ -211,7 +239,7 @@ func (s *system) startWorker(extra map[string]string) *process {
 	if extra["METRICS_ADDR"] == "" {
 		extra["METRICS_ADDR"] = "127.0.0.1:0"
 	}
-	p, _ := s.start("worker", extra, `"msg":"broker connected"`)
+	p, _ := s.start("worker", extra, workerReady)
 	return p
 }
 
@@ -226,7 +254,7 @@ func (s *system) startGateway(extra map[string]string) (*process, string) {
 	if extra["METRICS_ADDR"] == "" {
 		extra["METRICS_ADDR"] = "127.0.0.1:0"
 	}
-	p, addr := s.start("api-gateway", extra, `"msg":"listening".*"addr":"([^"]+)"`)
+	p, addr := s.start("api-gateway", extra, gatewayReady)
 	base := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {

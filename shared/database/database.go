@@ -1,6 +1,8 @@
 // Package database opens orderq's MySQL database: it creates the database when it
-// is missing, applies the schema under a named lock so that processes starting
-// together do it once, and checks the settings every process must share.
+// is missing, applies the schema's migrations under a named lock so that
+// processes starting together apply each once (migrate.go says how, and how a
+// migration interrupted part way is resumed), and checks the settings every
+// process must share.
 package database
 
 import (
@@ -11,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,15 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// schema is the migrations, at the root.
+var schema = func() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // a constant path of the embedded tree
+	}
+	return sub
+}()
 
 // Options tune the connection pool.
 type Options struct {
@@ -63,7 +73,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, opts Options) (*gor
 	sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
 	sqlDB.SetConnMaxLifetime(30 * time.Minute)
-	if err := migrate(ctx, sqlDB, log); err != nil {
+	if err := migrate(ctx, sqlDB, log, schema, lockTimeout); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -109,96 +119,6 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 		return fmt.Errorf("create database %q: %w", cfg.DBName, err)
 	}
 	return nil
-}
-
-// migrate applies the embedded migrations not yet applied, in order, holding a
-// named lock so that only one process migrates at a time.
-func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer conn.Close()
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('orderq.migrate', 60)").Scan(&got); err != nil {
-		return fmt.Errorf("migrate: take lock: %w", err)
-	}
-	if got.Int64 != 1 {
-		return errors.New("migrate: another process held the schema lock for 60 s")
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK('orderq.migrate')")
-
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	applied := map[int]bool{}
-	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("migrate: %w", err)
-		}
-		applied[v] = true
-	}
-	rows.Close()
-
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		name := strings.TrimPrefix(f, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migrate: %s: name must start with its version", name)
-		}
-		if applied[version] {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		for _, stmt := range statements(string(body)) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migrate %s: %w", name, err)
-			}
-		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, NOW(6))", version); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		log.Info("schema migrated", "migration", name)
-	}
-	return nil
-}
-
-// statements splits a migration into statements at semicolons that end a line,
-// dropping comment lines.
-func statements(body string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(body, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteString("\n")
-		if strings.HasSuffix(trimmed, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 // ErrShardsMismatch is returned by CheckShards when the database was set up for

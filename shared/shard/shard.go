@@ -4,7 +4,8 @@
 package shard
 
 // Default is the number of shards when SHARDS is not set. On a small broker more
-// quorum queues is slower, not faster (see DESIGN.md, decision 1).
+// quorum queues is slower, not faster: they compete for the broker's cores,
+// and together carry fewer messages a second than a few do.
 const Default = 4
 
 // Max bounds SHARDS: each shard is a quorum queue and a consumer goroutine.

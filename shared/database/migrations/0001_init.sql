@@ -1,6 +1,6 @@
 -- Items. Only the worker changes stock, through the item's shard queue; the CHECK
 -- makes any bug that would sell a unit we do not have fail loudly instead.
-CREATE TABLE items (
+CREATE TABLE IF NOT EXISTS items (
   id               BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
   name             VARCHAR(200) NOT NULL,
   stock            BIGINT       NOT NULL,
@@ -19,7 +19,7 @@ CREATE TABLE items (
 -- idempotency key of the queue message: a redelivered order finds its row.
 -- display_status is orderstatus.Code of the order and its lines, kept with
 -- every change so that customers' lists filter on it in SQL.
-CREATE TABLE orders (
+CREATE TABLE IF NOT EXISTS orders (
   id             CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
   customer_id    VARCHAR(64) NOT NULL,
   status         VARCHAR(20) CHARACTER SET ascii NOT NULL,
@@ -36,7 +36,7 @@ CREATE TABLE orders (
 
 -- Order lines, one per item, each with its own status. customer_id repeats the
 -- order's, for the per-customer limit.
-CREATE TABLE order_lines (
+CREATE TABLE IF NOT EXISTS order_lines (
   order_id    CHAR(36) CHARACTER SET ascii NOT NULL,
   line_no     INT         NOT NULL,
   item_id     BIGINT      NOT NULL,
@@ -51,7 +51,7 @@ CREATE TABLE order_lines (
 
 -- The stock ledger: every change of items.stock, with what caused it. For every
 -- item, initial_stock + SUM(delta) = stock.
-CREATE TABLE stock_movements (
+CREATE TABLE IF NOT EXISTS stock_movements (
   id         BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
   item_id    BIGINT      NOT NULL,
   ref        CHAR(36) CHARACTER SET ascii NOT NULL,
@@ -64,7 +64,7 @@ CREATE TABLE stock_movements (
 
 -- Stock changes and deletions the worker applied, so a redelivery is recognised
 -- even when the change was refused and moved no stock.
-CREATE TABLE item_commands (
+CREATE TABLE IF NOT EXISTS item_commands (
   id         CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
   item_id    BIGINT      NOT NULL,
   kind       VARCHAR(16) CHARACTER SET ascii NOT NULL,
@@ -75,7 +75,7 @@ CREATE TABLE item_commands (
 -- Commands to publish, written in the transaction that decided to send them
 -- (an order's other parts, releases of stock) and published by the worker's
 -- relay, which deletes a row once the broker confirmed it.
-CREATE TABLE outbox (
+CREATE TABLE IF NOT EXISTS outbox (
   id          BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
   routing_key VARCHAR(16) CHARACTER SET ascii NOT NULL,
   body        MEDIUMBLOB  NOT NULL,
@@ -83,7 +83,7 @@ CREATE TABLE outbox (
 ) ENGINE=InnoDB;
 
 -- Settings every process must agree on, such as the shard count.
-CREATE TABLE orderq_meta (
+CREATE TABLE IF NOT EXISTS orderq_meta (
   name  VARCHAR(64)  CHARACTER SET ascii NOT NULL PRIMARY KEY,
   value VARCHAR(255) NOT NULL
 ) ENGINE=InnoDB;

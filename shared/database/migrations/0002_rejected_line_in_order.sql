@@ -8,7 +8,7 @@ ALTER TABLE orders
   ADD COLUMN quantity INT    NULL AFTER item_id;
 
 -- Every order's lines, wherever they are kept, for queries and reports.
-CREATE VIEW all_order_lines AS
+CREATE OR REPLACE VIEW all_order_lines AS
   SELECT order_id, line_no, item_id, quantity, customer_id, status, reason FROM order_lines
   UNION ALL
   SELECT id, 0, item_id, quantity, customer_id, 'released', reason FROM orders WHERE item_id IS NOT NULL;
