@@ -51,7 +51,7 @@ func (s *system) settled(db *sql.DB) {
 		var pending, holding, queued int
 		db.QueryRow("SELECT COUNT(*) FROM orders WHERE status = 'pending'").Scan(&pending)
 		db.QueryRow(`SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE o.status IN ('rejected', 'canceled') AND l.status NOT IN ('released', 'pending')`).Scan(&holding)
+			WHERE o.status IN ('rejected', 'canceled') AND l.status NOT IN ('rejected', 'released', 'pending')`).Scan(&holding)
 		db.QueryRow("SELECT COUNT(*) FROM outbox").Scan(&queued)
 		if pending == 0 && holding == 0 && queued == 0 {
 			return

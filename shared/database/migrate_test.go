@@ -3,8 +3,10 @@ package database
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -126,11 +128,84 @@ func TestMoneyMigrationKeepsExistingData(t *testing.T) {
 	if err := db.Raw("SELECT version FROM schema_migrations ORDER BY version").Scan(&versions).Error; err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2, 3}) {
-		t.Errorf("schema_migrations %v, want [1 2 3]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3, 4}) {
+		t.Errorf("schema_migrations %v, want [1 2 3 4]", versions)
 	}
 	// A price below zero is refused by the database itself.
 	if err := db.Exec("UPDATE items SET price = -1 WHERE id = 1").Error; err == nil {
 		t.Error("a negative price was stored")
+	}
+}
+
+// TestRejectedLinesMigration applies 0004 to lines written before it, which
+// said released for a line whether or not it held stock: those the ledger
+// shows no reservation for become rejected, the others stay released, and the
+// line a rejected single-line order keeps in its row reads rejected.
+func TestRejectedLinesMigration(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.Database(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	raw, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB`)
+	for v, name := range []string{"0001_init.sql", "0002_rejected_line_in_order.sql", "0003_money_and_payments.sql"} {
+		body, err := migrations.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range statements(string(body)) {
+			exec(stmt)
+		}
+		exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, NOW(6))", v+1)
+	}
+	// cart: rejected by line 1 after line 0 was reserved and released;
+	// canceled: its one line reserved, released by the cancellation;
+	// inlined: rejected at its decision, its line in its row.
+	const cart, canceled, inlined = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b", "00000000-0000-0000-0000-00000000000c"
+	exec(`INSERT INTO items (id, name, stock, initial_stock, created_at, updated_at) VALUES
+		(1, 'tent', 5, 5, NOW(6), NOW(6)), (2, 'stove', 0, 0, NOW(6), NOW(6))`)
+	exec(`INSERT INTO orders (id, customer_id, item_id, quantity, status, reason, display_status, parts, parts_done, created_at, updated_at) VALUES
+		(?, 'c', NULL, NULL, 'rejected', 'out_of_stock', 'canceled', 2, 2, NOW(6), NOW(6)),
+		(?, 'c', NULL, NULL, 'canceled', 'canceled', 'canceled', 1, 1, NOW(6), NOW(6)),
+		(?, 'c', 2, 1, 'rejected', 'out_of_stock', 'canceled', 1, 1, NOW(6), NOW(6))`, cart, canceled, inlined)
+	exec(`INSERT INTO order_lines (order_id, line_no, item_id, quantity, unit_price, customer_id, status, reason) VALUES
+		(?, 0, 1, 2, 0, 'c', 'released', NULL), (?, 1, 2, 1, NULL, 'c', 'released', 'out_of_stock'),
+		(?, 0, 1, 1, 0, 'c', 'released', NULL)`, cart, cart, canceled)
+	exec(`INSERT INTO stock_movements (item_id, ref, kind, delta, created_at) VALUES
+		(1, ?, 'order', -2, NOW(6)), (1, ?, 'release', 2, NOW(6)), (1, ?, 'order', -1, NOW(6)), (1, ?, 'release', 1, NOW(6))`,
+		cart, cart, canceled, canceled)
+
+	db, err := Open(ctx, dsn, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatalf("migrate a database with data: %v", err)
+	}
+	t.Cleanup(func() { Close(db) })
+	var lines []struct {
+		OrderID string
+		LineNo  int
+		Status  string
+	}
+	if err := db.Raw("SELECT order_id, line_no, status FROM all_order_lines ORDER BY order_id, line_no").Scan(&lines).Error; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range lines {
+		got[fmt.Sprintf("%s/%d", l.OrderID, l.LineNo)] = l.Status
+	}
+	want := map[string]string{
+		cart + "/0": "released", cart + "/1": "rejected", canceled + "/0": "released", inlined + "/0": "rejected",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("line statuses after the migration: %v, want %v", got, want)
 	}
 }

@@ -12,10 +12,15 @@
 // [DeadExchange] as its alternate exchange too, so a message no queue takes is kept
 // there instead of dropped.
 //
-// Workers publish [Results] to the fanout exchange [ResultsExchange]. Every gateway
+// Workers publish [Results] to the fanout exchange [ResultsExchange], one message
+// per applied batch: the new state of every order the batch changed (decided,
+// a part decided, released) or saw again, and the outcome of every stock change
+// and deletion. Gateways announce the changes they make themselves (a payment,
+// a cancellation, a status move) there too, as results. Every gateway
 // instance binds its own exclusive, auto-delete queue, [ResultsQueue], to it, so
-// any instance can answer for any order. Results are a fast path only: the
-// database is the truth.
+// any instance can answer for any order, and keeps the state with the latest
+// UpdatedAt when messages cross. Results are a fast path only: the database is
+// the truth.
 //
 // Shard queues are bounded (x-max-length, SHARD_QUEUE_MAX_LENGTH) and refuse
 // what does not fit (x-overflow reject-publish): the broker nacks the publish,

@@ -270,8 +270,10 @@ type Order struct {
 }
 
 // OrderLine is one line of an order with its own status: pending until its
-// shard decided it, then reserved (it holds stock) or released (it holds none;
-// Reason says why when the line itself failed), then the fulfilment states.
+// shard decided it, then reserved (it holds stock) or rejected (it never held
+// any; Reason says why when the line itself failed); a reserved line is
+// released when it gives its stock back, or moves on through the fulfilment
+// states.
 type OrderLine struct {
 	ItemID   int64 `json:"item_id"`
 	Quantity int   `json:"quantity"`
@@ -302,9 +304,12 @@ type Result struct {
 	Kind   Kind   `json:"kind"`
 	ID     string `json:"id"`
 	ItemID int64  `json:"item_id"`
-	Order  *Order `json:"order,omitempty"` // KindOrder: the final order
-	Item   *Item  `json:"item,omitempty"`  // KindStock: the item after the change
-	Error  string `json:"error,omitempty"` // KindStock, KindDeleteItem: why it was refused
+	// Order is the order's state after the batch or change that produced
+	// the result: decided or still pending (a cart some of whose parts are
+	// decided), released, paid, moved, … Its UpdatedAt orders its states.
+	Order *Order `json:"order,omitempty"`
+	Item  *Item  `json:"item,omitempty"`  // KindStock: the item after the change
+	Error string `json:"error,omitempty"` // KindStock, KindDeleteItem: why it was refused
 }
 
 // Results is the body of a message on the results exchange: the outcomes of one

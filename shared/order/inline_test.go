@@ -24,14 +24,16 @@ func TestInlineKeepsOnlyARejectedSingleLineInTheRow(t *testing.T) {
 		lines  []LineRow
 		inline bool
 	}{
-		{"rejected single line", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.Released, &reasonCopy)}, true},
+		{"rejected single line", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.LineRejected, &reasonCopy)}, true},
 		{"confirmed", row(orderstatus.Confirmed, nil), []LineRow{line(0, 7, orderstatus.Reserved, nil)}, false},
 		{"pending", row(orderstatus.Pending, nil), []LineRow{line(0, 7, orderstatus.LinePending, nil)}, false},
 		{"rejected cart", row(orderstatus.Rejected, &reason),
-			[]LineRow{line(0, 7, orderstatus.Released, &reason), line(1, 8, orderstatus.Released, nil)}, false},
-		{"line with another reason", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.Released, &other)}, false},
-		{"line not released", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.Reserved, &reason)}, false},
-		{"line numbered 1", row(orderstatus.Rejected, &reason), []LineRow{line(1, 7, orderstatus.Released, &reason)}, false},
+			[]LineRow{line(0, 7, orderstatus.LineRejected, &reason), line(1, 8, orderstatus.LineRejected, nil)}, false},
+		{"line with another reason", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.LineRejected, &other)}, false},
+		{"line reserved", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.Reserved, &reason)}, false},
+		// A line that held stock and gave it back is not what the row keeps.
+		{"line released", row(orderstatus.Rejected, &reason), []LineRow{line(0, 7, orderstatus.Released, &reason)}, false},
+		{"line numbered 1", row(orderstatus.Rejected, &reason), []LineRow{line(1, 7, orderstatus.LineRejected, &reason)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,8 +90,8 @@ func Message(r *Row, lines []LineRow) message.Order {
 
 // Inline returns the lines of a new order to store in order_lines. A
 // single-line order rejected at its decision keeps its line in r instead: the
-// line is released with the order's reason, holds no stock and never changes
-// again, so Lines rebuilds it exactly. Under a flash sale's crowd nearly every
+// line is rejected with the order's reason, never held stock and never
+// changes again, so Lines rebuilds it exactly. Under a flash sale's crowd nearly every
 // order is one, and its line's row was half the cost of storing it.
 func Inline(r *Row, lines []LineRow) []LineRow {
 	if len(lines) != 1 || r.Status != orderstatus.Rejected || r.Reason == nil {
@@ -120,7 +120,22 @@ func Lines(r *Row, stored []LineRow) []LineRow {
 // inlined is the line a rejected single-line order keeps in its row.
 func inlined(r *Row, item int64, quantity int) LineRow {
 	return LineRow{OrderID: r.ID, LineNo: 0, ItemID: item, Quantity: quantity, CustomerID: r.CustomerID,
-		Status: orderstatus.Released, Reason: r.Reason}
+		Status: orderstatus.LineRejected, Reason: r.Reason}
+}
+
+// UpdatedAfter is the updated_at of a change made at now to an order last
+// updated at prev: now, or a microsecond after prev when now is not later
+// (another process's clock, or the same microsecond). Every writer changes an
+// order under its row's lock and stamps the change with it, so an order's
+// states are ordered by updated_at, and two different states never share
+// one: a gateway's cache keeps the newest state whichever announcement
+// arrives first.
+func UpdatedAfter(prev, now time.Time) time.Time {
+	now = now.UTC().Truncate(time.Microsecond)
+	if next := prev.UTC().Truncate(time.Microsecond).Add(time.Microsecond); now.Before(next) {
+		return next
+	}
+	return now
 }
 
 // Display returns the display code of an order and its lines.
@@ -294,7 +309,7 @@ func setStatus(tx *gorm.DB, r *Row, lines []LineRow, to string, reason *string, 
 			return err
 		}
 	}
-	r.Status, r.UpdatedAt = to, time.Now().UTC().Truncate(time.Microsecond)
+	r.Status, r.UpdatedAt = to, UpdatedAfter(r.UpdatedAt, time.Now())
 	if reason != nil {
 		r.Reason = reason
 	}
@@ -330,7 +345,7 @@ func MoveLine(ctx context.Context, db *gorm.DB, id string, item int64, to string
 			Update("status", to).Error; err != nil {
 			return fmt.Errorf("update order line: %w", err)
 		}
-		r.DisplayStatus, r.UpdatedAt = Display(r.Status, lines), time.Now().UTC().Truncate(time.Microsecond)
+		r.DisplayStatus, r.UpdatedAt = Display(r.Status, lines), UpdatedAfter(r.UpdatedAt, time.Now())
 		if err := tx.Model(&Row{}).Where("id = ?", id).Updates(map[string]any{
 			"display_status": r.DisplayStatus, "updated_at": r.UpdatedAt,
 		}).Error; err != nil {

@@ -171,7 +171,7 @@ func decidePayment(r *Row, p Payment) Outcome {
 }
 
 func flagRefund(tx *gorm.DB, r *Row) error {
-	r.RefundRequired, r.UpdatedAt = true, now()
+	r.RefundRequired, r.UpdatedAt = true, UpdatedAfter(r.UpdatedAt, now())
 	err := tx.Model(&Row{}).Where("id = ?", r.ID).
 		Updates(map[string]any{"refund_required": true, "updated_at": r.UpdatedAt}).Error
 	if err != nil {

@@ -37,8 +37,8 @@ func openDB(t *testing.T) *gorm.DB {
 
 // storeOrder stores a single-line order of 2 units of item 7 at 1500 IDR
 // each (total 3000 IDR) in status, as the worker and the lifecycle leave it:
-// rejected orders have no total and hold nothing, canceled ones released
-// their line.
+// rejected orders have no total and never held anything, canceled ones
+// released their line.
 func storeOrder(t *testing.T, db *gorm.DB, status string, reason *string) Row {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -52,7 +52,7 @@ func storeOrder(t *testing.T, db *gorm.DB, status string, reason *string) Row {
 		line.Status = orderstatus.LinePending
 	case orderstatus.Rejected:
 		r.Total, r.Currency, line.UnitPrice = nil, nil, nil
-		line.Status, line.Reason = orderstatus.Released, reason
+		line.Status, line.Reason = orderstatus.LineRejected, reason
 	case orderstatus.Canceled:
 		line.Status = orderstatus.Released
 	case orderstatus.Fulfilled:
@@ -371,5 +371,62 @@ func TestRefundsPageOldestFirst(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("refunds %v, want %v", got, want)
+	}
+}
+
+// TestEveryChangeStampsALaterUpdatedAt: an order last changed by a process
+// whose clock runs ahead (a worker's release, say) still gets a later
+// updated_at from every change here, so that the gateways' caches, which keep
+// the newest state, take the change.
+func TestEveryChangeStampsALaterUpdatedAt(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	ahead := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
+	future := func(t *testing.T, status string) Row {
+		t.Helper()
+		r := storeOrder(t, db, status, nil)
+		if err := db.WithContext(t.Context()).Model(&Row{}).Where("id = ?", r.ID).Update("updated_at", ahead).Error; err != nil {
+			t.Fatalf("set updated_at: %v", err)
+		}
+		return r
+	}
+	tests := []struct {
+		name   string
+		status string
+		change func(t *testing.T, id string) (message.Order, error)
+	}{
+		{"status move", orderstatus.Confirmed, func(t *testing.T, id string) (message.Order, error) {
+			return Move(t.Context(), db, id, orderstatus.AwaitingPayment, 4, nil)
+		}},
+		{"cancel", orderstatus.Confirmed, func(t *testing.T, id string) (message.Order, error) {
+			return Move(t.Context(), db, id, orderstatus.Canceled, 4, nil)
+		}},
+		{"line move", orderstatus.Paid, func(t *testing.T, id string) (message.Order, error) {
+			return MoveLine(t.Context(), db, id, 7, orderstatus.TransitForOutbound)
+		}},
+		{"payment", orderstatus.Confirmed, func(t *testing.T, id string) (message.Order, error) {
+			rc, err := Pay(t.Context(), db, event(id, PaymentSucceeded, 3000, "IDR"))
+			return rc.Order, err
+		}},
+		{"refund flag", orderstatus.Paid, func(t *testing.T, id string) (message.Order, error) {
+			rc, err := Pay(t.Context(), db, event(id, PaymentSucceeded, 3000, "IDR"))
+			return rc.Order, err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := future(t, tt.status)
+			o, err := tt.change(t, r.ID)
+			if err != nil {
+				t.Fatalf("change: %v", err)
+			}
+			if !o.UpdatedAt.After(ahead) {
+				t.Errorf("answered updated_at %v, not after the stored %v", o.UpdatedAt, ahead)
+			}
+			if got := loadStored(t, db, r.ID).Row.UpdatedAt; !got.Equal(o.UpdatedAt) {
+				t.Errorf("stored updated_at %v, answered %v", got, o.UpdatedAt)
+			}
+		})
 	}
 }

@@ -23,15 +23,25 @@ const (
 	Canceled        = "canceled"
 )
 
-// Line statuses.
+// Line statuses. A line is pending until its shard decides it, then
+// reserved (it holds stock) or rejected (it never held any: its part failed,
+// or the order was rejected before its shard was asked); a reserved line
+// becomes released when it gives its stock back (the order was rejected by
+// another part, canceled or not paid in time), or moves on through the
+// fulfilment states. Rejected and released both hold nothing; only released
+// ever did.
 const (
 	LinePending          = "pending"
 	Reserved             = "reserved"
+	LineRejected         = "rejected"
 	Released             = "released"
 	TransitForOutbound   = "transit_for_outbound"
 	RentInProgress       = "rent_in_progress"
 	PreparingAndCleaning = "preparing_and_cleaning"
 )
+
+// LineStatuses lists every line status.
+var LineStatuses = []string{LinePending, Reserved, LineRejected, Released, TransitForOutbound, RentInProgress, PreparingAndCleaning}
 
 // orderNext lists the statuses an order may move to by the API. A confirmed
 // order awaits payment from the customer's point of view, so it may be paid or

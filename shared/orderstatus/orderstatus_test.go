@@ -1,6 +1,9 @@
 package orderstatus
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestCode(t *testing.T) {
 	tests := []struct {
@@ -18,7 +21,8 @@ func TestCode(t *testing.T) {
 		{"fulfilled", Fulfilled, []string{PreparingAndCleaning}, ShowCompleted},
 		{"active, every line cleaning", Active, []string{PreparingAndCleaning, PreparingAndCleaning}, ShowCompleted},
 		{"canceled", Canceled, []string{Released}, ShowCanceled},
-		{"rejected", Rejected, []string{Released, Released}, ShowCanceled},
+		{"rejected", Rejected, []string{LineRejected}, ShowCanceled},
+		{"rejected cart, one part released", Rejected, []string{Released, LineRejected}, ShowCanceled},
 		{"mixed units: transit wins over rent and cleaning", Active,
 			[]string{TransitForOutbound, RentInProgress, PreparingAndCleaning}, ShowShipped},
 		{"mixed units: rent wins over cleaning", Active, []string{PreparingAndCleaning, RentInProgress}, ShowActive},
@@ -109,10 +113,33 @@ func TestTransitions(t *testing.T) {
 		{AwaitingPayment, Reserved, TransitForOutbound}, {Canceled, Reserved, TransitForOutbound},
 		{Active, Released, TransitForOutbound}, {Active, Reserved, RentInProgress},
 		{Active, PreparingAndCleaning, Reserved}, {Paid, Reserved, Released},
+		{Active, LineRejected, TransitForOutbound}, {Paid, Reserved, LineRejected},
 	}
 	for _, m := range lineForbidden {
 		if CanMoveLine(m[0], m[1], m[2]) {
 			t.Errorf("line %s → %s under %s allowed", m[1], m[2], m[0])
+		}
+	}
+}
+
+func TestHolds(t *testing.T) {
+	holds := map[string]bool{
+		LinePending: false, Reserved: true, LineRejected: false, Released: false,
+		TransitForOutbound: true, RentInProgress: true, PreparingAndCleaning: true,
+	}
+	if len(holds) != len(LineStatuses) {
+		t.Fatalf("%d line statuses here, %d in LineStatuses", len(holds), len(LineStatuses))
+	}
+	for _, st := range LineStatuses {
+		want, ok := holds[st]
+		if !ok {
+			t.Errorf("line status %s not covered", st)
+		}
+		if got := Holds(st); got != want {
+			t.Errorf("Holds(%s) = %v, want %v", st, got, want)
+		}
+		if got := slices.Contains(HoldingStatuses, st); got != want {
+			t.Errorf("%s in HoldingStatuses: %v, want %v", st, got, want)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // openapiMethods are the keys of an OpenAPI path item that are operations.
@@ -113,6 +115,28 @@ func TestOpenAPIDocument(t *testing.T) {
 		{"is valid JSON", func(t *testing.T) {
 			if !json.Valid(openapiDoc) {
 				t.Fatal("openapi.json is not valid JSON")
+			}
+		}},
+		{"lists every line status", func(t *testing.T) {
+			var doc struct {
+				Components struct {
+					Schemas struct {
+						OrderLine struct {
+							Properties struct {
+								Status struct {
+									Enum []string `json:"enum"`
+								} `json:"status"`
+							} `json:"properties"`
+						} `json:"OrderLine"`
+					} `json:"schemas"`
+				} `json:"components"`
+			}
+			if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+				t.Fatal(err)
+			}
+			documented := slices.Sorted(slices.Values(doc.Components.Schemas.OrderLine.Properties.Status.Enum))
+			if want := slices.Sorted(slices.Values(orderstatus.LineStatuses)); !slices.Equal(documented, want) {
+				t.Errorf("OrderLine.status enum %v, want the line statuses %v", documented, want)
 			}
 		}},
 		{"is OpenAPI 3.0.x", func(t *testing.T) {

@@ -28,6 +28,7 @@ const (
 
 	lnPending  = orderstatus.LinePending
 	lnReserved = orderstatus.Reserved
+	lnRejected = orderstatus.LineRejected
 	lnReleased = orderstatus.Released
 	lnTransit  = orderstatus.TransitForOutbound
 	lnRent     = orderstatus.RentInProgress
@@ -385,8 +386,8 @@ func TestOrderTransitions(t *testing.T) {
 		{"pending → paid", stPending, []string{lnPending, lnPending}, "pay", "", "", ""},
 		{"pending → canceled", stPending, []string{lnPending, lnPending}, "cancel", "", "", ""},
 		{"pending → confirmed by the back office", stPending, []string{lnPending, lnPending}, "status", stConfirmed, "", ""},
-		{"rejected → canceled", stRejected, []string{lnReleased, lnReleased}, "cancel", "", "", ""},
-		{"rejected → paid", stRejected, []string{lnReleased, lnReleased}, "pay", "", "", ""},
+		{"rejected → canceled", stRejected, []string{lnRejected, lnRejected}, "cancel", "", "", ""},
+		{"rejected → paid", stRejected, []string{lnReleased, lnRejected}, "pay", "", "", ""},
 		{"fulfilled → active", stFulfilled, []string{lnCleaning, lnCleaning}, "status", stActive, "", ""},
 		{"canceled → paid", stCanceled, reserved, "pay", "", "", ""},
 		{"canceled twice releases once", stCanceled, reserved, "cancel", "", "", ""},
@@ -589,6 +590,7 @@ func TestLineTransitions(t *testing.T) {
 		{"cleaning → reserved", stActive, []string{lnCleaning, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
 		{"released → transit", stActive, []string{lnReleased, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"released → reserved", stActive, []string{lnReleased, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
+		{"reserved → rejected", stPaid, reserved, 0, lnRejected, "", nil, 409, "invalid_transition", "", ""},
 		{"reserved → released", stPaid, reserved, 0, lnReleased, "", nil, 409, "invalid_transition", "", ""},
 		{"unknown status", stPaid, reserved, 0, "lost", "", nil, 409, "invalid_transition", "", ""},
 		{"no line for the item", stPaid, reserved, -1, lnTransit, "", nil, 404, "line_not_found", "", ""},
@@ -672,7 +674,7 @@ func TestListOrders(t *testing.T) {
 	}
 	specs := map[string]spec{
 		"a0": {"alice", stConfirmed, at(0), r2, "awaiting_payment"},
-		"a1": {"alice", stRejected, at(1), []string{lnReleased, lnReleased}, "canceled"},
+		"a1": {"alice", stRejected, at(1), []string{lnReleased, lnRejected}, "canceled"},
 		"a2": {"alice", stPaid, at(2), []string{lnTransit, lnReserved}, "shipped"},
 		"a3": {"alice", stPending, at(3), []string{lnPending, lnPending}, "processing"},
 		"a4": {"alice", stCanceled, at(4), r2, "canceled"},

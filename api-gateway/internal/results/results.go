@@ -1,7 +1,9 @@
 // Package results keeps what this gateway knows of orders and item commands:
-// the final results every worker fans out to every gateway, and the orders this
-// instance accepted that are not final yet. Waiters (long polls, Prefer: wait,
-// stock changes) are woken the moment a result arrives.
+// the newest state of every order the workers and the gateways announce to
+// every gateway (its decision, a part decided, a release, a payment, a
+// status move, …), the outcomes of item commands, and the orders this
+// instance accepted that no announcement has reached yet. Waiters (long polls,
+// Prefer: wait, stock changes) are woken the moment a final result arrives.
 package results
 
 import (
@@ -17,7 +19,9 @@ import (
 // Cache is safe for concurrent use. Both maps are bounded LRUs with a TTL: the
 // database is the truth, the cache only spares it the hot reads.
 type Cache struct {
-	final   *expirable.LRU[string, message.Result]
+	// latest holds the newest result per id: an order's newest state, final
+	// or not, or an item command's outcome.
+	latest  *expirable.LRU[string, message.Result]
 	pending *expirable.LRU[string, message.Order]
 
 	mu      sync.Mutex
@@ -25,11 +29,11 @@ type Cache struct {
 }
 
 // Sizes of a Cache. Results are kept briefly, for the reads right after a
-// decision (waiting requests get theirs directly); pending orders are kept
+// change (waiting requests get theirs directly); pending orders are kept
 // long, as they must be answered for however long the worker takes.
 const (
-	finalSize   = 20_000
-	finalTTL    = time.Minute
+	latestSize  = 20_000
+	latestTTL   = time.Minute
 	pendingSize = 200_000
 	pendingTTL  = time.Hour
 )
@@ -37,47 +41,78 @@ const (
 // NewCache returns an empty cache.
 func NewCache() *Cache {
 	return &Cache{
-		final:   expirable.NewLRU[string, message.Result](finalSize, nil, finalTTL),
+		latest:  expirable.NewLRU[string, message.Result](latestSize, nil, latestTTL),
 		pending: expirable.NewLRU[string, message.Order](pendingSize, nil, pendingTTL),
 		waiters: map[string][]chan struct{}{},
 	}
 }
 
-// Accepted records an order this gateway accepted, until its result arrives.
+// Accepted records an order this gateway accepted, until a state of it
+// arrives.
 func (c *Cache) Accepted(o message.Order) {
-	if _, done := c.final.Peek(o.ID); !done {
+	if _, known := c.latest.Peek(o.ID); !known {
 		c.pending.Add(o.ID, o)
 	}
 }
 
-// Order returns what the cache knows of an order: its final state, else its
-// pending state if this gateway accepted it.
+// Order returns what the cache knows of an order: its newest announced state
+// (final or not), else its pending state if this gateway accepted it.
 func (c *Cache) Order(id string) (message.Order, bool) {
-	if r, ok := c.final.Get(id); ok && r.Order != nil {
+	if r, ok := c.latest.Get(id); ok && r.Order != nil {
 		return *r.Order, true
 	}
 	return c.pending.Get(id)
 }
 
-// Result returns the result of a command, if it arrived.
+// Result returns the result of a command once it is final: an item
+// command's outcome, or its order decided.
 func (c *Cache) Result(id string) (message.Result, bool) {
-	return c.final.Get(id)
+	if r, ok := c.latest.Get(id); ok && final(r) {
+		return r, true
+	}
+	return message.Result{}, false
 }
 
-// Deliver stores results and wakes their waiters.
+// final reports whether r is an outcome a waiter waits for: an order decided
+// (whatever happened to it since), or an item command's.
+func final(r message.Result) bool { return r.Order == nil || r.Order.Final() }
+
+// newer reports whether r is a newer state than old, of the same order. An
+// order's states are ordered by UpdatedAt: every writer stamps its change
+// later than the state it changed (see order.UpdatedAfter), so results that
+// cross on their way (a gateway's cancellation and the worker's release of
+// its stock) are sorted out here. Two states with the same UpdatedAt are the
+// same state, published twice (a redelivery) — save one written by a version
+// that did not stamp so: then a decided state is kept over a pending one, and
+// otherwise the later arrival wins.
+func newer(r, old message.Result) bool {
+	if old.Order == nil || r.Order == nil {
+		return true
+	}
+	switch n, o := r.Order.UpdatedAt, old.Order.UpdatedAt; {
+	case n.After(o):
+		return true
+	case n.Before(o):
+		return false
+	}
+	return r.Order.Final() || !old.Order.Final()
+}
+
+// Deliver stores results, each unless the cache holds a newer state of its
+// order, and wakes the waiters of those that are final.
 func (c *Cache) Deliver(rs []message.Result) {
 	for i := range rs {
-		// An order changes after its decision (paid, canceled, …): keep the
-		// newest state when announcements cross.
-		if old, ok := c.final.Peek(rs[i].ID); ok && old.Order != nil && rs[i].Order != nil &&
-			old.Order.UpdatedAt.After(rs[i].Order.UpdatedAt) {
+		if old, ok := c.latest.Peek(rs[i].ID); ok && !newer(rs[i], old) {
 			continue
 		}
-		c.final.Add(rs[i].ID, rs[i])
+		c.latest.Add(rs[i].ID, rs[i])
 		c.pending.Remove(rs[i].ID)
 	}
 	c.mu.Lock()
 	for i := range rs {
+		if !final(rs[i]) {
+			continue // a cart some of whose parts are decided: still pending
+		}
 		for _, w := range c.waiters[rs[i].ID] {
 			close(w)
 		}
@@ -86,10 +121,22 @@ func (c *Cache) Deliver(rs []message.Result) {
 	c.mu.Unlock()
 }
 
-// Wait returns id's result once it arrives, or false when timeout passes or
-// ctx ends first. Every interval it also asks poll, which finds results that
-// reached the database but not this cache (a gateway reconnecting to the
-// broker misses the results published meanwhile).
+// ForgetOrders drops every order state the cache holds, keeping the orders
+// this gateway accepted: a subscription that (re)starts missed what was
+// announced while it was down, so those states may be stale, and the
+// database answers until new announcements arrive.
+func (c *Cache) ForgetOrders() {
+	for _, id := range c.latest.Keys() {
+		if r, ok := c.latest.Peek(id); ok && r.Order != nil {
+			c.latest.Remove(id)
+		}
+	}
+}
+
+// Wait returns id's result once it is final (see Result), or false when
+// timeout passes or ctx ends first. Every interval it also asks poll, which
+// finds results that reached the database but not this cache (a gateway
+// reconnecting to the broker misses the results published meanwhile).
 func (c *Cache) Wait(ctx context.Context, id string, timeout, interval time.Duration, poll func() (message.Result, bool)) (message.Result, bool) {
 	w := make(chan struct{})
 	c.mu.Lock()
@@ -97,7 +144,7 @@ func (c *Cache) Wait(ctx context.Context, id string, timeout, interval time.Dura
 	c.mu.Unlock()
 	defer c.forget(id, w)
 
-	if r, ok := c.final.Get(id); ok {
+	if r, ok := c.Result(id); ok {
 		return r, true
 	}
 	// One timer for both the polls and the deadline: thousands of requests
@@ -108,7 +155,7 @@ func (c *Cache) Wait(ctx context.Context, id string, timeout, interval time.Dura
 	for {
 		select {
 		case <-w:
-			return c.final.Get(id)
+			return c.Result(id)
 		case <-ctx.Done():
 			return message.Result{}, false
 		case <-t.C:

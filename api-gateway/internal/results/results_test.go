@@ -79,3 +79,125 @@ func TestAcceptedAfterItsResultStaysFinal(t *testing.T) {
 		t.Errorf("after its result, Order = %+v", o)
 	}
 }
+
+// state is a result carrying an order's state at updated, with its one line.
+func state(id, status, line string, updated time.Time) message.Result {
+	return message.Result{Kind: message.KindOrder, ID: id, Order: &message.Order{ID: id, Status: status, UpdatedAt: updated,
+		Lines: []message.OrderLine{{ItemID: 1, Quantity: 1, Status: line}}}}
+}
+
+// TestDeliverKeepsTheNewestState: announcements of one order cross on their
+// way (a gateway's cancellation, the worker's release of its stock); the
+// cache keeps the state with the latest UpdatedAt, whichever arrives last.
+func TestDeliverKeepsTheNewestState(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	t1 := t0.Add(time.Microsecond)
+	canceled := state("o", "canceled", "reserved", t0) // the gateway's cancellation
+	released := state("o", "canceled", "released", t1) // the worker's release after it
+	tests := []struct {
+		name      string
+		delivered []message.Result
+		want      message.Result
+	}{
+		{"in order", []message.Result{canceled, released}, released},
+		{"crossed", []message.Result{released, canceled}, released},
+		{"one message", []message.Result{released, canceled}, released},
+		{"the same state twice", []message.Result{released, released}, released},
+		{"a pending state older than the decision", []message.Result{
+			state("o", "confirmed", "reserved", t1), state("o", "pending", "reserved", t0),
+		}, state("o", "confirmed", "reserved", t1)},
+		{"equal times: the decision over a pending state", []message.Result{
+			state("o", "confirmed", "reserved", t0), state("o", "pending", "reserved", t0),
+		}, state("o", "confirmed", "reserved", t0)},
+		{"equal times, both decided: the later arrival", []message.Result{
+			state("o", "canceled", "reserved", t0), state("o", "canceled", "released", t0),
+		}, state("o", "canceled", "released", t0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCache()
+			if tt.name == "one message" {
+				c.Deliver(tt.delivered)
+			} else {
+				for _, r := range tt.delivered {
+					c.Deliver([]message.Result{r})
+				}
+			}
+			got, ok := c.Order("o")
+			if !ok || got.Status != tt.want.Order.Status || !got.UpdatedAt.Equal(tt.want.Order.UpdatedAt) ||
+				got.Lines[0].Status != tt.want.Order.Lines[0].Status {
+				t.Errorf("Order = %+v, %v; want %+v", got, ok, *tt.want.Order)
+			}
+		})
+	}
+}
+
+// TestPendingStateWakesNoWaiter: a cart some of whose parts are decided is
+// announced pending; the cache answers with it, and a waiter keeps waiting
+// for the decision.
+func TestPendingStateWakesNoWaiter(t *testing.T) {
+	c := NewCache()
+	t0 := time.Now()
+	c.Accepted(message.Order{ID: "cart", Status: message.StatusPending, UpdatedAt: t0})
+	part := state("cart", message.StatusPending, "reserved", t0.Add(time.Millisecond))
+	decided := state("cart", message.StatusConfirmed, "reserved", t0.Add(2*time.Millisecond))
+
+	done := make(chan message.Result, 1)
+	go func() {
+		r, ok := c.Wait(context.Background(), "cart", 10*time.Second, time.Hour, nil)
+		if !ok {
+			r = message.Result{}
+		}
+		done <- r
+	}()
+	for {
+		c.mu.Lock()
+		n := len(c.waiters["cart"])
+		c.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Deliver([]message.Result{part})
+	if o, ok := c.Order("cart"); !ok || o.Status != message.StatusPending || o.Lines[0].Status != "reserved" {
+		t.Errorf("after a part: Order = %+v, %v; want the announced pending state", o, ok)
+	}
+	if _, ok := c.Result("cart"); ok {
+		t.Error("a pending state counts as the order's result")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("a pending state woke the waiter: %+v", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.Deliver([]message.Result{decided})
+	select {
+	case r := <-done:
+		if r.Order == nil || r.Order.Status != message.StatusConfirmed {
+			t.Errorf("waiter got %+v, want the confirmed order", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the decision did not wake the waiter")
+	}
+}
+
+// TestForgetOrders: a subscription that restarts forgets the order states
+// it may have missed changes of, and keeps what this gateway accepted and
+// the outcomes of item commands.
+func TestForgetOrders(t *testing.T) {
+	c := NewCache()
+	c.Accepted(message.Order{ID: "mine", Status: message.StatusPending})
+	c.Deliver([]message.Result{result("theirs", message.StatusConfirmed),
+		{Kind: message.KindStock, ID: "restock", ItemID: 1, Item: &message.Item{ID: 1, Stock: 5}}})
+	c.ForgetOrders()
+	if o, ok := c.Order("mine"); !ok || o.Status != message.StatusPending {
+		t.Errorf("accepted order: %+v, %v; want it kept", o, ok)
+	}
+	if o, ok := c.Order("theirs"); ok {
+		t.Errorf("announced order kept: %+v", o)
+	}
+	if r, ok := c.Result("restock"); !ok || r.Item == nil {
+		t.Errorf("stock change's outcome: %+v, %v; want it kept", r, ok)
+	}
+}

@@ -43,6 +43,9 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 	if err := ch.QueueBind(q.Name, "", message.ResultsExchange, false, nil); err != nil {
 		return false, fmt.Errorf("bind results queue: %w", err)
 	}
+	// What was announced while no queue of ours was bound never arrives:
+	// the states cached before may be stale. From here on every change does.
+	c.ForgetOrders()
 	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume results: %w", err)

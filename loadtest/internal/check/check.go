@@ -480,7 +480,7 @@ func rank(r Rule) int { return slices.Index(rules, r) }
 type Line struct {
 	Item     int64
 	Quantity int
-	Status   string // pending, reserved, released, …; empty when the answer lacked the line
+	Status   string // pending, reserved, rejected, released, …; empty when the answer lacked the line
 	Reason   string // why this line failed; empty when it did not
 }
 

@@ -489,10 +489,10 @@ func goodCarts() CartRun {
 	run := cartRun(
 		[]Cart{
 			cart("a", StatusConfirmed, "", line(1, 2, LineReserved, ""), line(2, 1, LineReserved, "")),
-			cart("b", StatusRejected, ReasonOutOfStock, line(1, 4, "released", ReasonOutOfStock), line(2, 3, LineReserved, "")),
+			cart("b", StatusRejected, ReasonOutOfStock, line(1, 4, "rejected", ReasonOutOfStock), line(2, 3, LineReserved, "")),
 			cart("c", StatusConfirmed, "", line(2, 3, LineReserved, "")),
-			cart("x", StatusRejected, ReasonOutOfStock, line(3, 2, LineReserved, ""), line(1, 9, "released", ReasonOutOfStock)),
-			cart("y", StatusRejected, ReasonOutOfStock, line(3, 1, "released", ReasonOutOfStock)),
+			cart("x", StatusRejected, ReasonOutOfStock, line(3, 2, LineReserved, ""), line(1, 9, "rejected", ReasonOutOfStock)),
+			cart("y", StatusRejected, ReasonOutOfStock, line(3, 1, "rejected", ReasonOutOfStock)),
 		},
 		stocked{id: 1, initial: 5, final: 3, ledger: &Ledger{InitialStock: 5, Movements: -2, Stock: 3}, held: ptr(int64(2))},
 		stocked{id: 2, initial: 5, final: 1, ledger: &Ledger{InitialStock: 5, Movements: -4, Stock: 1}, held: ptr(int64(4))},

@@ -231,7 +231,7 @@ func (o Order) Sent() bool { return !o.SentAt.IsZero() }
 type Line struct {
 	Item     int // index of the item in Result.Items
 	Quantity int
-	Status   string // as last answered: pending, reserved, released, …
+	Status   string // as last answered: pending, reserved, rejected, released, …
 	Reason   string // why this line failed, as last answered
 }
 

@@ -375,7 +375,11 @@ func (s *Server) applyCart(o *order) {
 	o.Lines[failed].Reason = &reason
 	for i := range o.Lines {
 		l := &o.Lines[i]
-		if l.Status == "reserved" && !s.opts.Leak {
+		if l.Status != "reserved" {
+			l.Status = "rejected" // it never held stock
+			continue
+		}
+		if !s.opts.Leak {
 			it := s.items[l.ItemID]
 			it.Stock += int64(l.Quantity)
 			it.held[o.CustomerID] -= l.Quantity

@@ -1,7 +1,8 @@
 // Package ledger reads an item's stock ledger from orderq's database, the one
 // place the load tester looks past the HTTP API: the ledger is how a sale is
 // audited, so a run checks it balances. For a run of carts it also reads what
-// the orders' lines hold, and waits until the system has settled.
+// the orders' lines hold, and waits until the system has settled; for a soak,
+// how big the database has grown.
 package ledger
 
 import (
@@ -197,7 +198,7 @@ func (r *Reader) ReadCarts(ctx context.Context, ids []int64) (Carts, error) {
 			SELECT COUNT(*)
 			FROM order_lines l JOIN orders o ON o.id = l.order_id
 			WHERE l.item_id IN `+in(chunk)+` AND o.status IN ('rejected', 'canceled')
-			  AND l.status NOT IN ('released', 'pending')`, a...).Scan(&holding)
+			  AND l.status NOT IN ('rejected', 'released', 'pending')`, a...).Scan(&holding)
 		if err != nil {
 			return c, fmt.Errorf("read lines holding stock: %w", err)
 		}

@@ -204,7 +204,7 @@ var settledCarts = []string{
 	`INSERT INTO orders (id, status) VALUES ('a', 'confirmed'), ('b', 'rejected'), ('c', 'confirmed'), ('z', 'pending')`,
 	`INSERT INTO order_lines (order_id, line_no, item_id, quantity, status) VALUES
 		('a', 0, 1, 2, 'reserved'), ('a', 1, 2, 1, 'reserved'),
-		('b', 0, 1, 4, 'released'), ('b', 1, 2, 3, 'released'),
+		('b', 0, 1, 4, 'rejected'), ('b', 1, 2, 3, 'released'),
 		('c', 0, 2, 3, 'reserved'),
 		('z', 0, 9, 1, 'pending')`,
 }
@@ -226,13 +226,14 @@ func TestReadCarts(t *testing.T) {
 		t.Errorf("settled: audit %+v", got.Audit)
 	}
 
-	// Now in flight: q pending, r rejected still holding 1 of item 2, an outbox
-	// row, and s confirmed with a released line.
+	// Now in flight: q pending, r rejected still holding 1 of item 2 (its
+	// line on item 1 never held any), an outbox row, and s confirmed with a
+	// released line.
 	exec(
 		`INSERT INTO orders (id, status) VALUES ('q', 'pending'), ('r', 'rejected'), ('s', 'confirmed'), ('u', 'canceled')`,
 		`INSERT INTO order_lines (order_id, line_no, item_id, quantity, status) VALUES
 			('q', 0, 1, 1, 'reserved'), ('q', 1, 2, 1, 'pending'),
-			('r', 0, 2, 1, 'reserved'), ('r', 1, 1, 1, 'released'),
+			('r', 0, 2, 1, 'reserved'), ('r', 1, 1, 1, 'rejected'),
 			('s', 0, 1, 1, 'reserved'), ('s', 1, 2, 2, 'released'),
 			('u', 0, 1, 1, 'released'), ('u', 1, 2, 1, 'transit_for_outbound')`,
 		`INSERT INTO outbox (body) VALUES ('{}')`,

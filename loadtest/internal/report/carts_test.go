@@ -40,7 +40,7 @@ func carts() *crowd.Result {
 			cart("a", check.StatusConfirmed, "", "awaiting_payment", 100,
 				crowd.Line{Item: 1, Quantity: 2, Status: "reserved"}, crowd.Line{Item: 0, Quantity: 1, Status: "reserved"}),
 			cart("b", check.StatusRejected, check.ReasonOutOfStock, "canceled", 500,
-				crowd.Line{Item: 0, Quantity: 1, Status: "reserved"}, crowd.Line{Item: 1, Quantity: 3, Status: "released", Reason: check.ReasonOutOfStock}),
+				crowd.Line{Item: 0, Quantity: 1, Status: "reserved"}, crowd.Line{Item: 1, Quantity: 3, Status: "rejected", Reason: check.ReasonOutOfStock}),
 			cart("c", check.StatusPending, "", "processing", -1, crowd.Line{Item: 0, Quantity: 1, Status: "pending"}),
 			{Order: check.Order{CustomerID: "c-d", Quantity: 1}, Lines: []crowd.Line{{Item: 1, Quantity: 1}}},
 		},

@@ -218,7 +218,7 @@ func (c *Consumer) process(ctx context.Context, n int, batch []delivery) error {
 		}
 		// One of the messages cannot be applied: apply them one by one so the
 		// others go through and only that one is dead-lettered.
-		c.log.Warn("batch refused by the database, applying its messages one by one", "shard", n, "err", err)
+		c.log.Warn("batch refused, applying its messages one by one", "shard", n, "err", err)
 		for _, d := range good {
 			if err := c.process(ctx, n, []delivery{d}); err != nil {
 				return err
@@ -276,13 +276,15 @@ func (c *Consumer) apply(ctx context.Context, cmds []message.Command) ([]message
 }
 
 // permanent reports whether err is the database refusing this batch (bad data,
-// a violated constraint) rather than a passing fault (connection lost,
-// deadlock, lock wait timeout, server shutting down).
+// a violated constraint), or the store a command it can never apply (a part
+// or release of an order that is not stored), rather than a passing fault
+// (connection lost, deadlock, lock wait timeout, server shutting down).
 func permanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrCheckConstraintViolated) {
+	if errors.Is(err, stock.ErrUnknownOrder) ||
+		errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrCheckConstraintViolated) {
 		return true
 	}
 	var me *mysql.MySQLError
@@ -307,10 +309,16 @@ func (c *Consumer) deadLetter(d delivery, n int) error {
 	return nil
 }
 
+// count counts the outcomes of a batch's commands. A batch publishes the
+// state of every order it changed; one still pending (a cart some of whose
+// parts are decided) is counted once decided, and a release by its kind.
 func (c *Consumer) count(results []message.Result) {
 	for _, r := range results {
 		outcome := "ok"
 		switch {
+		case r.Order != nil && !r.Order.Final():
+			continue
+		case r.Kind == message.KindRelease:
 		case r.Order != nil && r.Order.Reason != nil:
 			outcome = *r.Order.Reason
 		case r.Order != nil:

@@ -35,6 +35,7 @@ type env struct {
 	url string
 	db  *gorm.DB
 	ch  *amqp.Channel // a confirm-mode channel for the test's own publishing
+	log *slog.Logger  // the consumer's; quiet unless a test reads it
 }
 
 func newEnv(t *testing.T) *env {
@@ -45,7 +46,7 @@ func newEnv(t *testing.T) *env {
 // newEnvOn is newEnv on the broker at url.
 func newEnvOn(t *testing.T, url string) *env {
 	t.Helper()
-	e := &env{url: url}
+	e := &env{url: url, log: quiet}
 	db, err := database.Open(context.Background(), testenv.Database(t), quiet, database.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func (e *env) results(t *testing.T) <-chan amqp.Delivery {
 func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 	t.Helper()
 	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond, ShardQueueMaxLength: 1000},
-		stock.NewStore(e.db, shards), metrics.New(), quiet)
+		stock.NewStore(e.db, shards), metrics.New(), e.log)
 	c.afterCommit = afterCommit
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

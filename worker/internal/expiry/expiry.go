@@ -23,7 +23,8 @@ type Publisher interface {
 
 // Run cancels orders unpaid for longer than timeout until ctx is done,
 // checking every interval, and tells the gateways (through the results
-// exchange) so their caches show the cancellation.
+// exchange) so their caches show the cancellation. Its lines still hold their
+// stock then; the shards that release it publish the order again.
 func Run(ctx context.Context, db *gorm.DB, pub Publisher, timeout, interval time.Duration, shards int, log *slog.Logger) {
 	for mq.Sleep(ctx, interval) {
 		for {
@@ -42,10 +43,13 @@ func Run(ctx context.Context, db *gorm.DB, pub Publisher, timeout, interval time
 				log.Info("order canceled: payment timeout", "order_id", expired[i].ID)
 				results[i] = message.Result{Kind: message.KindOrder, ID: expired[i].ID, Order: &expired[i]}
 			}
-			if body, err := message.EncodeResults(results); err == nil {
-				if err := pub.Publish(ctx, message.ResultsExchange, "", amqp.Publishing{ContentType: message.ContentType, Body: body}); err != nil {
-					log.Warn("publish expired orders", "err", err)
-				}
+			body, err := message.EncodeResults(results)
+			if err != nil {
+				log.Error("encode expired orders", "err", err)
+				continue
+			}
+			if err := pub.Publish(ctx, message.ResultsExchange, "", amqp.Publishing{ContentType: message.ContentType, Body: body}); err != nil {
+				log.Warn("publish expired orders", "err", err)
 			}
 		}
 	}

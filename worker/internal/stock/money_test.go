@@ -32,11 +32,12 @@ func addPriced(t *testing.T, db *gorm.DB, stock, price int64, currency string, s
 	}
 }
 
-// answered returns the order a batch's results carry for id.
+// answered returns the order as the last of results carrying id has it: its
+// newest state when rs are the results of several batches.
 func answered(t *testing.T, rs []message.Result, id string) message.Order {
 	t.Helper()
-	for _, r := range rs {
-		if r.ID == id && r.Order != nil {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if r := rs[i]; r.ID == id && r.Order != nil {
 			return *r.Order
 		}
 	}
@@ -179,8 +180,8 @@ func TestCurrencyMismatch(t *testing.T) {
 			t.Errorf("lines %+v, want the USD line to carry currency_mismatch and the other none", got.Lines)
 		}
 		for i, l := range got.Lines {
-			if l.Status != orderstatus.Released || l.UnitPrice != nil {
-				t.Errorf("line %d: %s at %v, want released, never priced", i, l.Status, l.UnitPrice)
+			if l.Status != orderstatus.LineRejected || l.UnitPrice != nil {
+				t.Errorf("line %d: %s at %v, want rejected, never priced", i, l.Status, l.UnitPrice)
 			}
 		}
 		assertLedger(t, db, a, 5)

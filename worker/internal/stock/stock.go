@@ -14,6 +14,11 @@
 // last part decides the order. A rejected order's reserved lines are released
 // through their items' queues. A part's lines are all-or-nothing, and the home
 // shard rejects the whole order at once when its own part fails.
+//
+// Every order a batch changes (decided, a part decided, released) or sees
+// again is among the batch's results, as it stands once the batch is applied,
+// with an updated_at later than the one it had: the gateways' caches keep the
+// newest state of an order, whichever process changed it last.
 package stock
 
 import (
@@ -64,8 +69,10 @@ func NewStore(db *gorm.DB, shards int, opts ...Option) *Store {
 func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }
 
 // Apply applies cmds, in order, in one transaction and returns the results to
-// publish: every final order the batch decided or saw again, and the outcome
-// of every stock change and deletion. On error nothing was applied.
+// publish: the state of every order the batch changed or saw again, once
+// each, and the outcome of every stock change and deletion. On error nothing
+// was applied; an error wrapping ErrUnknownOrder names a command that can
+// never be applied.
 //
 // A batch of orders alone (a flash sale's) is first applied as if every order
 // in it were new, without reading which exist: that read was 8 % of such a
@@ -86,6 +93,11 @@ func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Re
 // errAppliedBefore is an order of a batch applied as new that was applied before.
 var errAppliedBefore = errors.New("an order of the batch was applied before")
 
+// ErrUnknownOrder is a part or a release of an order that is not stored. Both
+// are sent only for a stored order (in the transaction that stored or
+// changed it), so such a command is not one to apply, now or later.
+var ErrUnknownOrder = errors.New("order not found")
+
 func (s *Store) apply(ctx context.Context, cmds []message.Command, assumeNew bool) ([]message.Result, error) {
 	var b *batch
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -93,7 +105,9 @@ func (s *Store) apply(ctx context.Context, cmds []message.Command, assumeNew boo
 		if b, err = s.load(tx, cmds, assumeNew); err != nil {
 			return err
 		}
-		b.decide(cmds)
+		if err := b.decide(cmds); err != nil {
+			return err
+		}
 		return b.write(tx)
 	})
 	if errors.Is(err, errAppliedBefore) {
@@ -127,6 +141,7 @@ type batch struct {
 	unpaid map[string]int
 
 	results   []message.Result
+	published []*orderState // orders to publish, in the order the batch first met them
 	movements []movementRow
 	itemCmds  []itemCommandRow
 	outbox    []message.Command
@@ -139,6 +154,11 @@ type orderState struct {
 	isNew   bool            // insert rather than update
 	dirty   bool            // the order row changed
 	touched map[int]bool    // line numbers whose row changed
+	// publish is the kind of the result that publishes the order's state
+	// after the batch: KindOrder once the batch decided it or saw its order
+	// command again, else the kind of the last command that changed it or
+	// saw it; empty when the batch has no result for it.
+	publish message.Kind
 }
 
 type customerItem struct {
@@ -360,8 +380,9 @@ func (b *batch) ownItems(c *message.Command) []int64 {
 	return ids
 }
 
-// decide runs the commands in order against the loaded state.
-func (b *batch) decide(cmds []message.Command) {
+// decide runs the commands in order against the loaded state, then adds
+// the orders' states to the results.
+func (b *batch) decide(cmds []message.Command) error {
 	done := map[string]bool{} // stock changes and deletions seen in this batch
 	for i := range cmds {
 		c := &cmds[i]
@@ -369,9 +390,13 @@ func (b *batch) decide(cmds []message.Command) {
 		case message.KindOrder:
 			b.order(c)
 		case message.KindOrderPart:
-			b.orderPart(c)
+			if err := b.orderPart(c); err != nil {
+				return err
+			}
 		case message.KindRelease:
-			b.release(c)
+			if err := b.release(c); err != nil {
+				return err
+			}
 		case message.KindStock, message.KindDeleteItem:
 			if done[c.ID] {
 				continue
@@ -384,12 +409,37 @@ func (b *batch) decide(cmds []message.Command) {
 			}
 		}
 	}
+	for _, st := range b.published {
+		o := order.Message(&st.row, st.lines)
+		b.results = append(b.results, message.Result{Kind: st.publish, ID: o.ID, Order: &o})
+	}
+	return nil
+}
+
+// publish marks an order's state for the batch's results, as of the end of
+// the batch: one result per order, however many of its commands the batch
+// holds.
+func (b *batch) publish(st *orderState, kind message.Kind) {
+	switch st.publish {
+	case "":
+		b.published = append(b.published, st)
+	case message.KindOrder:
+		return // its decision, or its order seen again, names the result
+	}
+	st.publish = kind
+}
+
+// stamp marks the order row changed by the batch, with an updated_at later
+// than the one it had.
+func (b *batch) stamp(st *orderState) {
+	st.dirty = true
+	st.row.UpdatedAt = order.UpdatedAfter(st.row.UpdatedAt, b.now)
 }
 
 func (b *batch) order(c *message.Command) {
 	if st, ok := b.orders[c.ID]; ok {
-		// Applied before, or earlier in this batch: publish it again if final.
-		b.publishIfFinal(st)
+		// Applied before, or earlier in this batch: publish it again.
+		b.publish(st, message.KindOrder)
 		return
 	}
 	st := &orderState{isNew: true, dirty: true, touched: map[int]bool{}, row: order.Row{
@@ -409,10 +459,10 @@ func (b *batch) order(c *message.Command) {
 	switch {
 	case !ok:
 		// The home part failed: the order is rejected without asking the
-		// other shards, and nothing of it holds stock.
+		// other shards, and none of its lines ever held stock.
 		for i := range st.lines {
 			if st.lines[i].Status == orderstatus.LinePending {
-				st.lines[i].Status = orderstatus.Released
+				st.lines[i].Status = orderstatus.LineRejected
 			}
 		}
 		b.finish(st)
@@ -420,6 +470,7 @@ func (b *batch) order(c *message.Command) {
 		b.finish(st)
 	default:
 		b.forward(st, c)
+		b.publish(st, message.KindOrder)
 	}
 }
 
@@ -445,29 +496,32 @@ func (b *batch) forward(st *orderState, c *message.Command) {
 	st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
 }
 
-func (b *batch) orderPart(c *message.Command) {
+func (b *batch) orderPart(c *message.Command) error {
 	st, ok := b.orders[c.ID]
 	if !ok {
-		return // cannot happen: a part is forwarded only once its order is stored
+		// A part is forwarded only in the transaction that stores its order.
+		return fmt.Errorf("part of order %s: %w", c.ID, ErrUnknownOrder)
 	}
 	line := st.line(c.Lines[0].No)
 	if line == nil || line.Status != orderstatus.LinePending || st.row.Status != orderstatus.Pending {
-		b.publishIfFinal(st) // applied before
-		return
+		b.publish(st, message.KindOrderPart) // applied before
+		return nil
 	}
 	b.reserve(st, c.Lines, false)
 	st.row.PartsDone++
-	st.dirty = true
+	b.stamp(st)
+	b.publish(st, message.KindOrderPart)
 	if st.row.PartsDone == st.row.Parts {
 		b.finish(st)
 		if _, counted := b.unpaid[st.row.CustomerID]; counted && st.row.Status == orderstatus.Rejected {
 			b.unpaid[st.row.CustomerID]-- // counted while pending, unpaid no more
 		}
 	}
+	return nil
 }
 
-// reserve decides a part's lines all or nothing. A failing line is released
-// with its reason, the others of the part released without one. Every line
+// reserve decides a part's lines all or nothing. A failing line is rejected
+// with its reason, the others of the part rejected without one. Every line
 // must be priced in the order's currency, that of its first reserved line.
 // The home part (home) is refused too when the customer holds as many unpaid
 // orders as the cap allows, with the reason on its first line. A reserved
@@ -510,7 +564,7 @@ func (b *batch) reserve(st *orderState, lines []message.Line, home bool) bool {
 		line := st.line(l.No)
 		st.touched[l.No] = true
 		if failed >= 0 {
-			line.Status = orderstatus.Released
+			line.Status = orderstatus.LineRejected
 			if l.No == failed {
 				line.Reason = &reason
 			}
@@ -547,27 +601,23 @@ func (b *batch) finish(st *orderState) {
 		st.row.Total, st.row.Currency = nil, nil // owes nothing
 	}
 	st.row.ProcessedAt = &b.now
-	st.row.UpdatedAt = b.now
 	st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
 	st.dirty = true
-	b.publishIfFinal(st)
-}
-
-func (b *batch) publishIfFinal(st *orderState) {
-	if st.row.Status == orderstatus.Pending {
-		return
-	}
-	o := order.Message(&st.row, st.lines)
-	b.results = append(b.results, message.Result{Kind: message.KindOrder, ID: o.ID, Order: &o})
+	b.publish(st, message.KindOrder)
 }
 
 // release gives back the stock this shard's lines of an order hold. A line
-// released before is left alone, so a release applies once.
-func (b *batch) release(c *message.Command) {
+// released before is left alone, so a release applies once; the order is
+// published either way.
+func (b *batch) release(c *message.Command) error {
 	st, ok := b.orders[c.ID]
 	if !ok {
-		return
+		// A release is queued only in the transaction that rejects or
+		// cancels its stored order.
+		return fmt.Errorf("release of order %s: %w", c.ID, ErrUnknownOrder)
 	}
+	b.publish(st, message.KindRelease)
+	released := false
 	for _, l := range c.Lines {
 		line := st.line(l.No)
 		if line == nil || !orderstatus.Holds(line.Status) {
@@ -575,14 +625,17 @@ func (b *batch) release(c *message.Command) {
 		}
 		line.Status = orderstatus.Released
 		st.touched[l.No] = true
+		released = true
 		if item := b.items[l.ItemID]; item != nil {
 			item.Stock += int64(line.Quantity)
 			b.move(item, st.row.ID, movementRelease, int64(line.Quantity))
 		}
 	}
-	st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
-	st.row.UpdatedAt = b.now
-	st.dirty = true
+	if released {
+		st.row.DisplayStatus = order.Display(st.row.Status, st.lines)
+		b.stamp(st)
+	}
+	return nil
 }
 
 func (st *orderState) line(no int) *order.LineRow {
