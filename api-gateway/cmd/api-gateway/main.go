@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -218,15 +219,13 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	g.Go("intake", func(ctx context.Context) error { in.Run(ctx); return nil })
 
 	reg.MustRegister(in.Collectors()...)
-	stopping, markStopping := context.WithCancel(context.Background())
-	defer markStopping()
-	requests := &inflight{}
+	requests := newInflight()
 	srv := &http.Server{
 		Handler: requests.track(httpapi.New(httpapi.Config{
 			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
 			Auth: authn, OrderIDSecret: cfg.OrderIDSecret, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
 			MaxInFlight: cfg.MaxInFlight, MaxWaiters: cfg.MaxWaiters, CustomerRate: cfg.CustomerRate,
-			Registry: reg, Log: log, Stopping: stopping,
+			Registry: reg, Log: log,
 		})),
 		ReadHeaderTimeout: 5 * time.Second,
 		// With the 4 KiB net/http adds, at most 16 KiB of headers; past that 431.
@@ -235,7 +234,8 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		WriteTimeout:   45 * time.Second, // longer than the longest wait (30 s)
 		IdleTimeout:    2 * time.Minute,
 	}
-	srv.RegisterOnShutdown(markStopping)
+	// Requests waiting for an outcome answer at once with what is known.
+	srv.RegisterOnShutdown(cache.Close)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -279,12 +279,15 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, requests *inf
 // the last one returned even when the server gave up waiting for them (a
 // request runs on after its connection is cut, until it notices). Once
 // closed it refuses further requests, so that none starts after the wait.
+// Atomics, not a mutex: every request passes here twice.
 type inflight struct {
-	mu     sync.Mutex
-	n      int
-	closed bool
+	n      atomic.Int64
+	closed atomic.Bool
 	idle   chan struct{} // closed once closed and n is 0
+	once   sync.Once
 }
+
+func newInflight() *inflight { return &inflight{idle: make(chan struct{})} }
 
 func (f *inflight) track(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -300,35 +303,29 @@ func (f *inflight) track(h http.Handler) http.Handler {
 	})
 }
 
+// enter counts a request before it looks at closed, so that close, which sets
+// closed before it looks at the count, never misses one.
 func (f *inflight) enter() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	f.n.Add(1)
+	if f.closed.Load() {
+		f.leave()
 		return false
 	}
-	f.n++
 	return true
 }
 
 func (f *inflight) leave() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n--; f.n == 0 && f.closed {
-		close(f.idle)
+	if f.n.Add(-1) == 0 && f.closed.Load() {
+		f.once.Do(func() { close(f.idle) })
 	}
 }
 
 // close refuses further requests and returns a channel closed once none is
 // being served.
 func (f *inflight) close() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.closed {
-		f.closed = true
-		f.idle = make(chan struct{})
-		if f.n == 0 {
-			close(f.idle)
-		}
+	f.closed.Store(true)
+	if f.n.Load() == 0 {
+		f.once.Do(func() { close(f.idle) })
 	}
 	return f.idle
 }

@@ -28,9 +28,6 @@ const (
 	// pollInterval is how often a waiting request looks in the database for a
 	// result that did not reach this gateway's cache.
 	pollInterval = 500 * time.Millisecond
-	// intakeLookupTimeout bounds the reads of an order's intake: a database
-	// that does not answer must not hold orders up (see createOrder).
-	intakeLookupTimeout = 2 * time.Second
 	// Bounds of a customer's order list.
 	maxOrderList     = 100
 	defaultOrderList = 20
@@ -200,12 +197,10 @@ func (s *Server) createOrder(c *gin.Context) {
 	// reads here only answer sooner what the worker would decide: an item
 	// known to be missing is 404 now, an earlier order of the key is answered
 	// as it stands. While the database is out of reach (or slower than
-	// intakeLookupTimeout) the order is published unchecked, the queue holds
-	// it, and the worker applies an order id once.
-	lookupCtx, cancel := context.WithTimeout(ctx, intakeLookupTimeout)
-	defer cancel()
+	// store.IntakeReadTimeout) the order is published unchecked, the queue
+	// holds it, and the worker applies an order id once.
 	for i, l := range lines {
-		exists, err := s.store.ItemExists(lookupCtx, l.ItemID)
+		exists, err := s.store.ItemExists(ctx, l.ItemID)
 		if err != nil && unchecked(ctx, err) {
 			continue
 		}
@@ -234,13 +229,15 @@ func (s *Server) createOrder(c *gin.Context) {
 		// worker, which looks the order ids of a whole batch up at once; one
 		// that does not wait is answered from this instance's cache or the
 		// database.
-		var prior message.Order
-		var found bool
-		if wait > 0 {
-			prior, found = s.cache.Order(o.ID)
-		} else if prior, found, err = s.order(lookupCtx, o.ID); err != nil && !unchecked(ctx, err) {
-			s.fail(c, err)
-			return
+		prior, found := s.cache.Order(o.ID)
+		if !found && wait == 0 {
+			rctx, cancel := context.WithTimeout(ctx, store.IntakeReadTimeout)
+			prior, found, err = s.order(rctx, o.ID)
+			cancel()
+			if err != nil && !unchecked(ctx, err) {
+				s.fail(c, err)
+				return
+			}
 		}
 		if found {
 			s.answerKeyed(c, s.awaitFinal(c, prior, wait), lines)
@@ -397,11 +394,8 @@ func (s *Server) waitOrder(c *gin.Context, id string, wait int) (o message.Order
 	s.metrics.waiting.Inc()
 	defer s.metrics.waiting.Dec()
 	ctx := c.Request.Context()
-	// The wait, not the polls, ends when the gateway shuts down.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(s.stopping, cancel)()
-	res, ok := s.cache.Wait(wctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
+	// The wait ends when the gateway shuts down (the cache is closed).
+	res, ok := s.cache.Wait(ctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
 		o, err := s.store.Order(ctx, id)
 		if err != nil || !o.Final() {
 			return message.Result{}, false

@@ -53,10 +53,6 @@ type Config struct {
 	// Nil: a registry nobody serves.
 	Registry *prometheus.Registry
 	Log      *slog.Logger
-	// Stopping is done once the gateway shuts down: a request waiting for an
-	// order's outcome then answers at once with what is known, so that the
-	// shutdown waits for no waiter's full wait. Nil: never.
-	Stopping context.Context
 }
 
 // Server serves the API.
@@ -75,7 +71,6 @@ type Server struct {
 	customers     *customerLimits // nil: no per-customer limit
 	log           *slog.Logger
 	metrics       *metrics
-	stopping      context.Context
 }
 
 // New returns the API's handler.
@@ -90,10 +85,7 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, shards: cfg.Shards, brokerReady: cfg.BrokerReady,
 		auth: cfg.Auth, orderIDKey: cfg.OrderIDSecret, webhookSecret: cfg.PaymentWebhookSecret,
 		inFlight: make(chan struct{}, cfg.MaxInFlight), waiters: make(chan struct{}, cfg.MaxWaiters),
-		log: cfg.Log, metrics: newMetrics(cfg.Registry), stopping: cfg.Stopping,
-	}
-	if s.stopping == nil {
-		s.stopping = context.Background()
+		log: cfg.Log, metrics: newMetrics(cfg.Registry),
 	}
 	s.customers = newCustomerLimits(cfg.CustomerRate, s.metrics.registry)
 	return s.routes()

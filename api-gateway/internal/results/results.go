@@ -26,6 +26,10 @@ type Cache struct {
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{}
+
+	// closed is closed by Close: the gateway shuts down, and nobody waits.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // Sizes of a Cache. Results are kept briefly, for the reads right after a
@@ -44,6 +48,7 @@ func NewCache() *Cache {
 		latest:  expirable.NewLRU[string, message.Result](latestSize, nil, latestTTL),
 		pending: expirable.NewLRU[string, message.Order](pendingSize, nil, pendingTTL),
 		waiters: map[string][]chan struct{}{},
+		closed:  make(chan struct{}),
 	}
 }
 
@@ -158,6 +163,8 @@ func (c *Cache) Wait(ctx context.Context, id string, timeout, interval time.Dura
 			return c.Result(id)
 		case <-ctx.Done():
 			return message.Result{}, false
+		case <-c.closed:
+			return c.Result(id)
 		case <-t.C:
 			left := time.Until(deadline)
 			if left <= 0 {
@@ -189,3 +196,8 @@ func (c *Cache) forget(id string, w chan struct{}) {
 		c.waiters[id] = ws
 	}
 }
+
+// Close ends every wait, now and later, with what is known: the gateway shuts
+// down, and a request waiting up to 30 s for an outcome must not hold the
+// shutdown up. One channel for all waiters costs a wait nothing.
+func (c *Cache) Close() { c.closeOnce.Do(func() { close(c.closed) }) }

@@ -18,6 +18,9 @@ import (
 	"github.com/orderq/orderq/shared/order"
 )
 
+// IntakeReadTimeout bounds each database read of an order's intake.
+const IntakeReadTimeout = 2 * time.Second
+
 // ErrNotFound means the item or order does not exist (or the item was deleted).
 var ErrNotFound = errors.New("not found")
 
@@ -78,6 +81,10 @@ func (s *Store) ItemExists(ctx context.Context, id int64) (bool, error) {
 	if ok, hit := s.known.Get(id); hit {
 		return ok, nil
 	}
+	// Intake must not wait on a database that does not answer: past the
+	// bound the order is published unchecked (see httpapi's createOrder).
+	ctx, cancel := context.WithTimeout(ctx, IntakeReadTimeout)
+	defer cancel()
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&items.Row{}).Where("id = ? AND deleted_at IS NULL", id).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("look up item: %w", err)
