@@ -27,6 +27,7 @@ import (
 	"github.com/orderq/orderq/api-gateway/internal/intake"
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/api-gateway/internal/store"
+	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/lifetime"
@@ -128,7 +129,7 @@ func main() {
 	config.TuneGC(os.Getenv)
 	if err := run(ctx, log, os.Getenv); err != nil {
 		log.Error("api-gateway stopped", "err", err)
-		os.Exit(1)
+		os.Exit(cli.Code(err))
 	}
 }
 
@@ -152,7 +153,9 @@ const (
 func run(ctx context.Context, log *slog.Logger, getenv func(string) string) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		// A bad setting is a usage error (exit 2); anything else stopped
+		// work that could not be done (exit 3), as for every orderq command.
+		return cli.UsageError{Err: fmt.Errorf("config: %w", err), Help: "docs/api.md"}
 	}
 	if cfg.Auth.Open {
 		log.Warn("AUTH=off: requests without a credential act as a storefront, for any customer; never expose this gateway")

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/orderq/orderq/shared/cli"
 )
 
 // TestLoadConfig checks that a gateway without the credentials it needs, or
@@ -53,5 +56,15 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatal("no order id secret")
 			}
 		})
+	}
+}
+
+// TestBadSettingIsAUsageError: a gateway with a bad setting stops before it
+// connects to anything, and exits 2, as every orderq command does.
+func TestBadSettingIsAUsageError(t *testing.T) {
+	env := map[string]string{"AUTH": "maybe"}
+	err := run(t.Context(), slog.New(slog.DiscardHandler), func(k string) string { return env[k] })
+	if got := cli.Code(err); got != cli.ExitUsage {
+		t.Fatalf("run = %v, exit status %d; want %d", err, got, cli.ExitUsage)
 	}
 }

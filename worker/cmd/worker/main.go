@@ -15,6 +15,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/lifetime"
@@ -83,7 +84,7 @@ func main() {
 	}
 	if err := run(ctx, log, os.Getenv); err != nil {
 		log.Error("worker stopped", "err", err)
-		os.Exit(1)
+		os.Exit(cli.Code(err))
 	}
 }
 
@@ -98,7 +99,9 @@ func main() {
 func run(ctx context.Context, log *slog.Logger, getenv func(string) string) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		// A bad setting is a usage error (exit 2); anything else stopped
+		// work that could not be done (exit 3), as for every orderq command.
+		return cli.UsageError{Err: fmt.Errorf("config: %w", err), Help: "docs/api.md"}
 	}
 	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr, "debug_addr", cfg.DebugAddr,
 		"batch_size", cfg.BatchSize, "payment_timeout", cfg.PaymentTimeout.String(), "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
