@@ -181,7 +181,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// what that work used.
 	stages := map[string][]string{
 		"gateway": {"http", "intake", "results subscription", "broker connection", "metrics server", "database"},
-		"worker":  {"consumer", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "database"},
+		"worker":  {"consumer", "rejected retention", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "database"},
 	}
 	stopCleanly := func(name string, p *process) {
 		t.Helper()

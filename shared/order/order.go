@@ -1,6 +1,6 @@
 // Package order reads orders and moves them through their lifecycle after the
-// worker decided them: payment, cancellation, fulfilment, and the payment
-// timeout. Whatever gives stock back does so by queuing release commands
+// worker decided them: payment, cancellation, fulfilment, the payment
+// timeout, and the deletion of rejected orders past their retention. Whatever gives stock back does so by queuing release commands
 // through the outbox, so that each item's stock still has a single writer.
 package order
 

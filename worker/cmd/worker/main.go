@@ -26,6 +26,7 @@ import (
 	"github.com/orderq/orderq/worker/internal/consumer"
 	"github.com/orderq/orderq/worker/internal/expiry"
 	"github.com/orderq/orderq/worker/internal/metrics"
+	"github.com/orderq/orderq/worker/internal/retention"
 	"github.com/orderq/orderq/worker/internal/stock"
 )
 
@@ -41,6 +42,8 @@ type Config struct {
 	PaymentTimeout time.Duration
 	// MaxUnpaidPerCustomer caps the unpaid orders a customer may hold; 0: none.
 	MaxUnpaidPerCustomer int
+	// RejectedRetention is how long a rejected order is kept; 0: for ever.
+	RejectedRetention time.Duration
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -62,6 +65,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.MaxUnpaidPerCustomer, err = config.Int(getenv, "MAX_UNPAID_PER_CUSTOMER", 5, 0, 1000); err != nil {
+		return c, err
+	}
+	if c.RejectedRetention, err = config.Duration(getenv, "REJECTED_RETENTION", 7*24*time.Hour, 0, 10*365*24*time.Hour); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -91,8 +97,8 @@ func main() {
 // run works until ctx is done, then shuts down in order (see
 // lifetime.Group): the consumer stops taking deliveries, commits and
 // acknowledges each shard's batch in hand and publishes the results it still
-// holds (within 2 s), then the payment timeouts and the outbox relay finish
-// the work in hand (a row not published stays for the next start), then the
+// holds (within 2 s), then the retention of rejected orders, the payment
+// timeouts and the outbox relay finish the work in hand (a row not published stays for the next start), then the
 // outbox's broker connection, the debug and metrics servers and the database
 // stop. A goroutine that fails stops the worker the same way, and run returns
 // its error.
@@ -104,7 +110,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return cli.UsageError{Err: fmt.Errorf("config: %w", err), Help: "docs/api.md"}
 	}
 	log.Info("starting", "config", cfg.Common, "metrics_addr", cfg.MetricsAddr, "debug_addr", cfg.DebugAddr,
-		"batch_size", cfg.BatchSize, "payment_timeout", cfg.PaymentTimeout.String(), "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
+		"batch_size", cfg.BatchSize, "payment_timeout", cfg.PaymentTimeout.String(), "rejected_retention", cfg.RejectedRetention.String(), "prefetch", cfg.Prefetch, "linger", cfg.Linger.String())
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -148,6 +154,14 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		expiry.Run(ctx, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, log)
 		return nil
 	})
+	if cfg.RejectedRetention > 0 {
+		rc := retention.Defaults
+		rc.Keep = cfg.RejectedRetention
+		g.Go("rejected retention", func(ctx context.Context) error {
+			retention.Run(ctx, db, rc, m.RejectedDeleted, log)
+			return nil
+		})
+	}
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,

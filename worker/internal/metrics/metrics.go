@@ -25,6 +25,8 @@ type Metrics struct {
 	// ResultsDropped counts results messages never published: the results
 	// connection was down or blocked while its queue filled.
 	ResultsDropped prometheus.Counter
+	// RejectedDeleted counts rejected orders deleted past REJECTED_RETENTION.
+	RejectedDeleted prometheus.Counter
 }
 
 // New registers the instruments on a registry of their own.
@@ -52,8 +54,12 @@ func New() *Metrics {
 			Name: "orderq_worker_results_dropped_total",
 			Help: "Results messages (one a batch) dropped unpublished while the results connection was down or blocked; gateways find those outcomes in the database.",
 		}),
+		RejectedDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orderq_worker_rejected_orders_deleted_total",
+			Help: "Rejected orders deleted, with their lines, once older than REJECTED_RETENTION.",
+		}),
 	}
-	m.Registry.MustRegister(m.Commands, m.BatchSize, m.ApplySeconds, m.DeadLettered, m.DBRetries, m.ResultsDropped,
+	m.Registry.MustRegister(m.Commands, m.BatchSize, m.ApplySeconds, m.DeadLettered, m.DBRetries, m.ResultsDropped, m.RejectedDeleted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
