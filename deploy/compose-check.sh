@@ -36,31 +36,46 @@ fi
 
 docker compose version
 
-# The secrets docker-compose.yml requires: it has a default for none of them.
-# The check gives each a dummy value of its own, and reads no .env file, so it
-# validates the file, not this shell's environment.
+# The secrets the stack needs: docker-compose.yml has a default for none of
+# them, and its secrets service (deploy/check-secrets.sh) refuses to let the
+# stack start without each. The check reads no .env file, so it validates the
+# file, not this shell's environment.
 secrets=(ADMIN_TOKEN STOREFRONT_API_KEYS CUSTOMER_JWT_SECRET ORDER_ID_SECRET PAYMENT_WEBHOOK_SECRET
     MARIADB_ROOT_PASSWORD ORDERQ_DB_PASSWORD ORDERQ_BROKER_PASSWORD)
 dummies=()
-for v in "${secrets[@]}"; do dummies+=("$v=compose-check-$v-0123456789abcdef0123456789abcdef"); done
+for v in "${secrets[@]}"; do dummies+=("$v=composecheck${v//_/}0123456789abcdef0123456789abcdef"); done
 # config [VAR=value ...] [-- config flags]: `docker compose config` of every
-# service, including those behind a profile, with the dummies and overrides.
+# service, including those behind a profile, with only the given variables.
 config() {
-    local overrides=()
-    while (($#)) && [[ $1 != -- ]]; do overrides+=("$1"); shift; done
+    local vars=()
+    while (($#)) && [[ $1 != -- ]]; do vars+=("$1"); shift; done
     (($#)) && shift
-    env "${dummies[@]}" "${overrides[@]}" \
+    env -i PATH="$PATH" HOME="$HOME" ${DOCKER_CONFIG:+DOCKER_CONFIG="$DOCKER_CONFIG"} "${vars[@]}" \
         docker compose --env-file /dev/null -f docker-compose.yml --profile '*' config "$@"
 }
 
-config -- -q || die "docker-compose.yml is not valid (with every secret set)"
+config -- -q || die "docker-compose.yml is not valid without its secrets set"
+config "${dummies[@]}" -- -q || die "docker-compose.yml is not valid with every secret set"
+env -i "${dummies[@]}" sh deploy/check-secrets.sh >/dev/null ||
+    die "deploy/check-secrets.sh refuses the secrets all set"
 for v in "${secrets[@]}"; do
-    if config "$v=" -- -q 2>/dev/null; then
-        die "docker-compose.yml is valid without $v: a secret must have no default"
+    others=()
+    for d in "${dummies[@]}"; do [[ $d == "$v="* ]] || others+=("$d"); done
+    if env -i "${others[@]}" sh deploy/check-secrets.sh 2>/dev/null; then
+        die "deploy/check-secrets.sh lets the stack start without $v"
     fi
 done
+# Every service waits for the secrets service to succeed.
+config "${dummies[@]}" -- --format json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"]
+missing = [n for n, s in services.items() if n != "secrets" and
+           s.get("depends_on", {}).get("secrets", {}).get("condition") != "service_completed_successfully"]
+if missing:
+    sys.exit("services that do not wait for the secrets service: " + ", ".join(missing))
+' || die "a service can start without its secrets checked"
 # Only the gateway's API port reaches the host.
-published=$(config | sed -nE 's/^ +published: "?([0-9]+)"?$/\1/p' | sort -u | xargs)
+published=$(config "${dummies[@]}" | sed -nE 's/^ +published: "?([0-9]+)"?$/\1/p' | sort -u | xargs)
 [[ $published == 8080 ]] ||
     die "docker-compose.yml publishes port(s) ${published:-none}: only the gateway's API port, 8080, may be"
-echo "compose-check: docker-compose.yml is valid, needs every secret, and publishes only the API port"
+echo "compose-check: docker-compose.yml is valid, starts nothing without every secret, and publishes only the API port"
