@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/orderq/orderq/shared/message"
 )
@@ -22,14 +23,28 @@ const maxBody = 64 << 10
 // decode reads the JSON body into v strictly: one object, no unknown fields, no
 // trailing data, every value of the right type.
 func decode(c *gin.Context, v any) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(body, v)
+}
+
+// readBody reads the request body, at most maxBody bytes.
+func readBody(c *gin.Context) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return newError(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", maxBody)
+			return nil, newError(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", maxBody)
 		}
-		return newError(http.StatusBadRequest, "invalid_json", "could not read the request body")
+		return nil, newError(http.StatusBadRequest, "invalid_json", "could not read the request body")
 	}
+	return body, nil
+}
+
+// decodeBytes is decode's reading of a body already read.
+func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object")
 	}
@@ -194,6 +209,23 @@ func queryLimit(c *gin.Context, def, most int) (int, error) {
 		return 0, invalid("limit must be a whole number from 1 to %d", most)
 	}
 	return n, nil
+}
+
+// isOrderID reports whether id is an order id: a UUID in its lowercase form.
+func isOrderID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// printableASCII reports whether s is printable ASCII without spaces, as
+// Idempotency-Keys and payment event ids are.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // pathID reads a positive integer id from the path.

@@ -104,10 +104,8 @@ func validKey(key string) error {
 	if len(key) > maxKeyLen {
 		return invalid("Idempotency-Key must be at most %d characters", maxKeyLen)
 	}
-	for _, r := range key {
-		if r < 0x21 || r > 0x7e {
-			return invalid("Idempotency-Key must be printable ASCII without spaces")
-		}
+	if !printableASCII(key) {
+		return invalid("Idempotency-Key must be printable ASCII without spaces")
 	}
 	return nil
 }
@@ -411,7 +409,7 @@ func (s *Server) waitOrder(c *gin.Context, id string, wait int) (o message.Order
 // orderID reads and checks the order id of the path.
 func orderID(c *gin.Context) (string, error) {
 	id := c.Param("id")
-	if u, err := uuid.Parse(id); err != nil || u.String() != id {
+	if !isOrderID(id) {
 		return "", newError(http.StatusBadRequest, "invalid_id", "order id must be a lowercase UUID")
 	}
 	return id, nil
@@ -501,7 +499,7 @@ func (s *Server) listOrders(c *gin.Context) {
 		}
 		after = &order.Cursor{Before: t, ID: c.Query("before_id")}
 		if after.ID != "" {
-			if u, err := uuid.Parse(after.ID); err != nil || u.String() != after.ID {
+			if !isOrderID(after.ID) {
 				s.fail(c, invalid("before_id must be an order id, as next_before_id gives it"))
 				return
 			}

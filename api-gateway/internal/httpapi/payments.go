@@ -1,20 +1,17 @@
 package httpapi
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/orderq/orderq/shared/order"
 )
@@ -120,7 +117,7 @@ func (r *webhookRequest) validate() (order.Payment, error) {
 		return order.Payment{}, invalid("event_id must be 1 to %d printable ASCII characters without spaces", maxEventIDLen)
 	case r.OrderID == nil:
 		return order.Payment{}, invalid("order_id is required")
-	case !validOrderID(*r.OrderID):
+	case !isOrderID(*r.OrderID):
 		return order.Payment{}, invalid("order_id must be a lowercase UUID")
 	case r.Status == nil:
 		return order.Payment{}, invalid("status is required")
@@ -141,20 +138,7 @@ func (r *webhookRequest) validate() (order.Payment, error) {
 }
 
 func validEventID(id string) bool {
-	if id == "" || len(id) > maxEventIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-func validOrderID(id string) bool {
-	u, err := uuid.Parse(id)
-	return err == nil && u.String() == id
+	return id != "" && len(id) <= maxEventIDLen && printableASCII(id)
 }
 
 // paymentAnswer is the answer to a payment event the gateway applied, or had
@@ -170,14 +154,9 @@ type paymentAnswer struct {
 // applied once, however often it is delivered (see order.Pay).
 func (s *Server) paymentWebhook(c *gin.Context) {
 	ctx := c.Request.Context()
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	body, err := readBody(c)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.fail(c, newError(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", maxBody))
-			return
-		}
-		s.fail(c, newError(http.StatusBadRequest, "invalid_json", "could not read the request body"))
+		s.fail(c, err)
 		return
 	}
 	if len(s.webhookSecret) == 0 {
@@ -188,10 +167,8 @@ func (s *Server) paymentWebhook(c *gin.Context) {
 		s.signatureRefused(c, err)
 		return
 	}
-	// Read by decode, as every body is.
-	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	var req webhookRequest
-	if err := decode(c, &req); err != nil {
+	if err := decodeBytes(body, &req); err != nil {
 		s.fail(c, err)
 		return
 	}
