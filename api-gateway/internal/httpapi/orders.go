@@ -364,6 +364,14 @@ func (s *Server) order(ctx context.Context, id string) (message.Order, bool, err
 	return o, true, nil
 }
 
+// undecidedHere reports whether this gateway accepted order id, which the
+// caller may see, and the worker has not decided it yet: the database does
+// not know it, and a change to it must wait.
+func (s *Server) undecidedHere(c *gin.Context, id string) bool {
+	o, ok := s.cache.Order(id)
+	return ok && !o.Final() && mayRead(c, o)
+}
+
 // answerOrder answers with an order: 200 when final, 202 while pending.
 func (s *Server) answerOrder(c *gin.Context, o message.Order) {
 	c.Header("Location", "/api/v1/orders/"+o.ID)
@@ -579,8 +587,7 @@ func (s *Server) moveOrder(c *gin.Context, to string, may func(message.Order) er
 	}
 	o, err := s.store.MoveOrder(c.Request.Context(), id, to, s.shards, may)
 	if errors.Is(err, order.ErrNotFound) {
-		if pending, ok := s.cache.Order(id); ok && !pending.Final() && mayRead(c, pending) {
-			// Accepted here and not decided yet.
+		if s.undecidedHere(c, id) {
 			err = fmt.Errorf("%w: order is pending, cannot become %s", order.ErrInvalidTransition, to)
 		}
 	}

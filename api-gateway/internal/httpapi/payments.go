@@ -183,8 +183,8 @@ func (s *Server) paymentWebhook(c *gin.Context) {
 		s.fail(c, orderPending())
 		return
 	case errors.Is(err, order.ErrNotFound):
-		if o, ok := s.cache.Order(p.OrderID); ok && !o.Final() {
-			s.fail(c, orderPending()) // accepted here, not decided yet
+		if s.undecidedHere(c, p.OrderID) {
+			s.fail(c, orderPending())
 			return
 		}
 		s.fail(c, notFound("order"))
