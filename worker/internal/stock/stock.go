@@ -312,16 +312,8 @@ func (b *batch) countUnpaid(tx *gorm.DB, cmds []message.Command) error {
 		CustomerID string
 		Orders     int
 	}
-	// display_status, derived from the status, narrows the scan of the
-	// customer's index entries to the unpaid ones' display codes.
-	var displays []string
-	for _, st := range orderstatus.Unpaid {
-		if d := orderstatus.Code(st, nil); !slices.Contains(displays, d) {
-			displays = append(displays, d)
-		}
-	}
 	err := tx.Model(&order.Row{}).Select("customer_id, COUNT(*) AS orders").
-		Where("customer_id IN ? AND display_status IN ? AND status IN ?", customers, displays, orderstatus.Unpaid).
+		Where("customer_id IN ? AND display_status IN ? AND status IN ?", customers, unpaidDisplays, orderstatus.Unpaid).
 		Group("customer_id").Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("count unpaid orders: %w", err)
@@ -334,6 +326,19 @@ func (b *batch) countUnpaid(tx *gorm.DB, cmds []message.Command) error {
 	}
 	return nil
 }
+
+// unpaidDisplays are the display codes of unpaid orders: display_status,
+// derived from the status, narrows countUnpaid's scan of a customer's index
+// entries to them.
+var unpaidDisplays = func() []string {
+	var displays []string
+	for _, st := range orderstatus.Unpaid {
+		if d := orderstatus.Code(st, nil); !slices.Contains(displays, d) {
+			displays = append(displays, d)
+		}
+	}
+	return displays
+}()
 
 // mayReserve reports whether c's home lines find their items and enough
 // stock as loaded.
