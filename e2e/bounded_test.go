@@ -67,7 +67,7 @@ func TestFullShardQueueAnswers503(t *testing.T) {
 		}
 	}
 	var applied int
-	if err := s.db().QueryRow("SELECT COUNT(*) FROM all_order_lines WHERE item_id = ?", item.ID).Scan(&applied); err != nil {
+	if err := s.db().QueryRow("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", item.ID).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
 	if applied != len(accepted) {

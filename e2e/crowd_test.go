@@ -225,7 +225,7 @@ func (c *crowd) summary() string {
 func (s *system) decided(item int64) int {
 	s.t.Helper()
 	var n int
-	if err := s.db().QueryRow("SELECT COUNT(*) FROM all_order_lines WHERE item_id = ?", item).Scan(&n); err != nil {
+	if err := s.db().QueryRow("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", item).Scan(&n); err != nil {
 		s.t.Fatal(err)
 	}
 	return n
@@ -244,8 +244,8 @@ type sale struct {
 func (s *system) sale(db *sql.DB, item int64) sale {
 	s.t.Helper()
 	r := sale{orders: map[string]string{}}
-	rows, err := db.Query(`SELECT o.id, o.status, COALESCE(o.reason, '') FROM orders o
-		JOIN all_order_lines l ON l.order_id = o.id WHERE l.item_id = ?`, item)
+	rows, err := db.Query(`SELECT o.id, o.status, COALESCE(o.reason, '') FROM report_orders o
+		JOIN report_order_lines l ON l.order_id = o.id WHERE l.item_id = ?`, item)
 	if err != nil {
 		s.t.Fatal(err)
 	}

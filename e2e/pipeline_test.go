@@ -212,7 +212,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// may be on a queue still, or the worker committed a batch it did not
 	// acknowledge.
 	var applied []string
-	rows, err := s.db().Query("SELECT id FROM orders")
+	rows, err := s.db().Query("SELECT id FROM report_orders")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -444,7 +444,7 @@ func TestUpgradeKeepsOrders(t *testing.T) {
 		}
 	})
 
-	t.Run("lists find each customer's orders, newest first, and filter on the display status", func(t *testing.T) {
+	t.Run("lists find each customer's orders but the rejected, newest first, and filter on the display status", func(t *testing.T) {
 		customers := map[string]bool{}
 		for _, o := range oldOrders {
 			customers[o.customer] = true
@@ -453,7 +453,7 @@ func TestUpgradeKeepsOrders(t *testing.T) {
 			for _, display := range []string{"", "processing", "awaiting_payment", "shipped", "completed", "canceled"} {
 				var wantIDs []string
 				for i := len(oldOrders) - 1; i >= 0; i-- {
-					if o := oldOrders[i]; o.customer == customer && (display == "" || o.display == display) {
+					if o := oldOrders[i]; o.customer == customer && o.status != "rejected" && (display == "" || o.display == display) {
 						wantIDs = append(wantIDs, ids[i])
 					}
 				}

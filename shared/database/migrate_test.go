@@ -35,7 +35,7 @@ func TestMoneyMigrationKeepsExistingData(t *testing.T) {
 	}
 	// The schema as 0001 and 0002 left it, recorded as applied.
 	exec(`CREATE TABLE schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB`)
-	for v, name := range map[int]string{1: "0001_init.sql", 2: "0002_rejected_line_in_order.sql"} {
+	for v, name := range []string{"0001_init.sql", "0002_rejected_line_in_order.sql"} {
 		body, err := migrations.ReadFile("migrations/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +43,7 @@ func TestMoneyMigrationKeepsExistingData(t *testing.T) {
 		for _, stmt := range statements(string(body)) {
 			exec(stmt)
 		}
-		exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, NOW(6))", v)
+		exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, NOW(6))", v+1)
 	}
 	exec(`INSERT INTO items (id, name, stock, initial_stock, created_at, updated_at) VALUES (1, 'sneaker', 5, 7, NOW(6), NOW(6))`)
 	const confirmed, rejected, pending = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0000-000000000003"
@@ -80,7 +80,7 @@ func TestMoneyMigrationKeepsExistingData(t *testing.T) {
 		RefundRequired bool
 	}
 	var orders []orderRow
-	if err := db.Raw("SELECT id, customer_id, status, total, currency, refund_required FROM orders ORDER BY id").Scan(&orders).Error; err != nil {
+	if err := db.Raw("SELECT id, customer_id, status, total, currency, refund_required FROM report_orders ORDER BY id").Scan(&orders).Error; err != nil {
 		t.Fatal(err)
 	}
 	if len(orders) != 3 {
@@ -100,18 +100,18 @@ func TestMoneyMigrationKeepsExistingData(t *testing.T) {
 		LineNo    int
 		UnitPrice *int64
 	}
-	if err := db.Raw("SELECT order_id, line_no, unit_price FROM all_order_lines ORDER BY order_id, line_no").Scan(&lines).Error; err != nil {
+	if err := db.Raw("SELECT order_id, line_no, unit_price FROM report_order_lines ORDER BY order_id, line_no").Scan(&lines).Error; err != nil {
 		t.Fatal(err)
 	}
 	if len(lines) != 4 {
-		t.Fatalf("all_order_lines holds %d lines, want 4", len(lines))
+		t.Fatalf("report_order_lines holds %d lines, want 4", len(lines))
 	}
 	for _, l := range lines {
 		if priced := l.UnitPrice != nil && *l.UnitPrice == 0; priced != (l.OrderID == confirmed) {
 			t.Errorf("line %s/%d: unit_price %v; want 0 only on the confirmed order's line", l.OrderID, l.LineNo, l.UnitPrice)
 		}
 	}
-	for _, table := range []string{"orders", "order_lines", "all_order_lines"} {
+	for _, table := range []string{"report_orders", "order_lines", "report_order_lines"} {
 		var n int64
 		if err := db.Raw("SELECT COUNT(*) FROM " + table + " WHERE customer_id = 'dave'").Scan(&n).Error; err != nil {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestMoneyMigrationKeepsExistingData(t *testing.T) {
 		if err := db.Raw("SELECT COUNT(*) FROM " + table + " WHERE customer_id = 'Dave'").Scan(&m).Error; err != nil {
 			t.Fatal(err)
 		}
-		if want := map[string][2]int64{"orders": {2, 1}, "order_lines": {2, 1}, "all_order_lines": {3, 1}}[table]; n != want[0] || m != want[1] {
+		if want := map[string][2]int64{"report_orders": {2, 1}, "order_lines": {2, 1}, "report_order_lines": {3, 1}}[table]; n != want[0] || m != want[1] {
 			t.Errorf("%s: %d rows of dave and %d of Dave, want %d and %d", table, n, m, want[0], want[1])
 		}
 	}
@@ -195,7 +195,7 @@ func TestRejectedLinesMigration(t *testing.T) {
 		LineNo  int
 		Status  string
 	}
-	if err := db.Raw("SELECT order_id, line_no, status FROM all_order_lines ORDER BY order_id, line_no").Scan(&lines).Error; err != nil {
+	if err := db.Raw("SELECT order_id, line_no, status FROM report_order_lines ORDER BY order_id, line_no").Scan(&lines).Error; err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/outbox"
@@ -29,8 +30,11 @@ var (
 
 // Row is a row of orders.
 type Row struct {
-	ID         string
+	ID         string `gorm:"serializer:uuid"`
 	CustomerID string
+	// ListedCustomerID is CustomerID, nil while the order is rejected: the
+	// customer index holds the orders a customer's list shows (see Listed).
+	ListedCustomerID *string
 	// ItemID and Quantity are the line of a single-line order rejected at
 	// its decision, kept here instead of in order_lines (see Inline); nil
 	// for every other order.
@@ -54,9 +58,15 @@ type Row struct {
 // TableName is the table of Row.
 func (Row) TableName() string { return "orders" }
 
+// BeforeCreate derives ListedCustomerID for whoever inserts the row.
+func (r *Row) BeforeCreate(*gorm.DB) error {
+	r.ListedCustomerID = Listed(r)
+	return nil
+}
+
 // LineRow is a row of order_lines.
 type LineRow struct {
-	OrderID    string
+	OrderID    string `gorm:"serializer:uuid"`
 	LineNo     int
 	ItemID     int64
 	Quantity   int
@@ -106,6 +116,18 @@ func Inline(r *Row, lines []LineRow) []LineRow {
 	}
 	r.ItemID, r.Quantity = &l.ItemID, &l.Quantity
 	return nil
+}
+
+// Listed is the ListedCustomerID of an order in r's status: a customer's
+// list holds the orders placed, not those rejected. A flash sale's crowd is
+// nearly all rejected orders; with no customer in their index entries, those
+// are added at the end of the index instead of on random pages.
+func Listed(r *Row) *string {
+	if r.Status == orderstatus.Rejected {
+		return nil
+	}
+	c := r.CustomerID
+	return &c
 }
 
 // Lines returns an order's lines: stored, as read from order_lines, or the
@@ -159,7 +181,7 @@ func Load(ctx context.Context, db *gorm.DB, id string) (message.Order, error) {
 // LoadMany returns the orders with ids that exist, with their lines, by id.
 func LoadMany(ctx context.Context, db *gorm.DB, ids []string) (map[string]message.Order, error) {
 	var rows []Row
-	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("id IN ?", database.IDs(ids)).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load orders: %w", err)
 	}
 	orders, err := messages(ctx, db, rows)
@@ -180,9 +202,9 @@ func messages(ctx context.Context, db *gorm.DB, rows []Row) ([]message.Order, er
 	if len(rows) == 0 {
 		return orders, nil
 	}
-	ids := make([]string, len(rows))
+	ids := make([]database.ID, len(rows))
 	for i := range rows {
-		ids[i] = rows[i].ID
+		ids[i] = database.ID(rows[i].ID)
 	}
 	var lines []LineRow
 	if err := db.WithContext(ctx).Where("order_id IN ?", ids).Order("order_id, line_no").Find(&lines).Error; err != nil {
@@ -207,7 +229,7 @@ func load(tx *gorm.DB, id string, lock bool) (*Row, []LineRow, error) {
 		return tx
 	}
 	var r Row
-	err := q().Where("id = ?", id).Take(&r).Error
+	err := q().Where("id = ?", database.ID(id)).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil, ErrNotFound
 	}
@@ -215,7 +237,7 @@ func load(tx *gorm.DB, id string, lock bool) (*Row, []LineRow, error) {
 		return nil, nil, fmt.Errorf("load order: %w", err)
 	}
 	var lines []LineRow
-	if err := q().Where("order_id = ?", id).Order("line_no").Find(&lines).Error; err != nil {
+	if err := q().Where("order_id = ?", database.ID(id)).Order("line_no").Find(&lines).Error; err != nil {
 		return nil, nil, fmt.Errorf("load order lines: %w", err)
 	}
 	return &r, Lines(&r, lines), nil
@@ -236,8 +258,9 @@ type Cursor struct {
 
 // List returns up to limit orders of a customer after cursor (from the newest
 // when nil), newest first, only those whose display code is display when set.
+// Rejected orders are not listed (see Listed).
 func List(ctx context.Context, db *gorm.DB, customer, display string, after *Cursor, limit int) (Page, error) {
-	q := db.WithContext(ctx).Where("customer_id = ?", customer)
+	q := db.WithContext(ctx).Where("listed_customer_id = ?", customer)
 	if display != "" {
 		q = q.Where("display_status = ?", display)
 	}
@@ -246,7 +269,7 @@ func List(ctx context.Context, db *gorm.DB, customer, display string, after *Cur
 	case after.ID == "":
 		q = q.Where("created_at < ?", after.Before)
 	default:
-		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", after.Before, after.Before, after.ID)
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", after.Before, after.Before, database.ID(after.ID))
 	}
 	var rows []Row
 	if err := q.Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
@@ -314,7 +337,7 @@ func setStatus(tx *gorm.DB, r *Row, lines []LineRow, to string, reason *string, 
 		r.Reason = reason
 	}
 	r.DisplayStatus = Display(to, lines)
-	err := tx.Model(&Row{}).Where("id = ?", r.ID).Updates(map[string]any{
+	err := tx.Model(&Row{}).Where("id = ?", database.ID(r.ID)).Updates(map[string]any{
 		"status": r.Status, "reason": r.Reason, "display_status": r.DisplayStatus, "updated_at": r.UpdatedAt,
 	}).Error
 	if err != nil {
@@ -341,12 +364,12 @@ func MoveLine(ctx context.Context, db *gorm.DB, id string, item int64, to string
 				ErrInvalidTransition, r.Status, lines[i].Status, to)
 		}
 		lines[i].Status = to
-		if err := tx.Model(&LineRow{}).Where("order_id = ? AND line_no = ?", id, lines[i].LineNo).
+		if err := tx.Model(&LineRow{}).Where("order_id = ? AND line_no = ?", database.ID(id), lines[i].LineNo).
 			Update("status", to).Error; err != nil {
 			return fmt.Errorf("update order line: %w", err)
 		}
 		r.DisplayStatus, r.UpdatedAt = Display(r.Status, lines), UpdatedAfter(r.UpdatedAt, time.Now())
-		if err := tx.Model(&Row{}).Where("id = ?", id).Updates(map[string]any{
+		if err := tx.Model(&Row{}).Where("id = ?", database.ID(id)).Updates(map[string]any{
 			"display_status": r.DisplayStatus, "updated_at": r.UpdatedAt,
 		}).Error; err != nil {
 			return fmt.Errorf("update order: %w", err)
@@ -374,7 +397,7 @@ func ExpireUnpaid(ctx context.Context, db *gorm.DB, cutoff time.Time, limit, sha
 		reason := message.ReasonPaymentTimeout
 		for i := range rows {
 			var lines []LineRow
-			if err := tx.Where("order_id = ?", rows[i].ID).Order("line_no").Find(&lines).Error; err != nil {
+			if err := tx.Where("order_id = ?", database.ID(rows[i].ID)).Order("line_no").Find(&lines).Error; err != nil {
 				return fmt.Errorf("load order lines: %w", err)
 			}
 			if err := setStatus(tx, &rows[i], lines, orderstatus.Canceled, &reason, shards); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
 )
@@ -66,7 +67,7 @@ type Payment struct {
 // PaymentRow is a row of payments: an event and what it did.
 type PaymentRow struct {
 	EventID string `gorm:"primaryKey"`
-	OrderID string
+	OrderID string `gorm:"serializer:uuid"`
 	Source  Source
 	Status  PaymentStatus
 	// Amount and Currency are nil only for a manual payment of an order
@@ -172,7 +173,7 @@ func decidePayment(r *Row, p Payment) Outcome {
 
 func flagRefund(tx *gorm.DB, r *Row) error {
 	r.RefundRequired, r.UpdatedAt = true, UpdatedAfter(r.UpdatedAt, now())
-	err := tx.Model(&Row{}).Where("id = ?", r.ID).
+	err := tx.Model(&Row{}).Where("id = ?", database.ID(r.ID)).
 		Updates(map[string]any{"refund_required": true, "updated_at": r.UpdatedAt}).Error
 	if err != nil {
 		return fmt.Errorf("flag refund: %w", err)

@@ -83,13 +83,13 @@ func loadStored(t *testing.T, db *gorm.DB, id string) stored {
 	t.Helper()
 	var s stored
 	q := db.WithContext(t.Context())
-	if err := q.Where("id = ?", id).Take(&s.Row).Error; err != nil {
+	if err := q.Where("id = ?", database.ID(id)).Take(&s.Row).Error; err != nil {
 		t.Fatalf("load order %s: %v", id, err)
 	}
-	if err := q.Where("order_id = ?", id).Order("line_no").Find(&s.Lines).Error; err != nil {
+	if err := q.Where("order_id = ?", database.ID(id)).Order("line_no").Find(&s.Lines).Error; err != nil {
 		t.Fatalf("load lines: %v", err)
 	}
-	if err := q.Where("order_id = ?", id).Order("received_at, event_id").Find(&s.Payments).Error; err != nil {
+	if err := q.Where("order_id = ?", database.ID(id)).Order("received_at, event_id").Find(&s.Payments).Error; err != nil {
 		t.Fatalf("load payments: %v", err)
 	}
 	if err := q.Raw("SELECT COUNT(*) FROM outbox").Scan(&s.Outbox).Error; err != nil {
@@ -385,7 +385,7 @@ func TestEveryChangeStampsALaterUpdatedAt(t *testing.T) {
 	future := func(t *testing.T, status string) Row {
 		t.Helper()
 		r := storeOrder(t, db, status, nil)
-		if err := db.WithContext(t.Context()).Model(&Row{}).Where("id = ?", r.ID).Update("updated_at", ahead).Error; err != nil {
+		if err := db.WithContext(t.Context()).Model(&Row{}).Where("id = ?", database.ID(r.ID)).Update("updated_at", ahead).Error; err != nil {
 			t.Fatalf("set updated_at: %v", err)
 		}
 		return r

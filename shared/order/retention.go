@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/orderstatus"
 )
 
@@ -36,7 +37,7 @@ const deletable = `o.status = ? AND o.processed_at < ?
 // it at once delete each order once.
 func DeleteRejected(ctx context.Context, db *gorm.DB, cutoff time.Time, limit int) (int, error) {
 	db = db.WithContext(ctx)
-	var ids []string
+	var ids []database.ID
 	err := candidates(db, cutoff, limit).Scan(&ids).Error
 	if err != nil {
 		return 0, fmt.Errorf("find rejected orders to delete: %w", err)
@@ -46,7 +47,7 @@ func DeleteRejected(ctx context.Context, db *gorm.DB, cutoff time.Time, limit in
 	}
 	var n int
 	err = db.Transaction(func(tx *gorm.DB) error {
-		var locked []string
+		var locked []database.ID
 		err := tx.Model(&Row{}).Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
 			Where("id IN ? AND status = ?", ids, orderstatus.Rejected).Pluck("id", &locked).Error
 		if err != nil || len(locked) == 0 {
@@ -54,7 +55,7 @@ func DeleteRejected(ctx context.Context, db *gorm.DB, cutoff time.Time, limit in
 		}
 		// Under the lock, after the locking read: this read sees whatever
 		// committed before, a payment included.
-		var gone []string
+		var gone []database.ID
 		err = tx.Table("orders o").Select("o.id").
 			Where("o.id IN ? AND "+deletable, locked, orderstatus.Rejected, cutoff, orderstatus.LineRejected).
 			Scan(&gone).Error
@@ -71,7 +72,7 @@ func DeleteRejected(ctx context.Context, db *gorm.DB, cutoff time.Time, limit in
 			return fmt.Errorf("find order lines: %w", err)
 		}
 		for _, l := range lines {
-			if err := tx.Where("order_id = ? AND line_no = ?", l.OrderID, l.LineNo).Delete(&LineRow{}).Error; err != nil {
+			if err := tx.Where("order_id = ? AND line_no = ?", database.ID(l.OrderID), l.LineNo).Delete(&LineRow{}).Error; err != nil {
 				return fmt.Errorf("delete order lines: %w", err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
 )
@@ -15,7 +16,7 @@ func age(t *testing.T, db *gorm.DB, id string, d time.Duration) {
 	t.Helper()
 	err := db.WithContext(t.Context()).Exec(
 		"UPDATE orders SET created_at = created_at - INTERVAL ? MICROSECOND, processed_at = processed_at - INTERVAL ? MICROSECOND WHERE id = ?",
-		d.Microseconds(), d.Microseconds(), id).Error
+		d.Microseconds(), d.Microseconds(), database.ID(id)).Error
 	if err != nil {
 		t.Fatalf("age order %s: %v", id, err)
 	}
@@ -42,10 +43,10 @@ func TestDeleteRejected(t *testing.T) {
 	oldest := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
 	age(t, db, oldest.ID, old+time.Hour)
 	inline := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	if err := db.WithContext(ctx).Exec("DELETE FROM order_lines WHERE order_id = ?", inline.ID).Error; err != nil {
+	if err := db.WithContext(ctx).Exec("DELETE FROM order_lines WHERE order_id = ?", database.ID(inline.ID)).Error; err != nil {
 		t.Fatalf("inline the line: %v", err)
 	}
-	if err := db.WithContext(ctx).Exec("UPDATE orders SET item_id = 7, quantity = 2 WHERE id = ?", inline.ID).Error; err != nil {
+	if err := db.WithContext(ctx).Exec("UPDATE orders SET item_id = 7, quantity = 2 WHERE id = ?", database.ID(inline.ID)).Error; err != nil {
 		t.Fatalf("inline the line: %v", err)
 	}
 	age(t, db, inline.ID, old)
@@ -67,14 +68,14 @@ func TestDeleteRejected(t *testing.T) {
 	// A cart rejected by its second part: its home line was reserved, then
 	// released, and the ledger holds both by the order's id.
 	cart := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	err := db.WithContext(ctx).Exec("UPDATE order_lines SET status = ?, reason = NULL WHERE order_id = ?", orderstatus.Released, cart.ID).Error
+	err := db.WithContext(ctx).Exec("UPDATE order_lines SET status = ?, reason = NULL WHERE order_id = ?", orderstatus.Released, database.ID(cart.ID)).Error
 	if err == nil {
 		err = db.WithContext(ctx).Exec(`INSERT INTO order_lines (order_id, line_no, item_id, quantity, customer_id, status, reason)
-			VALUES (?, 1, 8, 1, 'c-1', ?, ?)`, cart.ID, orderstatus.LineRejected, outOfStock).Error
+			VALUES (?, 1, 8, 1, 'c-1', ?, ?)`, database.ID(cart.ID), orderstatus.LineRejected, outOfStock).Error
 	}
 	if err == nil {
 		err = db.WithContext(ctx).Exec(`INSERT INTO stock_movements (item_id, ref, kind, delta, created_at)
-			VALUES (7, ?, 'order', -2, NOW(6)), (7, ?, 'release', 2, NOW(6))`, cart.ID, cart.ID).Error
+			VALUES (7, ?, 'order', -2, NOW(6)), (7, ?, 'release', 2, NOW(6))`, database.ID(cart.ID), database.ID(cart.ID)).Error
 	}
 	if err != nil {
 		t.Fatalf("store rejected cart: %v", err)
@@ -109,7 +110,7 @@ func TestDeleteRejected(t *testing.T) {
 	if n, err := DeleteRejected(ctx, db, cutoff, 1); err != nil || n != 1 {
 		t.Fatalf("DeleteRejected(limit 1) = %d, %v; want 1, nil", n, err)
 	}
-	if count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", oldest.ID) != 0 {
+	if count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", database.ID(oldest.ID)) != 0 {
 		t.Fatalf("the oldest rejected order was not deleted first")
 	}
 	if n, err := DeleteRejected(ctx, db, cutoff, 1000); err != nil || n != 1 {
@@ -120,18 +121,18 @@ func TestDeleteRejected(t *testing.T) {
 	}
 
 	for _, id := range []string{oldest.ID, inline.ID} {
-		if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", id); n != 0 {
+		if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", database.ID(id)); n != 0 {
 			t.Errorf("rejected order %s kept", id)
 		}
-		if n := count(t, db, "SELECT COUNT(*) FROM all_order_lines WHERE order_id = ?", id); n != 0 {
+		if n := count(t, db, "SELECT COUNT(*) FROM report_order_lines WHERE order_id = ?", id); n != 0 {
 			t.Errorf("%d lines of deleted order %s kept", n, id)
 		}
 	}
 	for id, why := range keep {
-		if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", id); n != 1 {
+		if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", database.ID(id)); n != 1 {
 			t.Errorf("order %s (%s) deleted", id, why)
 		}
-		if n := count(t, db, "SELECT COUNT(*) FROM order_lines WHERE order_id = ?", id); n == 0 {
+		if n := count(t, db, "SELECT COUNT(*) FROM order_lines WHERE order_id = ?", database.ID(id)); n == 0 {
 			t.Errorf("lines of order %s (%s) deleted", id, why)
 		}
 	}

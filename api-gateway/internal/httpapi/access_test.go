@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
@@ -222,7 +223,7 @@ func fixed(target string) func() string { return func() string { return target }
 func tryLoadStored(t *testing.T, db *gorm.DB, id string) (storedOrder, bool) {
 	t.Helper()
 	var n int64
-	if err := db.WithContext(t.Context()).Model(&order.Row{}).Where("id = ?", id).Count(&n).Error; err != nil {
+	if err := db.WithContext(t.Context()).Model(&order.Row{}).Where("id = ?", database.ID(id)).Count(&n).Error; err != nil {
 		t.Fatalf("look up order %s: %v", id, err)
 	}
 	if n == 0 {

@@ -79,7 +79,7 @@ func FuzzUniqueKeys(f *testing.F) {
 // referenceUniqueKeys walks body with encoding/json's tokenizer.
 func referenceUniqueKeys(t *testing.T, body []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // a valid number such as 1E1000 overflows float64
+	dec.UseNumber()            // a valid number such as 1E1000 overflows float64
 	var open []map[string]bool // nil for an array
 	expectKey := false
 	for {

@@ -232,14 +232,12 @@ func countRows(t *testing.T, db *gorm.DB) rowCounts {
 // insertOrder stores a single-line order as the worker does once it decided it.
 func insertOrder(t *testing.T, db *gorm.DB, o message.Order) {
 	t.Helper()
-	err := db.WithContext(t.Context()).Exec(`INSERT INTO orders
-		(id, customer_id, status, reason, display_status, parts, parts_done, created_at, processed_at, updated_at)
-		VALUES (?, ?, ?, ?, 'awaiting_payment', 1, 1, ?, ?, ?)`,
-		o.ID, o.CustomerID, o.Status, o.Reason, o.CreatedAt, o.ProcessedAt, o.CreatedAt).Error
+	err := db.WithContext(t.Context()).Create(&order.Row{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason,
+		DisplayStatus: "awaiting_payment", Parts: 1, PartsDone: 1, CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt,
+		UpdatedAt: o.CreatedAt}).Error
 	if err == nil {
-		err = db.WithContext(t.Context()).Exec(`INSERT INTO order_lines
-			(order_id, line_no, item_id, quantity, customer_id, status) VALUES (?, 0, ?, ?, ?, 'reserved')`,
-			o.ID, o.ItemID, o.Quantity, o.CustomerID).Error
+		err = db.WithContext(t.Context()).Create(&order.LineRow{OrderID: o.ID, ItemID: o.ItemID, Quantity: o.Quantity,
+			CustomerID: o.CustomerID, Status: "reserved"}).Error
 	}
 	if err != nil {
 		t.Fatalf("insert order: %v", err)
@@ -302,10 +300,10 @@ func loadStored(t *testing.T, db *gorm.DB, id string) storedOrder {
 	t.Helper()
 	var s storedOrder
 	q := db.WithContext(t.Context())
-	if err := q.Where("id = ?", id).Take(&s.Row).Error; err != nil {
+	if err := q.Where("id = ?", database.ID(id)).Take(&s.Row).Error; err != nil {
 		t.Fatalf("load order %s: %v", id, err)
 	}
-	if err := q.Where("order_id = ?", id).Order("line_no").Find(&s.Lines).Error; err != nil {
+	if err := q.Where("order_id = ?", database.ID(id)).Order("line_no").Find(&s.Lines).Error; err != nil {
 		t.Fatalf("load lines of order %s: %v", id, err)
 	}
 	return s

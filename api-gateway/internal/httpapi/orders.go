@@ -332,10 +332,16 @@ func sameLines(have []message.OrderLine, want []message.Line) bool {
 }
 
 // keyedOrderID is the order id an Idempotency-Key stands for: an HMAC of the
-// customer and the key under ORDER_ID_SECRET, as a UUID of version 8. Keys are
-// per customer, so two customers never share one, and without the secret
-// nobody can compute the id of another customer's order. Every gateway with
-// the same secret derives the same id, across restarts.
+// customer and the key under ORDER_ID_SECRET, as a UUID. Keys are per
+// customer, so two customers never share one, and without the secret nobody
+// can compute the id of another customer's order. Every gateway with the same
+// secret derives the same id, across restarts.
+//
+// A key that is a UUIDv7 gives a UUIDv7: the key's timestamp, then 74 bits of
+// the HMAC. Orders are stored in id order, so time-ordered ids are added at
+// the end of the store's indexes, and its cost stays flat as the history
+// grows; any other key gives a UUID of version 8, all HMAC, stored at a
+// random place.
 func (s *Server) keyedOrderID(customer, key string) string {
 	mac := hmac.New(sha256.New, s.orderIDKey)
 	mac.Write([]byte(customer))
@@ -343,7 +349,12 @@ func (s *Server) keyedOrderID(customer, key string) string {
 	mac.Write([]byte(key))
 	var u uuid.UUID
 	copy(u[:], mac.Sum(nil))
-	u[6] = u[6]&0x0f | 0x80 // version 8
+	if k, err := uuid.Parse(key); err == nil && len(key) == 36 && k.Version() == 7 {
+		copy(u[:6], k[:6])
+		u[6] = u[6]&0x0f | 0x70 // version 7
+	} else {
+		u[6] = u[6]&0x0f | 0x80 // version 8
+	}
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 	return u.String()
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
@@ -674,7 +676,9 @@ func TestListOrders(t *testing.T) {
 	}
 	specs := map[string]spec{
 		"a0": {"alice", stConfirmed, at(0), r2, "awaiting_payment"},
-		"a1": {"alice", stRejected, at(1), []string{lnReleased, lnRejected}, "canceled"},
+		"a1": {"alice", stCanceled, at(1), []string{lnReleased, lnReleased}, "canceled"},
+		// Rejected, the newest: never listed.
+		"a8": {"alice", stRejected, at(8), []string{lnReleased, lnRejected}, "canceled"},
 		"a2": {"alice", stPaid, at(2), []string{lnTransit, lnReserved}, "shipped"},
 		"a3": {"alice", stPending, at(3), []string{lnPending, lnPending}, "processing"},
 		"a4": {"alice", stCanceled, at(4), r2, "canceled"},
@@ -686,7 +690,7 @@ func TestListOrders(t *testing.T) {
 		"b2": {"bob", stAwaiting, at(5).Add(30 * time.Second), r2, "awaiting_payment"},
 	}
 	names := map[string]string{} // order id → name
-	for _, name := range []string{"a3", "b1", "a0", "a7", "b2", "a1", "a5", "a4", "b0", "a6", "a2"} {
+	for _, name := range []string{"a3", "b1", "a0", "a7", "b2", "a1", "a5", "a8", "a4", "b0", "a6", "a2"} {
 		s := specs[name]
 		o := insertCart(t, db, newCart(s.customer, s.status, s.created, []int64{a, b}, s.lines...))
 		names[o.ID] = name
@@ -704,7 +708,7 @@ func TestListOrders(t *testing.T) {
 			[][]string{{"a7", "a6", "a5", "a4", "a3", "a2", "a1", "a0"}}, []*time.Time{nil}, "id"},
 		{"another customer's", "customer_id=bob", [][]string{{"b2", "b1", "b0"}}, []*time.Time{nil}, "id"},
 		{"labels in English", "customer_id=bob&lang=en", [][]string{{"b2", "b1", "b0"}}, []*time.Time{nil}, "en"},
-		{"canceled: canceled and rejected", "customer_id=alice&display_status=canceled", [][]string{{"a4", "a1"}}, []*time.Time{nil}, "id"},
+		{"canceled, not rejected", "customer_id=alice&display_status=canceled", [][]string{{"a4", "a1"}}, []*time.Time{nil}, "id"},
 		{"processing: pending, and paid but not shipped", "customer_id=alice&display_status=processing",
 			[][]string{{"a7", "a3"}}, []*time.Time{nil}, "id"},
 		{"shipped", "customer_id=alice&display_status=shipped", [][]string{{"a2"}}, []*time.Time{nil}, "id"},
@@ -822,5 +826,39 @@ func TestListOrdersPagesThroughTies(t *testing.T) {
 	}
 	if !reflect.DeepEqual(seen, want) {
 		t.Errorf("listed %d of %d orders", len(seen), len(want))
+	}
+}
+
+// TestKeyedOrderIDs: a key names one order id per customer, unguessable
+// without the secret; a UUIDv7 key gives a UUIDv7 with the key's time, so
+// that orders are stored in the order they were keyed.
+func TestKeyedOrderIDs(t *testing.T) {
+	t.Parallel()
+	earlier, later := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	for _, key := range []string{earlier.String(), "checkout-42", uuid.NewString()} {
+		id := keyedOrderID("c-1", key)
+		if again := keyedOrderID("c-1", key); again != id {
+			t.Errorf("key %q: ids %s, then %s", key, id, again)
+		}
+		if other := keyedOrderID("c-2", key); other == id {
+			t.Errorf("key %q: customers c-1 and c-2 share the id %s", key, id)
+		}
+		if other := (&Server{orderIDKey: []byte("another secret of at least 32 bytes")}).keyedOrderID("c-1", key); other == id {
+			t.Errorf("key %q: another secret gives the same id %s", key, id)
+		}
+		u, err := uuid.Parse(id)
+		if err != nil || u.Variant() != uuid.RFC4122 {
+			t.Fatalf("key %q: id %s is not an RFC 9562 UUID (%v)", key, id, err)
+		}
+		k, _ := uuid.Parse(key)
+		switch v7 := k.Version() == 7; {
+		case v7 && (u.Version() != 7 || u.Time() != k.Time()):
+			t.Errorf("UUIDv7 key %s: id %s (version %d), want a UUIDv7 of the key's time", key, id, u.Version())
+		case !v7 && u.Version() != 8:
+			t.Errorf("key %q: id %s of version %d, want 8", key, id, u.Version())
+		}
+	}
+	if a, b := keyedOrderID("c-1", earlier.String()), keyedOrderID("c-9", later.String()); a[:13] > b[:13] {
+		t.Errorf("ids %s and %s of keys %s and %s are not in the keys' order", a, b, earlier, later)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
@@ -81,7 +82,7 @@ func insertPriced(t *testing.T, db *gorm.DB, item int64, status string, processe
 func payments(t *testing.T, db *gorm.DB, id string) []order.PaymentRow {
 	t.Helper()
 	var rows []order.PaymentRow
-	if err := db.WithContext(t.Context()).Where("order_id = ?", id).Order("received_at").Find(&rows).Error; err != nil {
+	if err := db.WithContext(t.Context()).Where("order_id = ?", database.ID(id)).Order("received_at").Find(&rows).Error; err != nil {
 		t.Fatalf("load payments: %v", err)
 	}
 	return rows

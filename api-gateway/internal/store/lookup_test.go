@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -39,12 +40,12 @@ func TestOrderCoalescesConcurrentReads(t *testing.T) {
 	for i := range 50 {
 		id := uuid.NewString()
 		stored = append(stored, id)
-		err := db.Exec(`INSERT INTO orders (id, customer_id, status, display_status, parts, parts_done, created_at, updated_at)
-			VALUES (?, ?, 'rejected', 'canceled', 1, 1, ?, ?)`, id, "c", now, now).Error
+		err := db.Create(&order.Row{ID: id, CustomerID: "c", Status: "rejected", DisplayStatus: "canceled", Parts: 1, PartsDone: 1,
+			CreatedAt: now, UpdatedAt: now}).Error
 		for line := range 1 + i%2 {
 			if err == nil {
-				err = db.Exec(`INSERT INTO order_lines (order_id, line_no, item_id, quantity, customer_id, status)
-					VALUES (?, ?, ?, ?, 'c', 'rejected')`, id, line, 100+line, line+1).Error
+				err = db.Create(&order.LineRow{OrderID: id, LineNo: line, ItemID: int64(100 + line), Quantity: line + 1,
+					CustomerID: "c", Status: "rejected"}).Error
 			}
 		}
 		if err != nil {

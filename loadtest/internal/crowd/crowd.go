@@ -370,7 +370,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		buyer := i % cfg.Customers
 		o := Order{
 			Order: check.Order{CustomerID: customerID(buyer), Quantity: cfg.Quantity},
-			Key:   uuid.NewString(),
+			Key:   uuid.Must(uuid.NewV7()).String(), // as docs/api.md advises: a time-ordered order id
 			buyer: buyer,
 		}
 		if cfg.Carts() {

@@ -58,7 +58,7 @@ func (r *Reader) Read(ctx context.Context, itemID int64) (check.Ledger, error) {
 	var l check.Ledger
 	err := r.db.QueryRowContext(ctx, `
 		SELECT i.initial_stock, COALESCE(SUM(m.delta), 0), i.stock
-		FROM items i LEFT JOIN stock_movements m ON m.item_id = i.id
+		FROM items i LEFT JOIN report_stock_movements m ON m.item_id = i.id
 		WHERE i.id = ?
 		GROUP BY i.id, i.initial_stock, i.stock`, itemID).Scan(&l.InitialStock, &l.Movements, &l.Stock)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -90,7 +90,7 @@ func readMany(ctx context.Context, q querier, ids []int64) (map[int64]check.Ledg
 	for chunk := range slices.Chunk(ids, readChunk) {
 		rows, err := q.QueryContext(ctx, `
 			SELECT i.id, i.initial_stock, COALESCE(SUM(m.delta), 0), i.stock
-			FROM items i LEFT JOIN stock_movements m ON m.item_id = i.id
+			FROM items i LEFT JOIN report_stock_movements m ON m.item_id = i.id
 			WHERE i.id IN `+in(chunk)+`
 			GROUP BY i.id, i.initial_stock, i.stock`, args(chunk)...)
 		if err != nil {
@@ -165,10 +165,10 @@ func (r *Reader) ReadCarts(ctx context.Context, ids []int64) (Carts, error) {
 	for chunk := range slices.Chunk(ids, readChunk) {
 		a := args(chunk)
 		err := each(ctx, tx, `
-			SELECT l.item_id, SUM(l.quantity)
-			FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE l.item_id IN `+in(chunk)+` AND o.status = 'confirmed' AND l.status = 'reserved'
-			GROUP BY l.item_id`, a, func(rows *sql.Rows) error {
+			SELECT item_id, SUM(quantity)
+			FROM report_order_lines
+			WHERE item_id IN `+in(chunk)+` AND order_status = 'confirmed' AND status = 'reserved'
+			GROUP BY item_id`, a, func(rows *sql.Rows) error {
 			var id, n int64
 			if err := rows.Scan(&id, &n); err != nil {
 				return err
@@ -180,9 +180,9 @@ func (r *Reader) ReadCarts(ctx context.Context, ids []int64) (Carts, error) {
 			return c, fmt.Errorf("read reserved lines: %w", err)
 		}
 		err = each(ctx, tx, `
-			SELECT DISTINCT o.id
-			FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE l.item_id IN `+in(chunk)+` AND o.status = 'pending'`, a, func(rows *sql.Rows) error {
+			SELECT DISTINCT order_id
+			FROM report_order_lines
+			WHERE item_id IN `+in(chunk)+` AND order_status = 'pending'`, a, func(rows *sql.Rows) error {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				return err
@@ -196,17 +196,17 @@ func (r *Reader) ReadCarts(ctx context.Context, ids []int64) (Carts, error) {
 		var holding int
 		err = tx.QueryRowContext(ctx, `
 			SELECT COUNT(*)
-			FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE l.item_id IN `+in(chunk)+` AND o.status IN ('rejected', 'canceled')
-			  AND l.status NOT IN ('rejected', 'released', 'pending')`, a...).Scan(&holding)
+			FROM report_order_lines
+			WHERE item_id IN `+in(chunk)+` AND order_status IN ('rejected', 'canceled')
+			  AND status NOT IN ('rejected', 'released', 'pending')`, a...).Scan(&holding)
 		if err != nil {
 			return c, fmt.Errorf("read lines holding stock: %w", err)
 		}
 		c.Audit.Holding += holding
 		err = each(ctx, tx, `
-			SELECT o.id, l.item_id, l.status
-			FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE l.item_id IN `+in(chunk)+` AND o.status = 'confirmed' AND l.status <> 'reserved'`, a, func(rows *sql.Rows) error {
+			SELECT order_id, item_id, status
+			FROM report_order_lines
+			WHERE item_id IN `+in(chunk)+` AND order_status = 'confirmed' AND status <> 'reserved'`, a, func(rows *sql.Rows) error {
 			var id, status string
 			var item int64
 			if err := rows.Scan(&id, &item, &status); err != nil {

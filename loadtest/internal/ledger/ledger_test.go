@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -12,29 +14,14 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/loadtest/internal/check"
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
 func TestRead(t *testing.T) {
-	dsn := testenv.Database(t)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	// The columns Read uses, as the schema in shared/database defines them.
-	for _, q := range []string{
-		`CREATE TABLE items (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-			stock BIGINT NOT NULL, initial_stock BIGINT NOT NULL)`,
-		`CREATE TABLE stock_movements (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-			item_id BIGINT NOT NULL, delta BIGINT NOT NULL)`,
-		`INSERT INTO items (id, stock, initial_stock) VALUES (1, 7, 10), (2, 5, 5), (3, 4, 10)`,
-		`INSERT INTO stock_movements (item_id, delta) VALUES (1, -1), (1, -2), (3, -1), (2, 0)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	dsn, _, exec := schemaDB(t)
+	exec(items([3]int64{1, 7, 10}, [3]int64{2, 5, 5}, [3]int64{3, 4, 10}),
+		movements([2]int64{1, -1}, [2]int64{1, -2}, [2]int64{3, -1}, [2]int64{2, 0}))
 	r, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -66,22 +53,7 @@ func TestRead(t *testing.T) {
 }
 
 func TestReadMany(t *testing.T) {
-	dsn := testenv.Database(t)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, q := range []string{
-		`CREATE TABLE items (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-			stock BIGINT NOT NULL, initial_stock BIGINT NOT NULL)`,
-		`CREATE TABLE stock_movements (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-			item_id BIGINT NOT NULL, delta BIGINT NOT NULL)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	dsn, _, exec := schemaDB(t)
 	// More items than one statement names, each k with stock k+1 and k
 	// movements of -1 (so item k holds 1), except item 1500, unbalanced.
 	const n = 2500
@@ -90,26 +62,20 @@ func TestReadMany(t *testing.T) {
 		ids = append(ids, k)
 	}
 	for chunk := range slices.Chunk(ids, 500) {
-		var items, moves []string
+		var rows [][3]int64
+		var moves [][2]int64
 		for _, k := range chunk {
 			stock := int64(1)
 			if k == 1500 {
 				stock = 2
 			}
-			items = append(items, fmt.Sprintf("(%d, %d, %d)", k, stock, k+1))
+			rows = append(rows, [3]int64{k, stock, k + 1})
 			for range k % 4 { // a few movements each keeps the insert small
-				moves = append(moves, fmt.Sprintf("(%d, -1)", k))
+				moves = append(moves, [2]int64{k, -1})
 			}
-			moves = append(moves, fmt.Sprintf("(%d, %d)", k, -(k-k%4)))
+			moves = append(moves, [2]int64{k, -(k - k%4)})
 		}
-		for _, q := range []string{
-			"INSERT INTO items (id, stock, initial_stock) VALUES " + strings.Join(items, ","),
-			"INSERT INTO stock_movements (item_id, delta) VALUES " + strings.Join(moves, ","),
-		} {
-			if _, err := db.Exec(q); err != nil {
-				t.Fatalf("insert: %v", err)
-			}
-		}
+		exec(items(rows...), movements(moves...))
 	}
 	r, err := Open(context.Background(), dsn)
 	if err != nil {
@@ -155,12 +121,16 @@ func TestOpenRefusesAnUnreachableDatabase(t *testing.T) {
 	}
 }
 
-// cartsDB creates the columns ReadCarts uses, as the schema in shared/database
-// defines them, and returns a Reader of it, the database, and a way to run
-// statements in the test's goroutine.
-func cartsDB(t *testing.T) (*Reader, *sql.DB, func(qs ...string)) {
+// schemaDB returns a database migrated to orderq's schema, its DSN, and a way
+// to run statements in the test's goroutine.
+func schemaDB(t *testing.T) (string, *sql.DB, func(qs ...string)) {
 	t.Helper()
 	dsn := testenv.Database(t)
+	migrated, err := database.Open(t.Context(), dsn, slog.New(slog.NewTextHandler(io.Discard, nil)), database.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	database.Close(migrated)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -174,43 +144,82 @@ func cartsDB(t *testing.T) (*Reader, *sql.DB, func(qs ...string)) {
 			}
 		}
 	}
-	exec(
-		`CREATE TABLE items (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-			stock BIGINT NOT NULL, initial_stock BIGINT NOT NULL)`,
-		`CREATE TABLE stock_movements (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-			item_id BIGINT NOT NULL, delta BIGINT NOT NULL)`,
-		`CREATE TABLE orders (id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
-			status VARCHAR(20) CHARACTER SET ascii NOT NULL)`,
-		`CREATE TABLE order_lines (order_id CHAR(36) CHARACTER SET ascii NOT NULL, line_no INT NOT NULL,
-			item_id BIGINT NOT NULL, quantity INT NOT NULL, status VARCHAR(24) CHARACTER SET ascii NOT NULL,
-			PRIMARY KEY (order_id, line_no))`,
-		`CREATE TABLE outbox (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, body MEDIUMBLOB NOT NULL)`,
-	)
-	r, err := Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r, db, exec
+	return dsn, db, exec
 }
+
+// items inserts items from rows of (id, stock, initial_stock).
+func items(rows ...[3]int64) string {
+	values := make([]string, len(rows))
+	for i, r := range rows {
+		values[i] = fmt.Sprintf("(%d, 'item', %d, %d, NOW(6), NOW(6))", r[0], r[1], r[2])
+	}
+	return `INSERT INTO items (id, name, stock, initial_stock, created_at, updated_at) VALUES ` + strings.Join(values, ", ")
+}
+
+// movements inserts stock movements from rows of (item_id, delta), each of a
+// stock change of its own.
+func movements(rows ...[2]int64) string {
+	values := make([]string, len(rows))
+	for i, r := range rows {
+		values[i] = fmt.Sprintf("(%d, UNHEX(REPLACE(UUID(), '-', '')), 'adjust', %d, NOW(6))", r[0], r[1])
+	}
+	return `INSERT INTO stock_movements (item_id, ref, kind, delta, created_at) VALUES ` + strings.Join(values, ", ")
+}
+
+// orderID is the id of the order a fixture names with one letter.
+func orderID(name string) string {
+	return fmt.Sprintf("00000000-0000-7000-8000-0000000000%02x", name[0])
+}
+
+// orders inserts orders from rows of (name, status).
+func orders(rows ...[2]string) string {
+	values := make([]string, len(rows))
+	for i, r := range rows {
+		values[i] = fmt.Sprintf("(UNHEX(REPLACE('%s', '-', '')), 'c', '%s', 'processing', 1, 1, NOW(6), NOW(6))", orderID(r[0]), r[1])
+	}
+	return `INSERT INTO orders (id, customer_id, status, display_status, parts, parts_done, created_at, updated_at) VALUES ` +
+		strings.Join(values, ", ")
+}
+
+// line is a fixture's order line.
+type line struct {
+	order          string
+	no             int
+	item, quantity int
+	status         string
+}
+
+func lines(rows ...line) string {
+	values := make([]string, len(rows))
+	for i, l := range rows {
+		values[i] = fmt.Sprintf("(UNHEX(REPLACE('%s', '-', '')), %d, %d, %d, 'c', '%s')", orderID(l.order), l.no, l.item, l.quantity, l.status)
+	}
+	return `INSERT INTO order_lines (order_id, line_no, item_id, quantity, customer_id, status) VALUES ` + strings.Join(values, ", ")
+}
+
+const outboxRow = `INSERT INTO outbox (routing_key, body, created_at) VALUES ('shard.0', '{}', NOW(6))`
 
 // settledCarts is a settled run over items 1 and 2 of stock 5: a confirmed
 // (2 of item 1, 1 of item 2), b rejected on item 1 after item 2 reserved 3
 // (released since), c confirmed (3 of item 2); item 9 is another run's, with
 // a pending order.
 var settledCarts = []string{
-	`INSERT INTO items (id, stock, initial_stock) VALUES (1, 3, 5), (2, 1, 5), (9, 5, 5)`,
-	`INSERT INTO stock_movements (item_id, delta) VALUES (1, -2), (2, -1), (2, -3), (2, 3), (2, -3)`,
-	`INSERT INTO orders (id, status) VALUES ('a', 'confirmed'), ('b', 'rejected'), ('c', 'confirmed'), ('z', 'pending')`,
-	`INSERT INTO order_lines (order_id, line_no, item_id, quantity, status) VALUES
-		('a', 0, 1, 2, 'reserved'), ('a', 1, 2, 1, 'reserved'),
-		('b', 0, 1, 4, 'rejected'), ('b', 1, 2, 3, 'released'),
-		('c', 0, 2, 3, 'reserved'),
-		('z', 0, 9, 1, 'pending')`,
+	items([3]int64{1, 3, 5}, [3]int64{2, 1, 5}, [3]int64{9, 5, 5}),
+	movements([2]int64{1, -2}, [2]int64{2, -1}, [2]int64{2, -3}, [2]int64{2, 3}, [2]int64{2, -3}),
+	orders([2]string{"a", "confirmed"}, [2]string{"b", "rejected"}, [2]string{"c", "confirmed"}, [2]string{"z", "pending"}),
+	lines(line{"a", 0, 1, 2, "reserved"}, line{"a", 1, 2, 1, "reserved"},
+		line{"b", 0, 1, 4, "rejected"}, line{"b", 1, 2, 3, "released"},
+		line{"c", 0, 2, 3, "reserved"},
+		line{"z", 0, 9, 1, "pending"}),
 }
 
 func TestReadCarts(t *testing.T) {
-	r, _, exec := cartsDB(t)
+	dsn, _, exec := schemaDB(t)
+	r, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
 	exec(settledCarts...)
 	ids := []int64{1, 2}
 
@@ -230,19 +239,18 @@ func TestReadCarts(t *testing.T) {
 	// line on item 1 never held any), an outbox row, and s confirmed with a
 	// released line.
 	exec(
-		`INSERT INTO orders (id, status) VALUES ('q', 'pending'), ('r', 'rejected'), ('s', 'confirmed'), ('u', 'canceled')`,
-		`INSERT INTO order_lines (order_id, line_no, item_id, quantity, status) VALUES
-			('q', 0, 1, 1, 'reserved'), ('q', 1, 2, 1, 'pending'),
-			('r', 0, 2, 1, 'reserved'), ('r', 1, 1, 1, 'rejected'),
-			('s', 0, 1, 1, 'reserved'), ('s', 1, 2, 2, 'released'),
-			('u', 0, 1, 1, 'released'), ('u', 1, 2, 1, 'transit_for_outbound')`,
-		`INSERT INTO outbox (body) VALUES ('{}')`,
+		orders([2]string{"q", "pending"}, [2]string{"r", "rejected"}, [2]string{"s", "confirmed"}, [2]string{"u", "canceled"}),
+		lines(line{"q", 0, 1, 1, "reserved"}, line{"q", 1, 2, 1, "pending"},
+			line{"r", 0, 2, 1, "reserved"}, line{"r", 1, 1, 1, "rejected"},
+			line{"s", 0, 1, 1, "reserved"}, line{"s", 1, 2, 2, "released"},
+			line{"u", 0, 1, 1, "released"}, line{"u", 1, 2, 1, "transit_for_outbound"}),
+		outboxRow,
 	)
 	got, err = r.ReadCarts(context.Background(), ids)
 	if err != nil {
 		t.Fatalf("ReadCarts: %v", err)
 	}
-	want := check.Audit{Pending: 1, Outbox: 1, Holding: 2, Unreserved: []string{"s (item 2: released)"}}
+	want := check.Audit{Pending: 1, Outbox: 1, Holding: 2, Unreserved: []string{orderID("s") + " (item 2: released)"}}
 	if a := got.Audit; a.Pending != want.Pending || a.Outbox != want.Outbox || a.Holding != want.Holding ||
 		!slices.Equal(a.Unreserved, want.Unreserved) || a.Settled() {
 		t.Errorf("in flight: audit %+v, want %+v", a, want)
@@ -257,9 +265,14 @@ func TestReadCarts(t *testing.T) {
 }
 
 func TestWaitSettled(t *testing.T) {
-	r, db, exec := cartsDB(t)
+	dsn, db, exec := schemaDB(t)
+	r, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
 	exec(settledCarts...)
-	exec(`INSERT INTO outbox (body) VALUES ('{}')`)
+	exec(outboxRow)
 	ids := []int64{1, 2}
 
 	got, err := r.WaitSettled(context.Background(), ids, 150*time.Millisecond)
@@ -288,7 +301,7 @@ func TestWaitSettled(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	exec(`INSERT INTO outbox (body) VALUES ('{}')`)
+	exec(outboxRow)
 	cancel()
 	if _, err := r.WaitSettled(ctx, ids, time.Minute); !errors.Is(err, context.Canceled) {
 		t.Errorf("WaitSettled after cancel: %v, want %v", err, context.Canceled)

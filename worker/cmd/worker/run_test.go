@@ -242,7 +242,7 @@ func queued(t *testing.T, url string) map[string]int {
 // statuses returns every order's status.
 func statuses(t *testing.T, db *sql.DB) map[string]string {
 	t.Helper()
-	rows, err := db.Query("SELECT id, status FROM orders")
+	rows, err := db.Query("SELECT id, status FROM report_orders")
 	if err != nil {
 		t.Fatal(err)
 	}

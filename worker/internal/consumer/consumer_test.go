@@ -223,7 +223,7 @@ func TestPoisonMessageIsDeadLetteredAndShardMovesOn(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int64
-		e.db.Raw("SELECT COUNT(*) FROM all_order_lines WHERE item_id = ?", item).Scan(&n)
+		e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", item).Scan(&n)
 		if n == 2 {
 			break
 		}

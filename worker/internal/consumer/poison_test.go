@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/worker/internal/stock"
@@ -55,7 +56,7 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var applied, dead int64
-		e.db.Raw("SELECT COUNT(*) FROM all_order_lines WHERE order_id IN ?", []string{good[0].ID, good[1].ID}).Scan(&applied)
+		e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE order_id IN ?", []string{good[0].ID, good[1].ID}).Scan(&applied)
 		q, err := e.ch.QueueDeclarePassive(message.DeadQueue, true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +71,7 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var n int64
-	e.db.Raw("SELECT COUNT(*) FROM all_order_lines WHERE item_id = ?", other).Scan(&n)
+	e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", other).Scan(&n)
 	if n != 0 {
 		t.Errorf("the misrouted order was applied (%d lines for item %d)", n, other)
 	}
@@ -102,7 +103,7 @@ func TestUnknownOrderIsDeadLetteredWithItsReason(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var applied int64
-		if err := e.db.Raw("SELECT COUNT(*) FROM orders WHERE id IN ?", []string{before[0].ID, after[0].ID}).Scan(&applied).Error; err != nil {
+		if err := e.db.Raw("SELECT COUNT(*) FROM orders WHERE id IN ?", database.IDs([]string{before[0].ID, after[0].ID})).Scan(&applied).Error; err != nil {
 			t.Fatal(err)
 		}
 		q, err := e.ch.QueueDeclarePassive(message.DeadQueue, true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})

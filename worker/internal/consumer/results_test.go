@@ -89,7 +89,7 @@ func TestBlockedResultsDoNotHoldUpAcks(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int64
-		if err := e.db.Raw("SELECT COUNT(*) FROM all_order_lines WHERE order_id IN ?", ids).Scan(&n).Error; err != nil {
+		if err := e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE order_id IN ?", ids).Scan(&n).Error; err != nil {
 			t.Fatal(err)
 		}
 		if n == messages && strings.Contains(logs.String(), `"blocked":true`) {

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -47,9 +48,10 @@ func storeOrders(t *testing.T, db *gorm.DB, n int, status string, age time.Durat
 	var ids []string
 	for range n {
 		id := uuid.NewString()
-		err := db.WithContext(t.Context()).Exec(`INSERT INTO orders
-			(id, customer_id, item_id, quantity, status, reason, display_status, parts, parts_done, created_at, processed_at, updated_at)
-			VALUES (?, 'c-1', 7, 1, ?, 'out_of_stock', ?, 1, 1, ?, ?, ?)`, id, status, status, at, at, at).Error
+		item, quantity, reason := int64(7), 1, "out_of_stock"
+		err := db.WithContext(t.Context()).Create(&order.Row{ID: id, CustomerID: "c-1", ItemID: &item, Quantity: &quantity,
+			Status: status, Reason: &reason, DisplayStatus: status, Parts: 1, PartsDone: 1, CreatedAt: at, ProcessedAt: &at,
+			UpdatedAt: at}).Error
 		if err != nil {
 			t.Fatalf("store order: %v", err)
 		}

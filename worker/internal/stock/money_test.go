@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
@@ -59,7 +60,7 @@ func loadOrder(t *testing.T, db *gorm.DB, id string) message.Order {
 func storedMoney(t *testing.T, db *gorm.DB, id string) (*int64, *string) {
 	t.Helper()
 	var r order.Row
-	if err := db.Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := db.Where("id = ?", database.ID(id)).Take(&r).Error; err != nil {
 		t.Fatalf("load order row %s: %v", id, err)
 	}
 	return r.Total, r.Currency

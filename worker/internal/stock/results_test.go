@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
@@ -168,7 +169,7 @@ func TestEveryChangeIsPublished(t *testing.T) {
 		assertLines(t, canceled, orderstatus.Reserved) // until its shard gives the stock back
 		// The gateway that canceled it runs a minute ahead of this worker.
 		ahead := canceled.UpdatedAt.Add(time.Minute)
-		if err := db.Model(&order.Row{}).Where("id = ?", o.ID).Update("updated_at", ahead).Error; err != nil {
+		if err := db.Model(&order.Row{}).Where("id = ?", database.ID(o.ID)).Update("updated_at", ahead).Error; err != nil {
 			t.Fatal(err)
 		}
 		releases := outboxed(t, db)
@@ -219,7 +220,7 @@ func TestUnknownOrderIsRefused(t *testing.T) {
 				t.Fatalf("Apply = %d results, %v; want ErrUnknownOrder", len(rs), err)
 			}
 			var n int64
-			if err := db.Model(&order.Row{}).Where("id IN ?", []string{good.ID, bad.ID}).Count(&n).Error; err != nil {
+			if err := db.Model(&order.Row{}).Where("id IN ?", []database.ID{database.ID(good.ID), database.ID(bad.ID)}).Count(&n).Error; err != nil {
 				t.Fatal(err)
 			}
 			if n != 0 {

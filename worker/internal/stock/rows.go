@@ -8,7 +8,7 @@ import "time"
 type movementRow struct {
 	ID        int64 `gorm:"primaryKey"`
 	ItemID    int64
-	Ref       string
+	Ref       string `gorm:"serializer:uuid"`
 	Kind      string
 	Delta     int64
 	CreatedAt time.Time
@@ -17,7 +17,7 @@ type movementRow struct {
 func (movementRow) TableName() string { return "stock_movements" }
 
 type itemCommandRow struct {
-	ID        string
+	ID        string `gorm:"serializer:uuid"`
 	ItemID    int64
 	Kind      string
 	Error     *string

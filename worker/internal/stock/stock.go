@@ -31,6 +31,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
@@ -201,13 +202,13 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batc
 		// meet on its row, and a common lock order keeps them from deadlocking.
 		slices.Sort(orderIDs)
 		var rows []order.Row
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", orderIDs).Order("id").Find(&rows).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", database.IDs(orderIDs)).Order("id").Find(&rows).Error; err != nil {
 			return nil, fmt.Errorf("load orders: %w", err)
 		}
 		if len(rows) > 0 {
-			ids := make([]string, len(rows))
+			ids := make([]database.ID, len(rows))
 			for i := range rows {
-				ids[i] = rows[i].ID
+				ids[i] = database.ID(rows[i].ID)
 				b.orders[rows[i].ID] = &orderState{row: rows[i], touched: map[int]bool{}}
 			}
 			var lines []order.LineRow
@@ -226,7 +227,7 @@ func (s *Store) load(tx *gorm.DB, cmds []message.Command, assumeNew bool) (*batc
 	}
 	if len(cmdIDs) > 0 {
 		var seen []itemCommandRow
-		if err := tx.Where("id IN ?", cmdIDs).Find(&seen).Error; err != nil {
+		if err := tx.Where("id IN ?", database.IDs(cmdIDs)).Find(&seen).Error; err != nil {
 			return nil, fmt.Errorf("load applied commands: %w", err)
 		}
 		for i := range seen {
@@ -312,9 +313,9 @@ func (b *batch) countUnpaid(tx *gorm.DB, cmds []message.Command) error {
 		CustomerID string
 		Orders     int
 	}
-	err := tx.Model(&order.Row{}).Select("customer_id, COUNT(*) AS orders").
-		Where("customer_id IN ? AND display_status IN ? AND status IN ?", customers, unpaidDisplays, orderstatus.Unpaid).
-		Group("customer_id").Scan(&rows).Error
+	err := tx.Model(&order.Row{}).Select("listed_customer_id AS customer_id, COUNT(*) AS orders").
+		Where("listed_customer_id IN ? AND display_status IN ? AND status IN ?", customers, unpaidDisplays, orderstatus.Unpaid).
+		Group("listed_customer_id").Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("count unpaid orders: %w", err)
 	}
@@ -744,15 +745,16 @@ func (b *batch) write(tx *gorm.DB) error {
 			if !st.touched[l.LineNo] {
 				continue
 			}
-			err := tx.Model(&order.LineRow{}).Where("order_id = ? AND line_no = ?", l.OrderID, l.LineNo).
+			err := tx.Model(&order.LineRow{}).Where("order_id = ? AND line_no = ?", database.ID(l.OrderID), l.LineNo).
 				Updates(map[string]any{"status": l.Status, "reason": l.Reason, "unit_price": l.UnitPrice}).Error
 			if err != nil {
 				return fmt.Errorf("update order line: %w", err)
 			}
 		}
 		if st.dirty {
-			err := tx.Model(&order.Row{}).Where("id = ?", id).Updates(map[string]any{
-				"status": st.row.Status, "reason": st.row.Reason, "display_status": st.row.DisplayStatus,
+			err := tx.Model(&order.Row{}).Where("id = ?", database.ID(id)).Updates(map[string]any{
+				"status": st.row.Status, "listed_customer_id": order.Listed(&st.row),
+				"reason": st.row.Reason, "display_status": st.row.DisplayStatus,
 				"parts_done": st.row.PartsDone, "total": st.row.Total, "currency": st.row.Currency,
 				"processed_at": st.row.ProcessedAt, "updated_at": st.row.UpdatedAt,
 			}).Error

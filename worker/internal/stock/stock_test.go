@@ -238,7 +238,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	assertLedger(t, db, item, 0)
 	var orders int64
-	db.Table("all_order_lines").Where("item_id = ?", item).Count(&orders)
+	db.Table("report_order_lines").Where("item_id = ?", item).Count(&orders)
 	if orders != 2 {
 		t.Errorf("%d order lines, want 2", orders)
 	}
@@ -304,7 +304,7 @@ func TestRejectedOrderKeepsItsLineInItsRow(t *testing.T) {
 	lineRows := map[string]int64{}
 	for _, id := range []string{won.ID, lost.ID} {
 		var n int64
-		db.Model(&order.LineRow{}).Where("order_id = ?", id).Count(&n)
+		db.Model(&order.LineRow{}).Where("order_id = ?", database.ID(id)).Count(&n)
 		lineRows[id] = n
 	}
 	if lineRows[won.ID] != 1 || lineRows[lost.ID] != 0 {
