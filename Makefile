@@ -29,6 +29,7 @@ test: build ## run every module's tests against the real RabbitMQ and MariaDB/My
 
 fuzz: ## run each fuzz target for FUZZTIME, default 10s
 	cd shared && go test -run '^$$' -fuzz '^FuzzDecodeCommands$$' -fuzztime $(FUZZTIME) ./message
+	cd shared && go test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./order
 	cd api-gateway && go test -run '^$$' -fuzz '^FuzzCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	cd api-gateway && go test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	cd api-gateway && go test -run '^$$' -fuzz '^FuzzUniqueKeys$$' -fuzztime $(FUZZTIME) ./internal/httpapi

@@ -70,7 +70,9 @@ func TestBrokerAlarmRefusesOrders(t *testing.T) {
 	// "retry with the same Idempotency-Key", never "not ordered". Whatever got
 	// in must be accounted for.
 	var confirmed int64
-	s.db().QueryRow(`SELECT COUNT(*) FROM order_lines WHERE item_id = ? AND status = 'reserved'`, item.ID).Scan(&confirmed)
+	if err := s.db().QueryRow(`SELECT COUNT(*) FROM order_lines WHERE item_id = ? AND status = 'reserved'`, item.ID).Scan(&confirmed); err != nil {
+		t.Fatal(err)
+	}
 	if stock, balance := s.ledger(item.ID); confirmed < 1 || stock != 10-confirmed || balance != stock {
 		t.Errorf("stock %d, ledger %d, %d orders confirmed: want stock = 10 - confirmed", stock, balance, confirmed)
 	}

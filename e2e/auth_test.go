@@ -94,7 +94,7 @@ func TestFlashSaleWithCustomerTokens(t *testing.T) {
 	outcomes := map[string]int{}
 	for _, id := range ids {
 		o := c.customer(owner[id]).final(id)
-		key := o.Status
+		key := string(o.Status)
 		if o.Reason != nil {
 			key += "/" + *o.Reason
 		}
@@ -103,7 +103,7 @@ func TestFlashSaleWithCustomerTokens(t *testing.T) {
 	t.Logf("%d orders accepted: %v", len(ids), outcomes)
 	for key := range outcomes {
 		switch key {
-		case message.StatusConfirmed, message.StatusRejected + "/" + message.ReasonOutOfStock, message.StatusRejected + "/" + message.ReasonLimitExceeded:
+		case string(orderstatus.Confirmed), string(orderstatus.Rejected) + "/" + message.ReasonOutOfStock, string(orderstatus.Rejected) + "/" + message.ReasonLimitExceeded:
 		default:
 			t.Errorf("orders ended %s", key)
 		}
@@ -166,11 +166,11 @@ func TestCustomersSeeOnlyTheirOwnOrders(t *testing.T) {
 	alice, bob := c.customer("alice"), c.customer("bob")
 
 	st, a := alice.order(item.ID, 1, "", 10)
-	if st != http.StatusOK || a.Status != message.StatusConfirmed || a.CustomerID != "alice" {
+	if st != http.StatusOK || a.Status != orderstatus.Confirmed || a.CustomerID != "alice" {
 		t.Fatalf("alice's order: %d %+v", st, a)
 	}
 	st, b := bob.order(item.ID, 1, "", 10)
-	if st != http.StatusOK || b.Status != message.StatusConfirmed {
+	if st != http.StatusOK || b.Status != orderstatus.Confirmed {
 		t.Fatalf("bob's order: %d %+v", st, b)
 	}
 
@@ -207,7 +207,7 @@ func TestCustomersSeeOnlyTheirOwnOrders(t *testing.T) {
 
 	// Alice still sees her order as it was, and may cancel it herself.
 	var got message.Order
-	if st := alice.do("GET", "/api/v1/orders/"+a.ID, nil, nil, &got); st != http.StatusOK || got.Status != message.StatusConfirmed {
+	if st := alice.do("GET", "/api/v1/orders/"+a.ID, nil, nil, &got); st != http.StatusOK || got.Status != orderstatus.Confirmed {
 		t.Errorf("alice reads her order after bob's attempts: %d %s, want 200 confirmed", st, got.Status)
 	}
 	if st := alice.do("GET", "/api/v1/orders", nil, nil, &l); st != http.StatusOK || !ids(l)[a.ID] || ids(l)[b.ID] {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // orderOne places a one-unit order with an Idempotency-Key, and returns the
@@ -62,7 +63,7 @@ func TestFullShardQueueAnswers503(t *testing.T) {
 
 	w := s.startWorker(map[string]string{"SHARD_QUEUE_MAX_LENGTH": fmt.Sprint(limit)})
 	for _, id := range accepted {
-		if o := c.final(id); o.Status != message.StatusConfirmed {
+		if o := c.final(id); o.Status != orderstatus.Confirmed {
 			t.Errorf("accepted order %s ended %s, want confirmed", id, o.Status)
 		}
 	}
@@ -78,7 +79,7 @@ func TestFullShardQueueAnswers503(t *testing.T) {
 	for {
 		st, _, o := orderOne(t, base, item.ID, refusedKey)
 		if st == http.StatusAccepted {
-			if o := c.final(o.ID); o.Status != message.StatusConfirmed {
+			if o := c.final(o.ID); o.Status != orderstatus.Confirmed {
 				t.Errorf("the retried order ended %s", o.Status)
 			}
 			break

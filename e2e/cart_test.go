@@ -14,10 +14,10 @@ import (
 	"github.com/orderq/orderq/shared/message"
 )
 
-// view is an order answer: the order and the status its customer sees.
+// view is an order answer: the order with the status its customer sees,
+// labelled in the request's language.
 type view struct {
 	message.Order
-	DisplayStatus struct{ Code, Label string } `json:"display_status"`
 }
 
 // placeCart places an order of lines ({item, quantity}) and returns its id.
@@ -49,10 +49,16 @@ func (s *system) settled(db *sql.DB) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var pending, holding, queued int
-		db.QueryRow("SELECT COUNT(*) FROM orders WHERE status = 'pending'").Scan(&pending)
-		db.QueryRow(`SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE o.status IN ('rejected', 'canceled') AND l.status NOT IN ('rejected', 'released', 'pending')`).Scan(&holding)
-		db.QueryRow("SELECT COUNT(*) FROM outbox").Scan(&queued)
+		if err := db.QueryRow("SELECT COUNT(*) FROM orders WHERE status = 'pending'").Scan(&pending); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id
+			WHERE o.status IN ('rejected', 'canceled') AND l.status NOT IN ('rejected', 'released', 'pending')`).Scan(&holding); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := db.QueryRow("SELECT COUNT(*) FROM outbox").Scan(&queued); err != nil {
+			s.t.Fatal(err)
+		}
 		if pending == 0 && holding == 0 && queued == 0 {
 			return
 		}
@@ -107,7 +113,7 @@ func TestCartsNeverOversellOrLeak(t *testing.T) {
 	close(ids)
 	counts := map[string]int{}
 	for id := range ids {
-		counts[c.final(id).Status]++
+		counts[string(c.final(id).Status)]++
 	}
 	db := s.db()
 	s.settled(db)
@@ -116,8 +122,10 @@ func TestCartsNeverOversellOrLeak(t *testing.T) {
 	}
 	for _, item := range items {
 		var reserved int64
-		db.QueryRow(`SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id
-			WHERE l.item_id = ? AND o.status = 'confirmed' AND l.status = 'reserved'`, item).Scan(&reserved)
+		if err := db.QueryRow(`SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id
+			WHERE l.item_id = ? AND o.status = 'confirmed' AND l.status = 'reserved'`, item).Scan(&reserved); err != nil {
+			t.Fatal(err)
+		}
 		stock, balance := s.ledger(item)
 		if stock < 0 || reserved+stock != initial[item] || balance != stock {
 			t.Errorf("item %d: initial %d, stock %d, reserved by confirmed orders %d, ledger %d",
@@ -125,8 +133,10 @@ func TestCartsNeverOversellOrLeak(t *testing.T) {
 		}
 	}
 	var partial int
-	db.QueryRow(`SELECT COUNT(*) FROM orders o WHERE o.status = 'confirmed'
-		AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.status <> 'reserved')`).Scan(&partial)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM orders o WHERE o.status = 'confirmed'
+		AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.status <> 'reserved')`).Scan(&partial); err != nil {
+		t.Fatal(err)
+	}
 	if partial != 0 {
 		t.Errorf("%d confirmed orders with a line not reserved", partial)
 	}

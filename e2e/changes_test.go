@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -16,12 +17,13 @@ import (
 // customer sees, and its lines' statuses in line order; reason, when set,
 // the order's.
 type shown struct {
-	status, display, reason string
-	lines                   []string
+	status          orderstatus.Status
+	display, reason string
+	lines           []orderstatus.LineStatus
 }
 
 func (w shown) of(v view) bool {
-	lines := make([]string, len(v.Lines))
+	lines := make([]orderstatus.LineStatus, len(v.Lines))
 	for i, l := range v.Lines {
 		lines[i] = l.Status
 	}
@@ -30,7 +32,7 @@ func (w shown) of(v view) bool {
 }
 
 func (v view) summary() string {
-	lines := make([]string, len(v.Lines))
+	lines := make([]orderstatus.LineStatus, len(v.Lines))
 	for i, l := range v.Lines {
 		lines[i] = l.Status
 	}
@@ -122,14 +124,14 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 	t.Run("decision", func(t *testing.T) {
 		a, b := a.on(t), b.on(t)
 		id := a.placed(tent.ID, 1, "d-1")
-		shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []string{"reserved"}}, b, a)
+		shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []orderstatus.LineStatus{"reserved"}}, b, a)
 		// Rejected at once: its line never held stock.
 		st, o := b.order(gone.ID, 1, "d-2", 10)
 		if st != http.StatusOK {
 			t.Fatalf("order of the sold-out item: status %d", st)
 		}
 		shows(t, within, o.ID, shown{status: "rejected", display: "canceled", reason: message.ReasonOutOfStock,
-			lines: []string{"rejected"}}, a, b)
+			lines: []orderstatus.LineStatus{"rejected"}}, a, b)
 	})
 
 	t.Run("cart part on another shard", func(t *testing.T) {
@@ -138,7 +140,7 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 		if st != http.StatusAccepted && st != http.StatusOK {
 			t.Fatalf("cart: status %d", st)
 		}
-		shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []string{"reserved", "reserved"}}, b, a)
+		shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []orderstatus.LineStatus{"reserved", "reserved"}}, b, a)
 		// The other shard's part fails: the home line, reserved when the
 		// cart was decided, is released after it.
 		before := b.item(tent.ID).Stock
@@ -147,7 +149,7 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 			t.Fatalf("cart: status %d", st)
 		}
 		shows(t, within, id, shown{status: "rejected", display: "canceled", reason: message.ReasonOutOfStock,
-			lines: []string{"released", "rejected"}}, a, b)
+			lines: []orderstatus.LineStatus{"released", "rejected"}}, a, b)
 		if after := a.item(tent.ID).Stock; after != before {
 			t.Errorf("tent stock %d after the rejected cart, want %d back", after, before)
 		}
@@ -156,13 +158,13 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 	t.Run("cancel with its release", func(t *testing.T) {
 		a, b := a.on(t), b.on(t)
 		id := a.placed(tent.ID, 2, "c-1")
-		shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []string{"reserved"}}, b, a)
+		shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []orderstatus.LineStatus{"reserved"}}, b, a)
 		before := a.item(tent.ID).Stock
 		if st := a.do("POST", "/api/v1/orders/"+id+"/cancel", nil, nil, nil); st != http.StatusOK {
 			t.Fatalf("cancel: status %d", st)
 		}
 		shows(t, within, id, shown{status: "canceled", display: "canceled", reason: message.ReasonCanceled,
-			lines: []string{"released"}}, b, a)
+			lines: []orderstatus.LineStatus{"released"}}, b, a)
 		if after := b.item(tent.ID).Stock; after != before+2 {
 			t.Errorf("tent stock %d after the cancellation, want %d", after, before+2)
 		}
@@ -170,14 +172,14 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 
 	// One order through payment and fulfilment, each change on one gateway.
 	id := a.placed(stove.ID, 1, "f-1")
-	shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []string{"reserved"}}, b, a)
+	shows(t, within, id, shown{status: "confirmed", display: "awaiting_payment", lines: []orderstatus.LineStatus{"reserved"}}, b, a)
 
 	t.Run("webhook payment", func(t *testing.T) {
 		a, b := a.on(t), b.on(t)
 		if st, outcome := b.payment("evt-"+id, id, price); st != http.StatusOK || outcome != "paid" {
 			t.Fatalf("payment: %d %s, want 200 paid", st, outcome)
 		}
-		shows(t, within, id, shown{status: "paid", display: "processing", lines: []string{"reserved"}}, a, b)
+		shows(t, within, id, shown{status: "paid", display: "processing", lines: []orderstatus.LineStatus{"reserved"}}, a, b)
 	})
 
 	t.Run("status move", func(t *testing.T) {
@@ -185,7 +187,7 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 		if st := a.do("POST", "/api/v1/orders/"+id+"/status", map[string]any{"status": "active"}, admin, nil); st != http.StatusOK {
 			t.Fatalf("move to active: status %d", st)
 		}
-		shows(t, within, id, shown{status: "active", display: "active", lines: []string{"reserved"}}, b, a)
+		shows(t, within, id, shown{status: "active", display: "active", lines: []orderstatus.LineStatus{"reserved"}}, b, a)
 	})
 
 	t.Run("line move", func(t *testing.T) {
@@ -194,7 +196,7 @@ func TestEveryChangeReachesEveryGateway(t *testing.T) {
 		if st := b.do("POST", path, map[string]any{"status": "transit_for_outbound"}, admin, nil); st != http.StatusOK {
 			t.Fatalf("move the line: status %d", st)
 		}
-		shows(t, within, id, shown{status: "active", display: "shipped", lines: []string{"transit_for_outbound"}}, a, b)
+		shows(t, within, id, shown{status: "active", display: "shipped", lines: []orderstatus.LineStatus{"transit_for_outbound"}}, a, b)
 	})
 }
 
@@ -212,9 +214,9 @@ func TestPaymentDeadlineReachesEveryGateway(t *testing.T) {
 	a, b := newClient(t, baseA, 2), newClient(t, baseB, 2)
 	item := a.createItem("ticket", 3, 0)
 	id := a.placed(item.ID, 1, "late")
-	shows(t, timeout/2, id, shown{status: "confirmed", display: "awaiting_payment", lines: []string{"reserved"}}, b, a)
+	shows(t, timeout/2, id, shown{status: "confirmed", display: "awaiting_payment", lines: []orderstatus.LineStatus{"reserved"}}, b, a)
 	shows(t, timeout+5*time.Second, id, shown{status: "canceled", display: "canceled", reason: message.ReasonPaymentTimeout,
-		lines: []string{"released"}}, a, b)
+		lines: []orderstatus.LineStatus{"released"}}, a, b)
 	if st := b.item(item.ID).Stock; st != 3 {
 		t.Errorf("stock %d after the payment deadline, want 3", st)
 	}

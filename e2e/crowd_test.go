@@ -22,6 +22,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -259,7 +260,7 @@ func (s *system) sale(db *sql.DB, item int64) sale {
 			status += "/" + reason
 		}
 		r.orders[id] = status
-		if status == message.StatusConfirmed {
+		if status == string(orderstatus.Confirmed) {
 			r.confirmed++
 		}
 	}
@@ -299,9 +300,9 @@ func (s *system) checkSale(item int64, ids []string) int {
 		switch st, ok := r.orders[id]; {
 		case !ok:
 			s.t.Errorf("accepted order %s is not in the database", id)
-		case st == message.StatusPending:
+		case st == string(orderstatus.Pending):
 			s.t.Errorf("accepted order %s is still pending", id)
-		case st != message.StatusConfirmed && st != message.StatusRejected+"/"+message.ReasonOutOfStock:
+		case st != string(orderstatus.Confirmed) && st != string(orderstatus.Rejected)+"/"+message.ReasonOutOfStock:
 			s.t.Errorf("order %s ended %s", id, st)
 		}
 	}

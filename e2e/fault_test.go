@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -134,7 +135,7 @@ func TestDatabaseOutage(t *testing.T) {
 	var ids []string
 	for i := range before {
 		st, o := c.order(item.ID, 1, fmt.Sprintf("c-%d", i), 10)
-		if st != http.StatusOK || o.Status != message.StatusConfirmed {
+		if st != http.StatusOK || o.Status != orderstatus.Confirmed {
 			t.Fatalf("order %d before the outage: %d %+v", i, st, o)
 		}
 		ids = append(ids, o.ID)
@@ -169,9 +170,9 @@ func TestDatabaseOutage(t *testing.T) {
 
 	for i, id := range ids {
 		o := c.final(id)
-		want := message.StatusConfirmed
+		want := orderstatus.Confirmed
 		if i >= stock {
-			want = message.StatusRejected
+			want = orderstatus.Rejected
 		}
 		if o.Status != want {
 			t.Errorf("order %d: %s, want %s (first come, first served)", i, o.Status, want)
@@ -242,7 +243,7 @@ func TestDatabaseCrash(t *testing.T) {
 
 	// Orders of an item the gateway cannot look up are accepted all the
 	// same; the worker decides them once the database is back.
-	probes := map[int64]string{unseen.ID: message.StatusConfirmed, unseen.ID + 1000: message.StatusRejected + "/" + message.ReasonItemNotFound}
+	probes := map[int64]string{unseen.ID: string(orderstatus.Confirmed), unseen.ID + 1000: string(orderstatus.Rejected) + "/" + message.ReasonItemNotFound}
 	probed := map[int64]string{}
 	for id := range probes {
 		st, header, o, err := postOrder(c.http, base, fmt.Sprintf(`{"item_id":%d,"quantity":1,"customer_id":"probe"}`, id), fmt.Sprintf("probe-%d", id))
@@ -275,7 +276,7 @@ func TestDatabaseCrash(t *testing.T) {
 	t.Logf("%d confirmed", confirmed)
 	for id, want := range probes {
 		o := c.final(probed[id])
-		got := o.Status
+		got := string(o.Status)
 		if o.Reason != nil {
 			got += "/" + *o.Reason
 		}

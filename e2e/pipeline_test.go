@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // ledger returns an item's stock and its initial stock plus every movement.
@@ -63,7 +64,7 @@ func TestFlashSale(t *testing.T) {
 		}
 		seen[id] = true
 		o := c.final(id)
-		key := o.Status
+		key := string(o.Status)
 		if o.Reason != nil {
 			key += "/" + *o.Reason
 		}
@@ -101,9 +102,9 @@ func TestFirstComeFirstServed(t *testing.T) {
 	}
 	for i, id := range ids {
 		o := c.final(id)
-		want := message.StatusConfirmed
+		want := orderstatus.Confirmed
 		if i >= 5 {
-			want = message.StatusRejected
+			want = orderstatus.Rejected
 		}
 		if o.Status != want {
 			t.Errorf("order %d: %s, want %s", i, o.Status, want)
@@ -119,7 +120,7 @@ func TestItemLifecycleThroughTheQueue(t *testing.T) {
 	c := newClient(t, base, 4)
 	item := c.createItem("lifecycle", 1, 2)
 
-	if st, o := c.order(item.ID, 1, "alice", 10); st != http.StatusOK || o.Status != message.StatusConfirmed {
+	if st, o := c.order(item.ID, 1, "alice", 10); st != http.StatusOK || o.Status != orderstatus.Confirmed {
 		t.Fatalf("first order: %d %+v", st, o)
 	}
 	if st, o := c.order(item.ID, 1, "bob", 10); st != http.StatusOK || o.Reason == nil || *o.Reason != message.ReasonOutOfStock {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -158,10 +158,10 @@ func TestTLSToBrokerAndDatabase(t *testing.T) {
 	c := newClient(t, base, 2)
 	item := c.createItem("over tls", 5, 0)
 	st, o := c.order(item.ID, 1, "c-tls", 10)
-	if st != http.StatusOK || o.Status != message.StatusConfirmed {
+	if st != http.StatusOK || o.Status != orderstatus.Confirmed {
 		t.Fatalf("order over TLS: %d %+v", st, o)
 	}
-	if got := c.final(o.ID); got.Status != message.StatusConfirmed {
+	if got := c.final(o.ID); got.Status != orderstatus.Confirmed {
 		t.Errorf("order read back: %s", got.Status)
 	}
 	// The broker saw TLS connections only: it has no other listener.

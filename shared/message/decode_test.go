@@ -3,7 +3,10 @@ package message
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 func TestDecodeCommandsRefuses(t *testing.T) {
@@ -37,14 +40,20 @@ func TestDecodeCommandsRefuses(t *testing.T) {
 func TestResultsRoundTrip(t *testing.T) {
 	reason := "out_of_stock"
 	rs := []Result{{Kind: KindOrder, ID: "0190a0b2-7c4e-7d3a-9f10-2b3c4d5e6f70", ItemID: 7,
-		Order: &Order{ID: "0190a0b2-7c4e-7d3a-9f10-2b3c4d5e6f70", CustomerID: "c<&>", Status: StatusRejected, Reason: &reason}}}
+		Order: &Order{ID: "0190a0b2-7c4e-7d3a-9f10-2b3c4d5e6f70", CustomerID: "c<&>", Status: orderstatus.Rejected, Reason: &reason,
+			DisplayStatus: orderstatus.Display{Code: orderstatus.ShowCanceled}}}}
 	body, err := EncodeResults(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := DecodeResults(body)
-	if err != nil || len(got) != 1 || got[0].Order == nil || got[0].Order.CustomerID != "c<&>" || *got[0].Order.Reason != reason {
+	if err != nil || len(got) != 1 || got[0].Order == nil || got[0].Order.CustomerID != "c<&>" || *got[0].Order.Reason != reason ||
+		got[0].Order.Status != orderstatus.Rejected || got[0].Order.DisplayStatus != rs[0].Order.DisplayStatus {
 		t.Fatalf("DecodeResults(%s) = %+v, %v", body, got, err)
+	}
+	// Messages between the programs carry the display code, not its label.
+	if strings.Contains(string(body), `"label"`) {
+		t.Errorf("an empty label is encoded: %s", body)
 	}
 	// A field from a newer worker is ignored; another version is not.
 	if _, err := DecodeResults([]byte(fmt.Sprintf(`{"v":%d,"results":[],"new":true}`, Version))); err != nil {

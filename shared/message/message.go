@@ -9,6 +9,8 @@ import (
 
 	"github.com/bytedance/sonic"
 	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // Version is the version of the bodies this package reads and writes.
@@ -217,14 +219,6 @@ func ValidCustomerID(s string) error {
 	return nil
 }
 
-// Order statuses. An order is decided pending → confirmed | rejected by the
-// worker; the rest of its lifecycle is in package orderstatus.
-const (
-	StatusPending   = "pending"
-	StatusConfirmed = "confirmed"
-	StatusRejected  = "rejected"
-)
-
 // Rejection reasons.
 const (
 	ReasonOutOfStock     = "out_of_stock"
@@ -249,13 +243,13 @@ const (
 // Order is an order as clients see it. ItemID and Quantity repeat the line of
 // a single-line order, so clients of single-item orders need not read Lines.
 type Order struct {
-	ID         string      `json:"id"`
-	ItemID     int64       `json:"item_id,omitempty"`
-	Quantity   int         `json:"quantity,omitempty"`
-	CustomerID string      `json:"customer_id"`
-	Status     string      `json:"status"`
-	Reason     *string     `json:"reason"`
-	Lines      []OrderLine `json:"lines"`
+	ID         string             `json:"id"`
+	ItemID     int64              `json:"item_id,omitempty"`
+	Quantity   int                `json:"quantity,omitempty"`
+	CustomerID string             `json:"customer_id"`
+	Status     orderstatus.Status `json:"status"`
+	Reason     *string            `json:"reason"`
+	Lines      []OrderLine        `json:"lines"`
 	// Total is Σ quantity × unit_price of the lines, in Currency (minor
 	// units); both are fixed when the order is decided confirmed and null
 	// until then, and for good when it is rejected.
@@ -267,6 +261,9 @@ type Order struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	ProcessedAt    *time.Time `json:"processed_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// DisplayStatus is what the customer sees, as it was stored with the
+	// order's last change: lists filter on the same value.
+	DisplayStatus orderstatus.Display `json:"display_status"`
 }
 
 // OrderLine is one line of an order with its own status: pending until its
@@ -279,13 +276,13 @@ type OrderLine struct {
 	Quantity int   `json:"quantity"`
 	// UnitPrice is the item's price when the line was reserved; null for a
 	// line that never was.
-	UnitPrice *int64  `json:"unit_price"`
-	Status    string  `json:"status"`
-	Reason    *string `json:"reason"`
+	UnitPrice *int64                 `json:"unit_price"`
+	Status    orderstatus.LineStatus `json:"status"`
+	Reason    *string                `json:"reason"`
 }
 
 // Final reports whether the order's outcome is decided.
-func (o *Order) Final() bool { return o.Status != StatusPending }
+func (o *Order) Final() bool { return o.Status.Final() }
 
 // Item is an item as clients see it.
 type Item struct {

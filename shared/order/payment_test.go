@@ -1,120 +1,25 @@
 package order
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"sync"
+	"reflect"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
-	"gorm.io/gorm"
-
-	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
-	"github.com/orderq/orderq/shared/testenv"
 )
 
-func openDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	db, err := database.Open(ctx, testenv.Database(t), slog.New(slog.NewTextHandler(io.Discard, nil)), database.Options{MaxOpenConns: 8})
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := database.Close(db); err != nil {
-			t.Errorf("close test database: %v", err)
-		}
-	})
-	return db
-}
-
-// storeOrder stores a single-line order of 2 units of item 7 at 1500 IDR
-// each (total 3000 IDR) in status, as the worker and the lifecycle leave it:
-// rejected orders have no total and never held anything, canceled ones
-// released their line.
-func storeOrder(t *testing.T, db *gorm.DB, status string, reason *string) Row {
-	t.Helper()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	price, total, currency := int64(1500), int64(3000), "IDR"
-	r := Row{ID: uuid.NewString(), CustomerID: "c-1", Status: status, Reason: reason, Parts: 1, PartsDone: 1,
-		Total: &total, Currency: &currency, CreatedAt: now, ProcessedAt: &now, UpdatedAt: now}
-	line := LineRow{OrderID: r.ID, LineNo: 0, ItemID: 7, Quantity: 2, UnitPrice: &price, CustomerID: "c-1", Status: orderstatus.Reserved}
-	switch status {
-	case orderstatus.Pending:
-		r.Total, r.Currency, r.ProcessedAt, r.PartsDone = nil, nil, nil, 0
-		line.Status = orderstatus.LinePending
-	case orderstatus.Rejected:
-		r.Total, r.Currency, line.UnitPrice = nil, nil, nil
-		line.Status, line.Reason = orderstatus.LineRejected, reason
-	case orderstatus.Canceled:
-		line.Status = orderstatus.Released
-	case orderstatus.Fulfilled:
-		line.Status = orderstatus.PreparingAndCleaning
-	}
-	r.DisplayStatus = Display(r.Status, []LineRow{line})
-	err := db.WithContext(t.Context()).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&r).Error; err != nil {
-			return err
-		}
-		return tx.Create(&line).Error
-	})
-	if err != nil {
-		t.Fatalf("store order: %v", err)
-	}
-	return r
-}
-
-// stored is what the database holds of an order and its payments.
-type stored struct {
-	Row      Row
-	Lines    []LineRow
-	Payments []PaymentRow
-	Outbox   int64
-}
-
-func loadStored(t *testing.T, db *gorm.DB, id string) stored {
-	t.Helper()
-	var s stored
-	q := db.WithContext(t.Context())
-	if err := q.Where("id = ?", database.ID(id)).Take(&s.Row).Error; err != nil {
-		t.Fatalf("load order %s: %v", id, err)
-	}
-	if err := q.Where("order_id = ?", database.ID(id)).Order("line_no").Find(&s.Lines).Error; err != nil {
-		t.Fatalf("load lines: %v", err)
-	}
-	if err := q.Where("order_id = ?", database.ID(id)).Order("received_at, event_id").Find(&s.Payments).Error; err != nil {
-		t.Fatalf("load payments: %v", err)
-	}
-	if err := q.Raw("SELECT COUNT(*) FROM outbox").Scan(&s.Outbox).Error; err != nil {
-		t.Fatalf("count outbox: %v", err)
-	}
-	return s
-}
-
-func event(orderID string, status PaymentStatus, amount int64, currency string) Payment {
-	return Payment{EventID: "evt_" + uuid.NewString(), OrderID: orderID, Status: status, Amount: amount, Currency: currency}
-}
-
 func TestPayOutcomes(t *testing.T) {
-	t.Parallel()
-	db := openDB(t)
 	timeout, outOfStock := message.ReasonPaymentTimeout, message.ReasonOutOfStock
 	tests := []struct {
 		name       string
-		status     string
+		status     orderstatus.Status
 		reason     *string
-		status2    PaymentStatus
+		event      PaymentStatus
 		amount     int64
 		currency   string
 		want       Outcome
-		wantStatus string
+		wantStatus orderstatus.Status
 		wantRefund bool
 	}{
 		{"confirmed, paid in full", orderstatus.Confirmed, nil, PaymentSucceeded, 3000, "IDR", OutcomePaid, orderstatus.Paid, false},
@@ -123,310 +28,88 @@ func TestPayOutcomes(t *testing.T) {
 		{"too much", orderstatus.AwaitingPayment, nil, PaymentSucceeded, 3001, "IDR", OutcomeAmountMismatch, orderstatus.AwaitingPayment, false},
 		{"another currency", orderstatus.Confirmed, nil, PaymentSucceeded, 3000, "USD", OutcomeAmountMismatch, orderstatus.Confirmed, false},
 		{"failed", orderstatus.Confirmed, nil, PaymentFailed, 3000, "IDR", OutcomeRecorded, orderstatus.Confirmed, false},
+		{"failed, and too little", orderstatus.Confirmed, nil, PaymentFailed, 1, "IDR", OutcomeAmountMismatch, orderstatus.Confirmed, false},
 		{"failed for a canceled order", orderstatus.Canceled, &timeout, PaymentFailed, 3000, "IDR", OutcomeRecorded, orderstatus.Canceled, false},
 		{"after the payment deadline", orderstatus.Canceled, &timeout, PaymentSucceeded, 3000, "IDR", OutcomeRefundRequired, orderstatus.Canceled, true},
+		{"canceled, and too little", orderstatus.Canceled, &timeout, PaymentSucceeded, 1, "IDR", OutcomeAmountMismatch, orderstatus.Canceled, false},
 		{"rejected", orderstatus.Rejected, &outOfStock, PaymentSucceeded, 3000, "IDR", OutcomeRefundRequired, orderstatus.Rejected, true},
+		// A rejected order has no total: whatever arrived is to give back.
+		{"rejected, any amount", orderstatus.Rejected, &outOfStock, PaymentSucceeded, 1, "USD", OutcomeRefundRequired, orderstatus.Rejected, true},
+		{"failed for a rejected order", orderstatus.Rejected, &outOfStock, PaymentFailed, 3000, "IDR", OutcomeRecorded, orderstatus.Rejected, false},
 		{"paid already", orderstatus.Paid, nil, PaymentSucceeded, 3000, "IDR", OutcomeRefundRequired, orderstatus.Paid, true},
 		{"active", orderstatus.Active, nil, PaymentSucceeded, 3000, "IDR", OutcomeRefundRequired, orderstatus.Active, true},
 		{"fulfilled", orderstatus.Fulfilled, nil, PaymentSucceeded, 3000, "IDR", OutcomeRefundRequired, orderstatus.Fulfilled, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := storeOrder(t, db, tt.status, tt.reason)
-			before := loadStored(t, db, r.ID)
-			p := event(r.ID, tt.status2, tt.amount, tt.currency)
-			rc, err := Pay(t.Context(), db, p)
+			o := lifecycleOrder(tt.status, tt.reason)
+			before := o.Clone()
+			p := Payment{EventID: "evt_1", OrderID: o.ID, Status: tt.event, Amount: tt.amount, Currency: tt.currency}
+			rec, err := o.Pay(p, lifecycleNow)
 			if err != nil {
-				t.Fatalf("pay: %v", err)
+				t.Fatalf("Pay: %v", err)
 			}
-			if rc.Payment.Outcome != tt.want || rc.Duplicate {
-				t.Errorf("outcome %s (duplicate %v), want %s", rc.Payment.Outcome, rc.Duplicate, tt.want)
+			amount, currency := tt.amount, tt.currency
+			wantRec := PaymentRecord{EventID: p.EventID, OrderID: o.ID, Source: SourceWebhook, Status: tt.event,
+				Amount: &amount, Currency: &currency, Outcome: tt.want, ReceivedAt: lifecycleNow}
+			if !reflect.DeepEqual(rec, wantRec) {
+				t.Errorf("record %+v, want %+v", rec, wantRec)
 			}
-			if rc.Order.ID != r.ID || rc.Order.Status != tt.wantStatus || rc.Order.RefundRequired != tt.wantRefund {
-				t.Errorf("answered order %s %s refund %v, want %s %s refund %v",
-					rc.Order.ID, rc.Order.Status, rc.Order.RefundRequired, r.ID, tt.wantStatus, tt.wantRefund)
+			// Only the status, the refund flag and, when either changed,
+			// updated_at; never the lines: stock is neither taken back nor
+			// given back by a payment.
+			want := before.Clone()
+			want.Status, want.RefundRequired = tt.wantStatus, tt.wantRefund
+			if tt.want == OutcomePaid || tt.wantRefund {
+				want.UpdatedAt = lifecycleNow
 			}
-			after := loadStored(t, db, r.ID)
-			if after.Row.Status != tt.wantStatus || after.Row.RefundRequired != tt.wantRefund {
-				t.Errorf("stored order %s refund %v, want %s refund %v", after.Row.Status, after.Row.RefundRequired, tt.wantStatus, tt.wantRefund)
-			}
-			if want := Display(tt.wantStatus, after.Lines); after.Row.DisplayStatus != want {
-				t.Errorf("display_status %s, want %s", after.Row.DisplayStatus, want)
-			}
-			if changed := !after.Row.UpdatedAt.Equal(before.Row.UpdatedAt); changed != (tt.want == OutcomePaid || tt.wantRefund) {
-				t.Errorf("updated_at changed: %v, want a change only when the order did", changed)
-			}
-			// Stock is never taken back, nor given back, by a payment.
-			if after.Outbox != before.Outbox || after.Lines[0].Status != before.Lines[0].Status {
-				t.Errorf("lines %+v and %d outbox rows, were %+v and %d", after.Lines, after.Outbox, before.Lines, before.Outbox)
-			}
-			if len(after.Payments) != 1 {
-				t.Fatalf("%d payments stored, want 1", len(after.Payments))
-			}
-			got := after.Payments[0]
-			if got.EventID != p.EventID || got.Source != SourceWebhook || got.Status != tt.status2 || got.Outcome != tt.want ||
-				got.Amount == nil || *got.Amount != tt.amount || got.Currency == nil || *got.Currency != tt.currency || got.ReceivedAt.IsZero() {
-				t.Errorf("stored payment %+v, want event %s %s %d %s → %s", got, p.EventID, tt.status2, tt.amount, tt.currency, tt.want)
+			if !reflect.DeepEqual(o, want) {
+				t.Errorf("order after the payment %+v, want %+v", o, want)
 			}
 		})
 	}
 }
 
-func TestPayRefusesWhatItCannotApply(t *testing.T) {
-	t.Parallel()
-	db := openDB(t)
-	pending := storeOrder(t, db, orderstatus.Pending, nil)
-	tests := []struct {
-		name  string
-		order string
-		want  error
-	}{
-		{"pending order", pending.ID, ErrPending},
-		{"unknown order", uuid.NewString(), ErrNotFound},
+func TestPayWithoutATotal(t *testing.T) {
+	// An order decided before orders had a total has nothing to compare
+	// with.
+	o := lifecycleOrder(orderstatus.Confirmed, nil)
+	o.Total, o.Currency = nil, nil
+	before := o.Clone()
+	rec, err := o.Pay(Payment{EventID: "evt_1", OrderID: o.ID, Status: PaymentSucceeded, Amount: 3000, Currency: "IDR"}, lifecycleNow)
+	if err != nil || rec.Outcome != OutcomeAmountMismatch {
+		t.Fatalf("Pay = %s, %v; want amount_mismatch", rec.Outcome, err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := event(tt.order, PaymentSucceeded, 3000, "IDR")
-			if _, err := Pay(t.Context(), db, p); !errors.Is(err, tt.want) {
-				t.Fatalf("pay: %v, want %v", err, tt.want)
-			}
-			var n int64
-			if err := db.Model(&PaymentRow{}).Where("event_id = ?", p.EventID).Count(&n).Error; err != nil {
-				t.Fatal(err)
-			}
-			if n != 0 {
-				t.Errorf("%d payments stored, want none: the provider's retry must be applied", n)
-			}
-		})
-	}
-	if got := loadStored(t, db, pending.ID); got.Row.Status != orderstatus.Pending || got.Row.RefundRequired {
-		t.Errorf("pending order became %s (refund %v)", got.Row.Status, got.Row.RefundRequired)
+	if !reflect.DeepEqual(o, before) {
+		t.Errorf("a mismatch changed the order: %+v, was %+v", o, before)
 	}
 }
 
-func TestPayDuplicateEvent(t *testing.T) {
-	t.Parallel()
-	db := openDB(t)
-	tests := []struct {
-		name   string
-		status string
-		event  PaymentStatus
-		amount int64
-		want   Outcome
-	}{
-		{"paid", orderstatus.Confirmed, PaymentSucceeded, 3000, OutcomePaid},
-		{"refund", orderstatus.Canceled, PaymentSucceeded, 3000, OutcomeRefundRequired},
-		{"mismatch", orderstatus.Confirmed, PaymentSucceeded, 1, OutcomeAmountMismatch},
-		{"failure", orderstatus.Confirmed, PaymentFailed, 3000, OutcomeRecorded},
+func TestPayRefusesAPendingOrder(t *testing.T) {
+	o := lifecycleOrder(orderstatus.Pending, nil)
+	before := o.Clone()
+	rec, err := o.Pay(Payment{EventID: "evt_1", OrderID: o.ID, Status: PaymentSucceeded, Amount: 3000, Currency: "IDR"}, lifecycleNow)
+	if !errors.Is(err, ErrPending) || rec != (PaymentRecord{}) {
+		t.Fatalf("Pay = %+v, %v; want no record and ErrPending", rec, err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := storeOrder(t, db, tt.status, nil)
-			p := event(r.ID, tt.event, tt.amount, "IDR")
-			first, err := Pay(t.Context(), db, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			afterFirst := loadStored(t, db, r.ID)
-			// The same event again, also while others deliver it at once.
-			const deliveries = 4
-			var wg sync.WaitGroup
-			receipts := make([]Receipt, deliveries)
-			errs := make([]error, deliveries)
-			for i := range deliveries {
-				wg.Go(func() { receipts[i], errs[i] = Pay(context.Background(), db, p) })
-			}
-			wg.Wait()
-			for i := range deliveries {
-				if errs[i] != nil {
-					t.Fatalf("delivery %d: %v", i, errs[i])
-				}
-				if rc := receipts[i]; !rc.Duplicate || rc.Payment.Outcome != tt.want || rc.Order.Status != first.Order.Status {
-					t.Errorf("delivery %d: outcome %s duplicate %v order %s, want %s duplicate, order %s",
-						i, rc.Payment.Outcome, rc.Duplicate, rc.Order.Status, tt.want, first.Order.Status)
-				}
-			}
-			again := loadStored(t, db, r.ID)
-			if len(again.Payments) != 1 || !again.Row.UpdatedAt.Equal(afterFirst.Row.UpdatedAt) || again.Row.Status != afterFirst.Row.Status {
-				t.Errorf("after the duplicates: %d payments, order %s updated %v; want 1, %s updated %v",
-					len(again.Payments), again.Row.Status, again.Row.UpdatedAt, afterFirst.Row.Status, afterFirst.Row.UpdatedAt)
-			}
-		})
-	}
-
-	t.Run("first deliveries at once", func(t *testing.T) {
-		t.Parallel()
-		r := storeOrder(t, db, orderstatus.Confirmed, nil)
-		p := event(r.ID, PaymentSucceeded, 3000, "IDR")
-		const deliveries = 6
-		var wg sync.WaitGroup
-		receipts := make([]Receipt, deliveries)
-		errs := make([]error, deliveries)
-		for i := range deliveries {
-			wg.Go(func() { receipts[i], errs[i] = Pay(context.Background(), db, p) })
-		}
-		wg.Wait()
-		applied := 0
-		for i := range deliveries {
-			if errs[i] != nil {
-				t.Fatalf("delivery %d: %v", i, errs[i])
-			}
-			if receipts[i].Payment.Outcome != OutcomePaid {
-				t.Errorf("delivery %d: %s, want paid", i, receipts[i].Payment.Outcome)
-			}
-			if !receipts[i].Duplicate {
-				applied++
-			}
-		}
-		if applied != 1 {
-			t.Errorf("applied %d times, want once", applied)
-		}
-		if got := loadStored(t, db, r.ID); got.Row.Status != orderstatus.Paid || got.Row.RefundRequired || len(got.Payments) != 1 {
-			t.Errorf("order %s refund %v with %d payments, want paid, no refund, 1 payment", got.Row.Status, got.Row.RefundRequired, len(got.Payments))
-		}
-	})
-}
-
-func TestManualPaymentIsRecorded(t *testing.T) {
-	t.Parallel()
-	db := openDB(t)
-	r := storeOrder(t, db, orderstatus.AwaitingPayment, nil)
-	o, err := Move(t.Context(), db, r.ID, orderstatus.Paid, 4, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Status != orderstatus.Paid || o.Total == nil || *o.Total != 3000 || o.Currency == nil || *o.Currency != "IDR" {
-		t.Errorf("moved order %+v, want paid, 3000 IDR", o)
-	}
-	got := loadStored(t, db, r.ID)
-	if len(got.Payments) != 1 {
-		t.Fatalf("%d payments, want 1", len(got.Payments))
-	}
-	p := got.Payments[0]
-	if p.Source != SourceManual || p.Status != PaymentSucceeded || p.Outcome != OutcomePaid ||
-		p.Amount == nil || *p.Amount != 3000 || p.Currency == nil || *p.Currency != "IDR" || !p.ReceivedAt.Equal(got.Row.UpdatedAt) {
-		t.Errorf("manual payment %+v, want manual, succeeded, paid, 3000 IDR at the move", p)
-	}
-	// A provider's success afterwards is money twice: refunded.
-	rc, err := Pay(t.Context(), db, event(r.ID, PaymentSucceeded, 3000, "IDR"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc.Payment.Outcome != OutcomeRefundRequired || !rc.Order.RefundRequired {
-		t.Errorf("webhook after the manual payment: %s, refund %v; want refund_required", rc.Payment.Outcome, rc.Order.RefundRequired)
-	}
-	// Other moves record nothing.
-	c := storeOrder(t, db, orderstatus.Confirmed, nil)
-	if _, err := Move(t.Context(), db, c.ID, orderstatus.AwaitingPayment, 4, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got := loadStored(t, db, c.ID); len(got.Payments) != 0 {
-		t.Errorf("a move to awaiting_payment stored %d payments", len(got.Payments))
+	if !reflect.DeepEqual(o, before) {
+		t.Errorf("the pending order changed: %+v, was %+v", o, before)
 	}
 }
 
-func TestRefundsPageOldestFirst(t *testing.T) {
-	t.Parallel()
-	db := openDB(t)
-	var want []string
-	for i := range 5 {
-		r := storeOrder(t, db, orderstatus.Canceled, nil)
-		p := event(r.ID, PaymentSucceeded, 3000, "IDR")
-		p.EventID = fmt.Sprintf("evt_%d", i)
-		if _, err := Pay(t.Context(), db, p); err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, p.EventID)
-	}
-	// Neither a payment nor a mismatch is a refund.
-	paid := storeOrder(t, db, orderstatus.Confirmed, nil)
-	if _, err := Pay(t.Context(), db, event(paid.ID, PaymentSucceeded, 3000, "IDR")); err != nil {
+func TestManualPayment(t *testing.T) {
+	o := lifecycleOrder(orderstatus.AwaitingPayment, nil)
+	if _, err := o.Move(orderstatus.Paid, "", 4, lifecycleNow); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Pay(t.Context(), db, event(storeOrder(t, db, orderstatus.Confirmed, nil).ID, PaymentSucceeded, 1, "IDR")); err != nil {
-		t.Fatal(err)
+	want := PaymentRecord{EventID: "manual:" + o.ID, OrderID: o.ID, Source: SourceManual, Status: PaymentSucceeded,
+		Amount: o.Total, Currency: o.Currency, Outcome: OutcomePaid, ReceivedAt: o.UpdatedAt}
+	if got := o.ManualPayment(); !reflect.DeepEqual(got, want) || *got.Amount != 3000 || *got.Currency != "IDR" {
+		t.Errorf("ManualPayment() = %+v, want %+v (3000 IDR)", got, want)
 	}
-	var got []string
-	var after *RefundCursor
-	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatal("more pages than refunds")
-		}
-		page, err := Refunds(t.Context(), db, after, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range page.Refunds {
-			if r.Order == nil || r.Order.ID != r.Payment.OrderID || !r.Order.RefundRequired {
-				t.Errorf("refund %s: order %+v, want its flagged order", r.Payment.EventID, r.Order)
-			}
-			got = append(got, r.Payment.EventID)
-		}
-		if page.Next == nil {
-			break
-		}
-		after = page.Next
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("refunds %v, want %v", got, want)
-	}
-}
-
-// TestEveryChangeStampsALaterUpdatedAt: an order last changed by a process
-// whose clock runs ahead (a worker's release, say) still gets a later
-// updated_at from every change here, so that the gateways' caches, which keep
-// the newest state, take the change.
-func TestEveryChangeStampsALaterUpdatedAt(t *testing.T) {
-	t.Parallel()
-	db := openDB(t)
-	ahead := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
-	future := func(t *testing.T, status string) Row {
-		t.Helper()
-		r := storeOrder(t, db, status, nil)
-		if err := db.WithContext(t.Context()).Model(&Row{}).Where("id = ?", database.ID(r.ID)).Update("updated_at", ahead).Error; err != nil {
-			t.Fatalf("set updated_at: %v", err)
-		}
-		return r
-	}
-	tests := []struct {
-		name   string
-		status string
-		change func(t *testing.T, id string) (message.Order, error)
-	}{
-		{"status move", orderstatus.Confirmed, func(t *testing.T, id string) (message.Order, error) {
-			return Move(t.Context(), db, id, orderstatus.AwaitingPayment, 4, nil)
-		}},
-		{"cancel", orderstatus.Confirmed, func(t *testing.T, id string) (message.Order, error) {
-			return Move(t.Context(), db, id, orderstatus.Canceled, 4, nil)
-		}},
-		{"line move", orderstatus.Paid, func(t *testing.T, id string) (message.Order, error) {
-			return MoveLine(t.Context(), db, id, 7, orderstatus.TransitForOutbound)
-		}},
-		{"payment", orderstatus.Confirmed, func(t *testing.T, id string) (message.Order, error) {
-			rc, err := Pay(t.Context(), db, event(id, PaymentSucceeded, 3000, "IDR"))
-			return rc.Order, err
-		}},
-		{"refund flag", orderstatus.Paid, func(t *testing.T, id string) (message.Order, error) {
-			rc, err := Pay(t.Context(), db, event(id, PaymentSucceeded, 3000, "IDR"))
-			return rc.Order, err
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := future(t, tt.status)
-			o, err := tt.change(t, r.ID)
-			if err != nil {
-				t.Fatalf("change: %v", err)
-			}
-			if !o.UpdatedAt.After(ahead) {
-				t.Errorf("answered updated_at %v, not after the stored %v", o.UpdatedAt, ahead)
-			}
-			if got := loadStored(t, db, r.ID).Row.UpdatedAt; !got.Equal(o.UpdatedAt) {
-				t.Errorf("stored updated_at %v, answered %v", got, o.UpdatedAt)
-			}
-		})
+	// A provider's success afterwards is money twice.
+	rec, err := o.Pay(Payment{EventID: "evt_1", OrderID: o.ID, Status: PaymentSucceeded, Amount: 3000, Currency: "IDR"}, lifecycleNow)
+	if err != nil || rec.Outcome != OutcomeRefundRequired || !o.RefundRequired || o.Status != orderstatus.Paid {
+		t.Errorf("webhook after the manual payment: %s, %v, order %s refund %v; want refund_required", rec.Outcome, err, o.Status, o.RefundRequired)
 	}
 }

@@ -1,27 +1,35 @@
-// Package orderstatus is the order lifecycle as data: which status may follow
-// which, for orders and for their lines, and the one status a customer sees,
-// derived from the order's status and its lines' by a precedence table. The
-// storefront shows Derive's answer and computes nothing itself.
+// Package orderstatus is the order lifecycle as data: the statuses of orders
+// and of their lines, which may follow which, and the one status a customer
+// sees, derived from the order's status and its lines' by a precedence table.
+// The storefront shows the labelled code and computes nothing itself.
 package orderstatus
 
 import (
 	"slices"
 	"strings"
-
-	"github.com/orderq/orderq/shared/message"
 )
 
-// Order statuses after the worker's decision.
+// Status is an order's status.
+type Status string
+
+// Order statuses. The worker decides an order pending → confirmed or
+// rejected; the API moves a confirmed one on.
 const (
-	Pending         = message.StatusPending
-	Confirmed       = message.StatusConfirmed
-	Rejected        = message.StatusRejected
-	AwaitingPayment = "awaiting_payment"
-	Paid            = "paid"
-	Active          = "active"
-	Fulfilled       = "fulfilled"
-	Canceled        = "canceled"
+	Pending         Status = "pending"
+	Confirmed       Status = "confirmed"
+	Rejected        Status = "rejected"
+	AwaitingPayment Status = "awaiting_payment"
+	Paid            Status = "paid"
+	Active          Status = "active"
+	Fulfilled       Status = "fulfilled"
+	Canceled        Status = "canceled"
 )
+
+// Final reports whether the worker decided the order: any status but Pending.
+func (s Status) Final() bool { return s != Pending }
+
+// LineStatus is the status of one line of an order.
+type LineStatus string
 
 // Line statuses. A line is pending until its shard decides it, then
 // reserved (it holds stock) or rejected (it never held any: its part failed,
@@ -31,22 +39,22 @@ const (
 // fulfilment states. Rejected and released both hold nothing; only released
 // ever did.
 const (
-	LinePending          = "pending"
-	Reserved             = "reserved"
-	LineRejected         = "rejected"
-	Released             = "released"
-	TransitForOutbound   = "transit_for_outbound"
-	RentInProgress       = "rent_in_progress"
-	PreparingAndCleaning = "preparing_and_cleaning"
+	LinePending          LineStatus = "pending"
+	Reserved             LineStatus = "reserved"
+	LineRejected         LineStatus = "rejected"
+	Released             LineStatus = "released"
+	TransitForOutbound   LineStatus = "transit_for_outbound"
+	RentInProgress       LineStatus = "rent_in_progress"
+	PreparingAndCleaning LineStatus = "preparing_and_cleaning"
 )
 
 // LineStatuses lists every line status.
-var LineStatuses = []string{LinePending, Reserved, LineRejected, Released, TransitForOutbound, RentInProgress, PreparingAndCleaning}
+var LineStatuses = []LineStatus{LinePending, Reserved, LineRejected, Released, TransitForOutbound, RentInProgress, PreparingAndCleaning}
 
 // orderNext lists the statuses an order may move to by the API. A confirmed
 // order awaits payment from the customer's point of view, so it may be paid or
 // canceled directly; the worker alone moves pending orders.
-var orderNext = map[string][]string{
+var orderNext = map[Status][]Status{
 	Confirmed:       {AwaitingPayment, Paid, Canceled},
 	AwaitingPayment: {Paid, Canceled},
 	Paid:            {Active, Canceled},
@@ -56,25 +64,25 @@ var orderNext = map[string][]string{
 // lineNext lists the statuses a line may move to by the API, and
 // lineOrderStatuses the order statuses under which it may.
 var (
-	lineNext = map[string][]string{
+	lineNext = map[LineStatus][]LineStatus{
 		Reserved:           {TransitForOutbound},
 		TransitForOutbound: {RentInProgress},
 		RentInProgress:     {PreparingAndCleaning},
 	}
-	lineOrderStatuses = []string{Paid, Active}
+	lineOrderStatuses = []Status{Paid, Active}
 )
 
 // CanMove reports whether an order may move from one status to another.
-func CanMove(from, to string) bool { return slices.Contains(orderNext[from], to) }
+func CanMove(from, to Status) bool { return slices.Contains(orderNext[from], to) }
 
 // CanMoveLine reports whether a line may move from one status to another while
 // its order has status order.
-func CanMoveLine(order, from, to string) bool {
+func CanMoveLine(order Status, from, to LineStatus) bool {
 	return slices.Contains(lineOrderStatuses, order) && slices.Contains(lineNext[from], to)
 }
 
 // Holds reports whether a line in this status holds stock.
-func Holds(line string) bool {
+func Holds(line LineStatus) bool {
 	switch line {
 	case Reserved, TransitForOutbound, RentInProgress, PreparingAndCleaning:
 		return true
@@ -83,21 +91,23 @@ func Holds(line string) bool {
 }
 
 // HoldingStatuses are the line statuses that hold stock.
-var HoldingStatuses = []string{Reserved, TransitForOutbound, RentInProgress, PreparingAndCleaning}
+var HoldingStatuses = []LineStatus{Reserved, TransitForOutbound, RentInProgress, PreparingAndCleaning}
 
 // Unpaid are the order statuses that hold stock, or may (a cart whose parts
 // are still being decided), without being paid: those the per-customer cap
 // on unpaid orders counts. A confirmed order is payable from Confirmed and
 // AwaitingPayment.
-var Unpaid = []string{Pending, Confirmed, AwaitingPayment}
+var Unpaid = []Status{Pending, Confirmed, AwaitingPayment}
 
 // Payable reports whether an order in this status may be paid.
-func Payable(order string) bool { return order == Confirmed || order == AwaitingPayment }
+func Payable(order Status) bool { return order == Confirmed || order == AwaitingPayment }
 
 // Display is the status a customer sees.
 type Display struct {
-	Code  string `json:"code"`
-	Label string `json:"label"`
+	Code string `json:"code"`
+	// Label is Code in the language of the answer: messages between the
+	// programs carry none.
+	Label string `json:"label,omitempty"`
 }
 
 // Display codes.
@@ -115,7 +125,7 @@ var Codes = []string{ShowProcessing, ShowAwaitingPayment, ShowShipped, ShowActiv
 
 // linePrecedence ranks the line statuses that decide what an order shows:
 // the lowest number present wins.
-var linePrecedence = map[string]int{
+var linePrecedence = map[LineStatus]int{
 	TransitForOutbound:   1,
 	RentInProgress:       2,
 	PreparingAndCleaning: 3,
@@ -125,24 +135,24 @@ var linePrecedence = map[string]int{
 // top line status (by precedence) is Line — and, with Every, every line is —
 // the customer sees Code. Rows are tried in order; an empty Line matches any.
 type rule struct {
-	Orders []string
-	Line   string
+	Orders []Status
+	Line   LineStatus
 	Every  bool
 	Code   string
 }
 
 var rules = []rule{
-	{Orders: []string{Pending}, Code: ShowProcessing},
-	{Orders: []string{Confirmed, AwaitingPayment}, Code: ShowAwaitingPayment},
-	{Orders: []string{Paid, Active}, Line: TransitForOutbound, Code: ShowShipped},
-	{Orders: []string{Active}, Line: RentInProgress, Code: ShowActive},
-	{Orders: []string{Fulfilled}, Code: ShowCompleted},
-	{Orders: []string{Active}, Line: PreparingAndCleaning, Every: true, Code: ShowCompleted},
-	{Orders: []string{Canceled, Rejected}, Code: ShowCanceled},
+	{Orders: []Status{Pending}, Code: ShowProcessing},
+	{Orders: []Status{Confirmed, AwaitingPayment}, Code: ShowAwaitingPayment},
+	{Orders: []Status{Paid, Active}, Line: TransitForOutbound, Code: ShowShipped},
+	{Orders: []Status{Active}, Line: RentInProgress, Code: ShowActive},
+	{Orders: []Status{Fulfilled}, Code: ShowCompleted},
+	{Orders: []Status{Active}, Line: PreparingAndCleaning, Every: true, Code: ShowCompleted},
+	{Orders: []Status{Canceled, Rejected}, Code: ShowCanceled},
 	// Between the rows above: paid and not shipped yet is still being
 	// processed; active with lines in mixed fulfilment is active.
-	{Orders: []string{Paid}, Code: ShowProcessing},
-	{Orders: []string{Active}, Code: ShowActive},
+	{Orders: []Status{Paid}, Code: ShowProcessing},
+	{Orders: []Status{Active}, Code: ShowActive},
 }
 
 var labels = map[string]map[string]string{
@@ -160,8 +170,9 @@ var labels = map[string]map[string]string{
 const DefaultLang = "id"
 
 // Code derives the display code of an order from its status and its lines'.
-func Code(order string, lines []string) string {
-	top, best := "", 0
+func Code(order Status, lines []LineStatus) string {
+	var top LineStatus
+	best := 0
 	for _, l := range lines {
 		if p, ok := linePrecedence[l]; ok && (best == 0 || p < best) {
 			top, best = l, p
@@ -181,7 +192,7 @@ func Code(order string, lines []string) string {
 	return ShowProcessing
 }
 
-func every(lines []string, status string) bool {
+func every(lines []LineStatus, status LineStatus) bool {
 	for _, l := range lines {
 		if l != status {
 			return false
@@ -190,14 +201,8 @@ func every(lines []string, status string) bool {
 	return len(lines) > 0
 }
 
-// Derive returns what the customer sees, labelled in lang ("id" or "en"; any
-// other falls back to DefaultLang).
-func Derive(order string, lines []string, lang string) Display {
-	code := Code(order, lines)
-	return Display{Code: code, Label: Label(code, lang)}
-}
-
-// Label returns the label of a display code in lang.
+// Label returns the label of a display code in lang ("id" or "en"; any other
+// falls back to DefaultLang).
 func Label(code, lang string) string {
 	if l, ok := labels[lang]; ok {
 		return l[code]

@@ -8,27 +8,27 @@ import (
 func TestCode(t *testing.T) {
 	tests := []struct {
 		name  string
-		order string
-		lines []string
+		order Status
+		lines []LineStatus
 		want  string
 	}{
-		{"pending", Pending, []string{LinePending}, ShowProcessing},
-		{"confirmed awaits payment", Confirmed, []string{Reserved}, ShowAwaitingPayment},
-		{"awaiting payment", AwaitingPayment, []string{Reserved, Reserved}, ShowAwaitingPayment},
-		{"paid, one line in transit", Paid, []string{Reserved, TransitForOutbound}, ShowShipped},
-		{"active, in transit", Active, []string{TransitForOutbound}, ShowShipped},
-		{"active, rented", Active, []string{RentInProgress, RentInProgress}, ShowActive},
-		{"fulfilled", Fulfilled, []string{PreparingAndCleaning}, ShowCompleted},
-		{"active, every line cleaning", Active, []string{PreparingAndCleaning, PreparingAndCleaning}, ShowCompleted},
-		{"canceled", Canceled, []string{Released}, ShowCanceled},
-		{"rejected", Rejected, []string{LineRejected}, ShowCanceled},
-		{"rejected cart, one part released", Rejected, []string{Released, LineRejected}, ShowCanceled},
+		{"pending", Pending, []LineStatus{LinePending}, ShowProcessing},
+		{"confirmed awaits payment", Confirmed, []LineStatus{Reserved}, ShowAwaitingPayment},
+		{"awaiting payment", AwaitingPayment, []LineStatus{Reserved, Reserved}, ShowAwaitingPayment},
+		{"paid, one line in transit", Paid, []LineStatus{Reserved, TransitForOutbound}, ShowShipped},
+		{"active, in transit", Active, []LineStatus{TransitForOutbound}, ShowShipped},
+		{"active, rented", Active, []LineStatus{RentInProgress, RentInProgress}, ShowActive},
+		{"fulfilled", Fulfilled, []LineStatus{PreparingAndCleaning}, ShowCompleted},
+		{"active, every line cleaning", Active, []LineStatus{PreparingAndCleaning, PreparingAndCleaning}, ShowCompleted},
+		{"canceled", Canceled, []LineStatus{Released}, ShowCanceled},
+		{"rejected", Rejected, []LineStatus{LineRejected}, ShowCanceled},
+		{"rejected cart, one part released", Rejected, []LineStatus{Released, LineRejected}, ShowCanceled},
 		{"mixed units: transit wins over rent and cleaning", Active,
-			[]string{TransitForOutbound, RentInProgress, PreparingAndCleaning}, ShowShipped},
-		{"mixed units: rent wins over cleaning", Active, []string{PreparingAndCleaning, RentInProgress}, ShowActive},
-		{"active, one line cleaning, one still reserved", Active, []string{PreparingAndCleaning, Reserved}, ShowActive},
-		{"paid, nothing shipped yet", Paid, []string{Reserved}, ShowProcessing},
-		{"canceled wins over line states", Canceled, []string{TransitForOutbound}, ShowCanceled},
+			[]LineStatus{TransitForOutbound, RentInProgress, PreparingAndCleaning}, ShowShipped},
+		{"mixed units: rent wins over cleaning", Active, []LineStatus{PreparingAndCleaning, RentInProgress}, ShowActive},
+		{"active, one line cleaning, one still reserved", Active, []LineStatus{PreparingAndCleaning, Reserved}, ShowActive},
+		{"paid, nothing shipped yet", Paid, []LineStatus{Reserved}, ShowProcessing},
+		{"canceled wins over line states", Canceled, []LineStatus{TransitForOutbound}, ShowCanceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,9 +39,10 @@ func TestCode(t *testing.T) {
 	}
 }
 
-func TestDeriveLabels(t *testing.T) {
+func TestLabels(t *testing.T) {
 	tests := []struct {
-		order, lang, want string
+		order      Status
+		lang, want string
 	}{
 		{Pending, "id", "Sedang Diproses"},
 		{AwaitingPayment, "id", "Menunggu Pembayaran"},
@@ -51,8 +52,8 @@ func TestDeriveLabels(t *testing.T) {
 		{Canceled, "xx", "Dibatalkan"},
 	}
 	for _, tt := range tests {
-		if got := Derive(tt.order, nil, tt.lang).Label; got != tt.want {
-			t.Errorf("Derive(%s, %s) label %q, want %q", tt.order, tt.lang, got, tt.want)
+		if got := Label(Code(tt.order, nil), tt.lang); got != tt.want {
+			t.Errorf("the label of %s in %s: %q, want %q", tt.order, tt.lang, got, tt.want)
 		}
 	}
 	for _, code := range Codes {
@@ -80,7 +81,7 @@ func TestLang(t *testing.T) {
 }
 
 func TestTransitions(t *testing.T) {
-	allowed := [][2]string{
+	allowed := [][2]Status{
 		{Confirmed, AwaitingPayment}, {Confirmed, Paid}, {Confirmed, Canceled},
 		{AwaitingPayment, Paid}, {AwaitingPayment, Canceled},
 		{Paid, Active}, {Paid, Canceled}, {Active, Fulfilled},
@@ -90,7 +91,7 @@ func TestTransitions(t *testing.T) {
 			t.Errorf("%s → %s refused", m[0], m[1])
 		}
 	}
-	forbidden := [][2]string{
+	forbidden := [][2]Status{
 		{Pending, Confirmed}, {Pending, Canceled}, {Rejected, Confirmed}, {Rejected, Canceled},
 		{Active, Canceled}, {Fulfilled, Active}, {Canceled, Paid}, {Paid, AwaitingPayment},
 		{AwaitingPayment, Active}, {Active, Paid}, {Confirmed, Fulfilled}, {Paid, Paid},
@@ -100,30 +101,34 @@ func TestTransitions(t *testing.T) {
 			t.Errorf("%s → %s allowed", m[0], m[1])
 		}
 	}
-	lineAllowed := [][3]string{
+	type lineMove struct {
+		order    Status
+		from, to LineStatus
+	}
+	lineAllowed := []lineMove{
 		{Paid, Reserved, TransitForOutbound}, {Active, TransitForOutbound, RentInProgress},
 		{Active, RentInProgress, PreparingAndCleaning},
 	}
 	for _, m := range lineAllowed {
-		if !CanMoveLine(m[0], m[1], m[2]) {
-			t.Errorf("line %s → %s under %s refused", m[1], m[2], m[0])
+		if !CanMoveLine(m.order, m.from, m.to) {
+			t.Errorf("line %s → %s under %s refused", m.from, m.to, m.order)
 		}
 	}
-	lineForbidden := [][3]string{
+	lineForbidden := []lineMove{
 		{AwaitingPayment, Reserved, TransitForOutbound}, {Canceled, Reserved, TransitForOutbound},
 		{Active, Released, TransitForOutbound}, {Active, Reserved, RentInProgress},
 		{Active, PreparingAndCleaning, Reserved}, {Paid, Reserved, Released},
 		{Active, LineRejected, TransitForOutbound}, {Paid, Reserved, LineRejected},
 	}
 	for _, m := range lineForbidden {
-		if CanMoveLine(m[0], m[1], m[2]) {
-			t.Errorf("line %s → %s under %s allowed", m[1], m[2], m[0])
+		if CanMoveLine(m.order, m.from, m.to) {
+			t.Errorf("line %s → %s under %s allowed", m.from, m.to, m.order)
 		}
 	}
 }
 
 func TestHolds(t *testing.T) {
-	holds := map[string]bool{
+	holds := map[LineStatus]bool{
 		LinePending: false, Reserved: true, LineRejected: false, Released: false,
 		TransitForOutbound: true, RentInProgress: true, PreparingAndCleaning: true,
 	}
@@ -140,6 +145,14 @@ func TestHolds(t *testing.T) {
 		}
 		if got := slices.Contains(HoldingStatuses, st); got != want {
 			t.Errorf("%s in HoldingStatuses: %v, want %v", st, got, want)
+		}
+	}
+}
+
+func TestFinal(t *testing.T) {
+	for _, st := range []Status{Pending, Confirmed, Rejected, AwaitingPayment, Paid, Active, Fulfilled, Canceled} {
+		if got, want := st.Final(), st != Pending; got != want {
+			t.Errorf("%s.Final() = %v, want %v", st, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -14,10 +15,10 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // caller is one kind of credential a request may carry.
@@ -90,7 +91,7 @@ func TestAccessMatrix(t *testing.T) {
 	itemPath := "/api/v1/items/" + strconv.FormatInt(item.ID, 10)
 	created := time.Now().UTC().Truncate(time.Second)
 	// aliceOrder stores an order of alice in status, with one line of item.
-	aliceOrder := func(status, line string) string {
+	aliceOrder := func(status orderstatus.Status, line orderstatus.LineStatus) string {
 		o := newCart("alice", status, created, []int64{item.ID}, line)
 		insertCart(t, db, o)
 		return "/api/v1/orders/" + o.ID
@@ -180,7 +181,7 @@ func TestAccessMatrix(t *testing.T) {
 					target := tt.target()
 					id, _ := strings.CutPrefix(strings.Split(target, "?")[0], "/api/v1/orders/")
 					id, _, _ = strings.Cut(id, "/")
-					var stored *storedOrder
+					var stored *message.Order
 					if _, err := uuid.Parse(id); err == nil {
 						if s, found := tryLoadStored(t, db, id); found {
 							stored = &s
@@ -220,14 +221,14 @@ func TestAccessMatrix(t *testing.T) {
 func fixed(target string) func() string { return func() string { return target } }
 
 // tryLoadStored is loadStored for an order that may not exist.
-func tryLoadStored(t *testing.T, db *gorm.DB, id string) (storedOrder, bool) {
+func tryLoadStored(t *testing.T, db *gorm.DB, id string) (message.Order, bool) {
 	t.Helper()
-	var n int64
-	if err := db.WithContext(t.Context()).Model(&order.Row{}).Where("id = ?", database.ID(id)).Count(&n).Error; err != nil {
+	o, err := orderstore.Load(t.Context(), db, id)
+	if errors.Is(err, order.ErrNotFound) {
+		return message.Order{}, false
+	}
+	if err != nil {
 		t.Fatalf("look up order %s: %v", id, err)
 	}
-	if n == 0 {
-		return storedOrder{}, false
-	}
-	return loadStored(t, db, id), true
+	return o, true
 }

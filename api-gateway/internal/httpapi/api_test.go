@@ -16,6 +16,7 @@ import (
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 func TestCreateItem(t *testing.T) {
@@ -193,13 +194,12 @@ func acceptedOrder(t *testing.T, rec *httptest.ResponseRecorder) message.Order {
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("status = %d, want 202; body %s", rec.Code, rec.Body)
 	}
-	var v orderView
-	decodeBody(t, rec, &v)
-	o := v.Order
+	var o message.Order
+	decodeBody(t, rec, &o)
 	if loc, want := rec.Header().Get("Location"), "/api/v1/orders/"+o.ID; loc != want {
 		t.Errorf("Location = %q, want %q", loc, want)
 	}
-	if o.Status != message.StatusPending || o.Reason != nil || o.ProcessedAt != nil || o.CreatedAt.IsZero() {
+	if o.Status != orderstatus.Pending || o.Reason != nil || o.ProcessedAt != nil || o.CreatedAt.IsZero() {
 		t.Errorf("order = %+v, want pending with no reason, no processed_at and a created_at", o)
 	}
 	return o
@@ -243,9 +243,9 @@ func TestCreateOrder(t *testing.T) {
 
 			// The gateway that accepted it answers for it while it is pending.
 			rec := ts.serve(t, http.MethodGet, "/api/v1/orders/"+o.ID, "", nil)
-			var got orderView
+			var got message.Order
 			decodeBody(t, rec, &got)
-			if rec.Code != http.StatusOK || got.ID != o.ID || got.Status != message.StatusPending {
+			if rec.Code != http.StatusOK || got.ID != o.ID || got.Status != orderstatus.Pending {
 				t.Errorf("GET order = %d %+v, want 200 pending", rec.Code, got)
 			}
 		})
@@ -304,16 +304,16 @@ func TestCreateOrderIdempotency(t *testing.T) {
 		const key = "decided-elsewhere"
 		processed := time.Now().UTC().Truncate(time.Microsecond)
 		decided := message.Order{ID: keyedOrderID("c-9", key), ItemID: item.ID, Quantity: 2, CustomerID: "c-9",
-			Status: message.StatusConfirmed, CreatedAt: processed.Add(-time.Second), ProcessedAt: &processed}
+			Status: orderstatus.Confirmed, CreatedAt: processed.Add(-time.Second), ProcessedAt: &processed}
 		insertOrder(t, db, decided)
 
 		rec := ts.serve(t, http.MethodPost, "/api/v1/orders", orderBody(item.ID, 2, "c-9"), map[string]string{"Idempotency-Key": key})
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status = %d, want 200 for a decided order; body %s", rec.Code, rec.Body)
 		}
-		var got orderView
+		var got message.Order
 		decodeBody(t, rec, &got)
-		if got.ID != decided.ID || got.Status != message.StatusConfirmed || rec.Header().Get("Location") != "/api/v1/orders/"+decided.ID {
+		if got.ID != decided.ID || got.Status != orderstatus.Confirmed || rec.Header().Get("Location") != "/api/v1/orders/"+decided.ID {
 			t.Errorf("answered %+v (Location %q), want the decided order %s", got, rec.Header().Get("Location"), decided.ID)
 		}
 		rec = ts.serve(t, http.MethodPost, "/api/v1/orders", orderBody(item.ID, 1, "c-9"), map[string]string{"Idempotency-Key": key})
@@ -513,8 +513,9 @@ func worker(cache *results.Cache, item message.Item) func(context.Context, messa
 		switch cmd.Kind {
 		case message.KindOrder:
 			res.Order = &message.Order{ID: cmd.ID, ItemID: cmd.Lines[0].ItemID, Quantity: cmd.Lines[0].Quantity,
-				CustomerID: cmd.CustomerID, Status: message.StatusConfirmed, CreatedAt: cmd.AcceptedAt, ProcessedAt: &now,
-				Lines: []message.OrderLine{{ItemID: cmd.Lines[0].ItemID, Quantity: cmd.Lines[0].Quantity, Status: "reserved"}}}
+				CustomerID: cmd.CustomerID, Status: orderstatus.Confirmed, CreatedAt: cmd.AcceptedAt, ProcessedAt: &now,
+				Lines:         []message.OrderLine{{ItemID: cmd.Lines[0].ItemID, Quantity: cmd.Lines[0].Quantity, Status: orderstatus.Reserved}},
+				DisplayStatus: orderstatus.Display{Code: orderstatus.ShowAwaitingPayment}}
 		case message.KindStock:
 			if cmd.ItemID != item.ID {
 				res.Error = message.ErrCodeItemNotFound
@@ -620,12 +621,12 @@ func TestPreferWait(t *testing.T) {
 		prefer  string
 		status  int
 		applied string
-		final   string
+		final   orderstatus.Status
 	}{
-		{"wait for the outcome", "wait=5", http.StatusOK, "wait=5", message.StatusConfirmed},
-		{"among other preferences, quoted", `respond-async, wait="5"`, http.StatusOK, "wait=5", message.StatusConfirmed},
-		{"no wait", "", http.StatusAccepted, "", message.StatusPending},
-		{"wait=0", "wait=0", http.StatusAccepted, "", message.StatusPending},
+		{"wait for the outcome", "wait=5", http.StatusOK, "wait=5", orderstatus.Confirmed},
+		{"among other preferences, quoted", `respond-async, wait="5"`, http.StatusOK, "wait=5", orderstatus.Confirmed},
+		{"no wait", "", http.StatusAccepted, "", orderstatus.Pending},
+		{"wait=0", "wait=0", http.StatusAccepted, "", orderstatus.Pending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -642,7 +643,7 @@ func TestPreferWait(t *testing.T) {
 			if waited := tt.applied != ""; waited != serverTiming.MatchString(timing) {
 				t.Errorf("Server-Timing = %q, want a wait's duration: %v", timing, waited)
 			}
-			var o orderView
+			var o message.Order
 			decodeBody(t, rec, &o)
 			if o.Status != tt.final {
 				t.Errorf("status %q, want %q", o.Status, tt.final)
@@ -751,34 +752,34 @@ func TestGetFindsAResultTheGatewayMissed(t *testing.T) {
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("create: %d %s", rec.Code, rec.Body)
 	}
-	var pending orderView
+	var pending message.Order
 	decodeBody(t, rec, &pending)
 
-	getStatus := func(target string) (string, time.Duration) {
+	getStatus := func(target string) (orderstatus.Status, time.Duration) {
 		start := time.Now()
 		rec := ts.serve(t, http.MethodGet, target, "", nil)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
 		}
-		var o orderView
+		var o message.Order
 		decodeBody(t, rec, &o)
 		return o.Status, time.Since(start)
 	}
-	if status, _ := getStatus("/api/v1/orders/" + pending.ID); status != message.StatusPending {
+	if status, _ := getStatus("/api/v1/orders/" + pending.ID); status != orderstatus.Pending {
 		t.Fatalf("before the worker: status %q, want pending", status)
 	}
 
-	decided := pending.Order
-	decided.Status = message.StatusConfirmed
+	decided := pending
+	decided.Status = orderstatus.Confirmed
 	processed := time.Now().UTC().Truncate(time.Microsecond)
 	decided.ProcessedAt = &processed
 	insertOrder(t, ts.db, decided)
 
-	if status, _ := getStatus("/api/v1/orders/" + pending.ID); status != message.StatusConfirmed {
+	if status, _ := getStatus("/api/v1/orders/" + pending.ID); status != orderstatus.Confirmed {
 		t.Errorf("plain GET: status %q, want confirmed from the database", status)
 	}
 	status, took := getStatus("/api/v1/orders/" + pending.ID + "?wait=5")
-	if status != message.StatusConfirmed {
+	if status != orderstatus.Confirmed {
 		t.Errorf("long-poll: status %q, want confirmed from the database", status)
 	}
 	if took > 3*time.Second {

@@ -21,6 +21,8 @@ import (
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 )
@@ -229,58 +231,49 @@ func countRows(t *testing.T, db *gorm.DB) rowCounts {
 	return n
 }
 
-// insertOrder stores a single-line order as the worker does once it decided it.
+// insertOrder stores a single-line order as the worker does once it decided it:
+// o's status, reason and times, its one line (o.ItemID, o.Quantity) reserved.
 func insertOrder(t *testing.T, db *gorm.DB, o message.Order) {
 	t.Helper()
-	err := db.WithContext(t.Context()).Create(&order.Row{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason,
-		DisplayStatus: "awaiting_payment", Parts: 1, PartsDone: 1, CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt,
-		UpdatedAt: o.CreatedAt}).Error
-	if err == nil {
-		err = db.WithContext(t.Context()).Create(&order.LineRow{OrderID: o.ID, ItemID: o.ItemID, Quantity: o.Quantity,
-			CustomerID: o.CustomerID, Status: "reserved"}).Error
-	}
-	if err != nil {
+	stored := &order.Order{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason, Parts: 1, PartsDone: 1,
+		CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt, UpdatedAt: o.CreatedAt,
+		Lines: []order.Line{{No: 0, ItemID: o.ItemID, Quantity: o.Quantity, Status: orderstatus.Reserved}}}
+	if err := orderstore.Insert(db.WithContext(t.Context()), []*order.Order{stored}, false); err != nil {
 		t.Fatalf("insert order: %v", err)
 	}
 }
 
 // insertCart stores an order with its lines as the worker leaves them: o's
 // status, reason, times and line statuses as given (line numbers are the
-// positions in o.Lines), display_status derived with order.Display as the
-// worker derives it. It returns the order as the API answers it.
+// positions in o.Lines), display_status derived as the worker derives it. It
+// returns the order as stored: as the API answers it, but for the label of
+// its display status, which the gateway adds in the request's language.
 func insertCart(t *testing.T, db *gorm.DB, o message.Order) message.Order {
 	t.Helper()
-	lines := make([]order.LineRow, len(o.Lines))
+	stored := &order.Order{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason,
+		CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt, UpdatedAt: o.CreatedAt, Lines: make([]order.Line, len(o.Lines))}
 	parts := map[int]bool{}
 	for i, l := range o.Lines {
-		lines[i] = order.LineRow{OrderID: o.ID, LineNo: i, ItemID: l.ItemID, Quantity: l.Quantity,
-			CustomerID: o.CustomerID, Status: l.Status, Reason: l.Reason}
+		stored.Lines[i] = order.Line{No: i, ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
+			Status: l.Status, Reason: l.Reason}
 		parts[shard.Of(l.ItemID, 4)] = true
 	}
-	row := order.Row{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason,
-		DisplayStatus: order.Display(o.Status, lines), Parts: len(parts), PartsDone: len(parts),
-		CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt, UpdatedAt: o.CreatedAt}
-	if o.Status == message.StatusPending {
-		row.PartsDone = 0 // a part is still being decided
+	stored.Parts, stored.PartsDone = len(parts), len(parts)
+	if o.Status == orderstatus.Pending {
+		stored.PartsDone = 0 // a part is still being decided
 	}
-	err := db.WithContext(t.Context()).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&row).Error; err != nil {
-			return err
-		}
-		return tx.Create(&lines).Error
-	})
-	if err != nil {
+	if err := orderstore.Insert(db.WithContext(t.Context()), []*order.Order{stored}, false); err != nil {
 		t.Fatalf("insert order %s: %v", o.ID, err)
 	}
-	return order.Message(&row, lines)
+	return loadStored(t, db, o.ID)
 }
 
 // newCart returns an order of customer in status with one line per item, of
 // quantity 1 and the given line status, created at created (processed a
 // second later unless pending).
-func newCart(customer, status string, created time.Time, items []int64, lineStatuses ...string) message.Order {
+func newCart(customer string, status orderstatus.Status, created time.Time, items []int64, lineStatuses ...orderstatus.LineStatus) message.Order {
 	o := message.Order{ID: uuid.NewString(), CustomerID: customer, Status: status, CreatedAt: created}
-	if status != message.StatusPending {
+	if status != orderstatus.Pending {
 		processed := created.Add(time.Second)
 		o.ProcessedAt = &processed
 	}
@@ -290,23 +283,14 @@ func newCart(customer, status string, created time.Time, items []int64, lineStat
 	return o
 }
 
-// storedOrder is an order's rows as stored.
-type storedOrder struct {
-	Row   order.Row
-	Lines []order.LineRow
-}
-
-func loadStored(t *testing.T, db *gorm.DB, id string) storedOrder {
+// loadStored returns an order as stored, with the display code stored with it.
+func loadStored(t *testing.T, db *gorm.DB, id string) message.Order {
 	t.Helper()
-	var s storedOrder
-	q := db.WithContext(t.Context())
-	if err := q.Where("id = ?", database.ID(id)).Take(&s.Row).Error; err != nil {
+	o, err := orderstore.Load(t.Context(), db, id)
+	if err != nil {
 		t.Fatalf("load order %s: %v", id, err)
 	}
-	if err := q.Where("order_id = ?", database.ID(id)).Order("line_no").Find(&s.Lines).Error; err != nil {
-		t.Fatalf("load lines of order %s: %v", id, err)
-	}
-	return s
+	return o
 }
 
 // queued is a command in the outbox with the routing key it will be sent with.

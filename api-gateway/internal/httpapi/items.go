@@ -277,7 +277,7 @@ func (s *Server) changeStock(c *gin.Context) {
 	case err != nil:
 		s.fail(c, err)
 	case !done:
-		c.JSON(http.StatusAccepted, pendingCommand{ID: cmd.ID, Status: message.StatusPending})
+		c.JSON(http.StatusAccepted, pendingCommand{ID: cmd.ID, Status: "pending"})
 	case res.Error == message.ErrCodeInsufficientStock:
 		s.fail(c, newError(http.StatusConflict, "insufficient_stock", "the change would take the stock below zero"))
 	case res.Error != "" || res.Item == nil:

@@ -124,7 +124,7 @@ func TestOpenAPIDocument(t *testing.T) {
 						OrderLine struct {
 							Properties struct {
 								Status struct {
-									Enum []string `json:"enum"`
+									Enum []orderstatus.LineStatus `json:"enum"`
 								} `json:"status"`
 							} `json:"properties"`
 						} `json:"OrderLine"`

@@ -20,6 +20,7 @@ import (
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -110,18 +111,11 @@ func validKey(key string) error {
 	return nil
 }
 
-// orderView is an order as answered: with the status the customer sees.
-type orderView struct {
-	message.Order
-	DisplayStatus orderstatus.Display `json:"display_status"`
-}
-
-func (s *Server) view(c *gin.Context, o message.Order) orderView {
-	lines := make([]string, len(o.Lines))
-	for i, l := range o.Lines {
-		lines[i] = l.Status
-	}
-	return orderView{Order: o, DisplayStatus: orderstatus.Derive(o.Status, lines, lang(c))}
+// view is an order as answered: its display status labelled in the
+// request's language.
+func (s *Server) view(c *gin.Context, o message.Order) message.Order {
+	o.DisplayStatus.Label = orderstatus.Label(o.DisplayStatus.Code, lang(c))
+	return o
 }
 
 // lang is the language of the request's labels, read from its query and
@@ -308,15 +302,12 @@ func (s *Server) answerKeyed(c *gin.Context, o message.Order, lines []message.Li
 
 // pendingOrder is an accepted order as it stands until the worker decides it.
 func pendingOrder(id, customer string, lines []message.Line, now time.Time) message.Order {
-	o := message.Order{ID: id, CustomerID: customer, Status: message.StatusPending, CreatedAt: now, UpdatedAt: now,
-		Lines: make([]message.OrderLine, len(lines))}
+	o := order.Order{ID: id, CustomerID: customer, Status: orderstatus.Pending, CreatedAt: now, UpdatedAt: now,
+		Lines: make([]order.Line, len(lines))}
 	for i, l := range lines {
-		o.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, Status: orderstatus.LinePending}
+		o.Lines[i] = order.Line{No: l.No, ItemID: l.ItemID, Quantity: l.Quantity, Status: orderstatus.LinePending}
 	}
-	if len(lines) == 1 {
-		o.ItemID, o.Quantity = lines[0].ItemID, lines[0].Quantity
-	}
-	return o
+	return o.Message()
 }
 
 func sameLines(have []message.OrderLine, want []message.Line) bool {
@@ -478,9 +469,9 @@ func (s *Server) getOrder(c *gin.Context) {
 }
 
 type orderList struct {
-	Orders       []orderView `json:"orders"`
-	NextBefore   *time.Time  `json:"next_before"`
-	NextBeforeID *string     `json:"next_before_id"`
+	Orders       []message.Order `json:"orders"`
+	NextBefore   *time.Time      `json:"next_before"`
+	NextBeforeID *string         `json:"next_before_id"`
 }
 
 // listOrders lists a customer's orders, newest first, filtered in SQL by the
@@ -509,14 +500,14 @@ func (s *Server) listOrders(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var after *order.Cursor
+	var after *orderstore.Cursor
 	if v := c.Query("before"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			s.fail(c, invalid("before must be an RFC 3339 time, as next_before gives it"))
 			return
 		}
-		after = &order.Cursor{Before: t, ID: c.Query("before_id")}
+		after = &orderstore.Cursor{Before: t, ID: c.Query("before_id")}
 		if after.ID != "" {
 			if !isOrderID(after.ID) {
 				s.fail(c, invalid("before_id must be an order id, as next_before_id gives it"))
@@ -532,7 +523,7 @@ func (s *Server) listOrders(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	list := orderList{Orders: make([]orderView, len(page.Orders))}
+	list := orderList{Orders: make([]message.Order, len(page.Orders))}
 	if page.Next != nil {
 		list.NextBefore, list.NextBeforeID = &page.Next.Before, &page.Next.ID
 	}
@@ -575,7 +566,7 @@ func (s *Server) setOrderStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.moveOrder(c, to, nil)
+	s.moveOrder(c, orderstatus.Status(to), nil)
 }
 
 // decodeStatus reads the body of a status move: {"status": "…"}.
@@ -590,7 +581,7 @@ func decodeStatus(c *gin.Context) (string, error) {
 	return *req.Status, nil
 }
 
-func (s *Server) moveOrder(c *gin.Context, to string, may func(message.Order) error) {
+func (s *Server) moveOrder(c *gin.Context, to orderstatus.Status, may func(message.Order) error) {
 	id, err := orderID(c)
 	if err != nil {
 		s.fail(c, err)
@@ -627,7 +618,7 @@ func (s *Server) setLineStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	o, err := s.store.MoveLine(c.Request.Context(), id, item, to)
+	o, err := s.store.MoveLine(c.Request.Context(), id, item, orderstatus.LineStatus(to))
 	if err != nil {
 		s.fail(c, lifecycleErr(err))
 		return

@@ -119,7 +119,7 @@ func TestCreateCartOrder(t *testing.T) {
 				ts := newTestServer(t, db)
 				rec := ts.serve(t, http.MethodPost, "/api/v1/orders", cartBody("c-cart", tt.lines...), nil)
 				o := acceptedOrder(t, rec)
-				var view orderView
+				var view message.Order
 				decodeBody(t, rec, &view)
 
 				want := make([]message.Line, len(tt.lines))
@@ -288,7 +288,7 @@ func TestCreateCartOrderIdempotency(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status = %d, want 200 for a decided order; body %s", rec.Code, rec.Body)
 		}
-		var got orderView
+		var got message.Order
 		decodeBody(t, rec, &got)
 		if got.ID != decided.ID || got.Status != stConfirmed || len(got.Lines) != 2 || got.DisplayStatus.Code != "awaiting_payment" {
 			t.Errorf("answered %+v, want the decided order %s, awaiting payment", got, decided.ID)
@@ -359,16 +359,16 @@ func TestOrderTransitions(t *testing.T) {
 	db := testDB(t)
 	seed := newTestServer(t, db)
 	a, b := seed.createItem(t, "a", 10, 0).ID, seed.createItem(t, "b", 10, 0).ID
-	reserved := []string{lnReserved, lnReserved}
+	reserved := []orderstatus.LineStatus{lnReserved, lnReserved}
 
 	tests := []struct {
 		name    string
-		from    string   // the order's status
-		lines   []string // its lines' statuses
-		route   string   // pay, cancel, or status: the back office's move to to
-		to      string
-		want    string // the order's status after; empty: 409 invalid_transition
-		display string // the display code after
+		from    orderstatus.Status       // the order's status
+		lines   []orderstatus.LineStatus // its lines' statuses
+		route   string                   // pay, cancel, or status: the back office's move to to
+		to      orderstatus.Status
+		want    orderstatus.Status // the order's status after; empty: 409 invalid_transition
+		display string             // the display code after
 	}{
 		{"confirmed → awaiting_payment", stConfirmed, reserved, "status", stAwaiting, stAwaiting, "awaiting_payment"},
 		{"confirmed → paid by the customer", stConfirmed, reserved, "pay", "", stPaid, "processing"},
@@ -376,25 +376,25 @@ func TestOrderTransitions(t *testing.T) {
 		{"awaiting_payment → paid by the customer", stAwaiting, reserved, "pay", "", stPaid, "processing"},
 		{"awaiting_payment → paid by the back office", stAwaiting, reserved, "status", stPaid, stPaid, "processing"},
 		{"paid → active", stPaid, reserved, "status", stActive, stActive, "active"},
-		{"paid, a line in transit → active", stPaid, []string{lnReserved, lnTransit}, "status", stActive, stActive, "shipped"},
-		{"active → fulfilled", stActive, []string{lnCleaning, lnRent}, "status", stFulfilled, stFulfilled, "completed"},
+		{"paid, a line in transit → active", stPaid, []orderstatus.LineStatus{lnReserved, lnTransit}, "status", stActive, stActive, "shipped"},
+		{"active → fulfilled", stActive, []orderstatus.LineStatus{lnCleaning, lnRent}, "status", stFulfilled, stFulfilled, "completed"},
 		{"confirmed → canceled by the customer", stConfirmed, reserved, "cancel", "", stCanceled, "canceled"},
 		{"awaiting_payment → canceled by the customer", stAwaiting, reserved, "cancel", "", stCanceled, "canceled"},
-		{"paid → canceled by the customer", stPaid, []string{lnTransit, lnReserved}, "cancel", "", stCanceled, "canceled"},
+		{"paid → canceled by the customer", stPaid, []orderstatus.LineStatus{lnTransit, lnReserved}, "cancel", "", stCanceled, "canceled"},
 		{"confirmed → canceled by the back office", stConfirmed, reserved, "status", stCanceled, stCanceled, "canceled"},
 		{"awaiting_payment → canceled by the back office", stAwaiting, reserved, "status", stCanceled, stCanceled, "canceled"},
 		{"paid → canceled by the back office", stPaid, reserved, "status", stCanceled, stCanceled, "canceled"},
 
-		{"pending → paid", stPending, []string{lnPending, lnPending}, "pay", "", "", ""},
-		{"pending → canceled", stPending, []string{lnPending, lnPending}, "cancel", "", "", ""},
-		{"pending → confirmed by the back office", stPending, []string{lnPending, lnPending}, "status", stConfirmed, "", ""},
-		{"rejected → canceled", stRejected, []string{lnRejected, lnRejected}, "cancel", "", "", ""},
-		{"rejected → paid", stRejected, []string{lnReleased, lnRejected}, "pay", "", "", ""},
-		{"fulfilled → active", stFulfilled, []string{lnCleaning, lnCleaning}, "status", stActive, "", ""},
+		{"pending → paid", stPending, []orderstatus.LineStatus{lnPending, lnPending}, "pay", "", "", ""},
+		{"pending → canceled", stPending, []orderstatus.LineStatus{lnPending, lnPending}, "cancel", "", "", ""},
+		{"pending → confirmed by the back office", stPending, []orderstatus.LineStatus{lnPending, lnPending}, "status", stConfirmed, "", ""},
+		{"rejected → canceled", stRejected, []orderstatus.LineStatus{lnRejected, lnRejected}, "cancel", "", "", ""},
+		{"rejected → paid", stRejected, []orderstatus.LineStatus{lnReleased, lnRejected}, "pay", "", "", ""},
+		{"fulfilled → active", stFulfilled, []orderstatus.LineStatus{lnCleaning, lnCleaning}, "status", stActive, "", ""},
 		{"canceled → paid", stCanceled, reserved, "pay", "", "", ""},
 		{"canceled twice releases once", stCanceled, reserved, "cancel", "", "", ""},
-		{"active → canceled by the customer", stActive, []string{lnRent, lnReserved}, "cancel", "", "", ""},
-		{"active → canceled by the back office", stActive, []string{lnRent, lnReserved}, "status", stCanceled, "", ""},
+		{"active → canceled by the customer", stActive, []orderstatus.LineStatus{lnRent, lnReserved}, "cancel", "", "", ""},
+		{"active → canceled by the back office", stActive, []orderstatus.LineStatus{lnRent, lnReserved}, "status", stCanceled, "", ""},
 		{"paid → awaiting_payment", stPaid, reserved, "status", stAwaiting, "", ""},
 		{"paid → paid", stPaid, reserved, "pay", "", "", ""},
 		{"awaiting_payment → active, skipping paid", stAwaiting, reserved, "status", stActive, "", ""},
@@ -439,7 +439,7 @@ func TestOrderTransitions(t *testing.T) {
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status = %d, want 200; body %s", rec.Code, rec.Body)
 			}
-			var got orderView
+			var got message.Order
 			decodeBody(t, rec, &got)
 			wantReason := o.Reason
 			if tt.want == stCanceled {
@@ -460,10 +460,10 @@ func TestOrderTransitions(t *testing.T) {
 					got.CreatedAt, got.ProcessedAt, got.UpdatedAt, o.CreatedAt, *o.ProcessedAt, o.UpdatedAt)
 			}
 
-			if after.Row.Status != tt.want || after.Row.DisplayStatus != tt.display || !reflect.DeepEqual(after.Row.Reason, wantReason) ||
-				!after.Row.UpdatedAt.Equal(got.UpdatedAt) {
+			if after.Status != tt.want || after.DisplayStatus.Code != tt.display || !reflect.DeepEqual(after.Reason, wantReason) ||
+				!after.UpdatedAt.Equal(got.UpdatedAt) {
 				t.Errorf("stored %+v, want status %s, display_status %s, reason %v, updated_at %v",
-					after.Row, tt.want, tt.display, derefString(wantReason), got.UpdatedAt)
+					after, tt.want, tt.display, derefString(wantReason), got.UpdatedAt)
 			}
 			if !reflect.DeepEqual(after.Lines, before.Lines) {
 				t.Errorf("stored lines %+v, want unchanged %+v", after.Lines, before.Lines)
@@ -476,7 +476,7 @@ func TestOrderTransitions(t *testing.T) {
 
 			// This gateway answers for the order's new state at once.
 			rec = ts.serve(t, http.MethodGet, "/api/v1/orders/"+o.ID, "", nil)
-			var fetched orderView
+			var fetched message.Order
 			decodeBody(t, rec, &fetched)
 			if rec.Code != http.StatusOK || fetched.Status != tt.want || fetched.DisplayStatus != got.DisplayStatus {
 				t.Errorf("GET = %d %s %+v, want 200 %s %+v", rec.Code, fetched.Status, fetched.DisplayStatus, tt.want, got.DisplayStatus)
@@ -509,15 +509,15 @@ func TestCancelReleasesStock(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		from  string
-		lines []string
+		from  orderstatus.Status
+		lines []orderstatus.LineStatus
 		route string
 		body  string
 	}{
 		{"by the customer, paid, some lines shipped", stPaid,
-			[]string{lnTransit, lnReserved, lnReserved, lnTransit, lnReserved, lnReserved}, "cancel", ""},
+			[]orderstatus.LineStatus{lnTransit, lnReserved, lnReserved, lnTransit, lnReserved, lnReserved}, "cancel", ""},
 		{"by the back office, awaiting payment", stAwaiting,
-			[]string{lnReserved, lnReserved, lnReserved, lnReserved, lnReserved, lnReserved}, "status", `{"status":"canceled"}`},
+			[]orderstatus.LineStatus{lnReserved, lnReserved, lnReserved, lnReserved, lnReserved, lnReserved}, "status", `{"status":"canceled"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -530,7 +530,7 @@ func TestCancelReleasesStock(t *testing.T) {
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status = %d, want 200; body %s", rec.Code, rec.Body)
 			}
-			var got orderView
+			var got message.Order
 			decodeBody(t, rec, &got)
 			if got.Status != stCanceled || got.Reason == nil || *got.Reason != message.ReasonCanceled ||
 				got.DisplayStatus != (orderstatus.Display{Code: "canceled", Label: "Canceled"}) {
@@ -539,8 +539,8 @@ func TestCancelReleasesStock(t *testing.T) {
 			}
 			want := wantReleases(o)
 			checkReleases(t, outboxCommands(t, db, o.ID), o.ID, want)
-			if stored := loadStored(t, db, o.ID); stored.Row.Status != stCanceled || stored.Row.DisplayStatus != "canceled" {
-				t.Errorf("stored status %s, display_status %s; want canceled, canceled", stored.Row.Status, stored.Row.DisplayStatus)
+			if stored := loadStored(t, db, o.ID); stored.Status != stCanceled || stored.DisplayStatus.Code != "canceled" {
+				t.Errorf("stored status %s, display_status %s; want canceled, canceled", stored.Status, stored.DisplayStatus.Code)
 			}
 			checkStock(t, ts, 10, items...)
 
@@ -556,15 +556,15 @@ func TestLineTransitions(t *testing.T) {
 	db := testDB(t)
 	seed := newTestServer(t, db)
 	a, b, other := seed.createItem(t, "a", 10, 0).ID, seed.createItem(t, "b", 10, 0).ID, seed.createItem(t, "other", 10, 0).ID
-	reserved := []string{lnReserved, lnReserved}
+	reserved := []orderstatus.LineStatus{lnReserved, lnReserved}
 	english := map[string]string{"Accept-Language": "en-US,en;q=0.9"}
 
 	tests := []struct {
 		name    string
-		order   string
-		lines   []string
+		order   orderstatus.Status
+		lines   []orderstatus.LineStatus
 		line    int // the line to move; -1: an item the order has no line for
-		to      string
+		to      orderstatus.LineStatus
 		query   string
 		header  map[string]string
 		status  int
@@ -577,21 +577,21 @@ func TestLineTransitions(t *testing.T) {
 		{"reserved → transit, Accept-Language: en", stPaid, reserved, 0, lnTransit, "", english, 200, "", "shipped", "en"},
 		{"?lang=id wins over Accept-Language", stPaid, reserved, 0, lnTransit, "?lang=id", english, 200, "", "shipped", "id"},
 		{"reserved → transit under active", stActive, reserved, 1, lnTransit, "", nil, 200, "", "shipped", "id"},
-		{"transit → rent_in_progress", stActive, []string{lnTransit, lnReserved}, 0, lnRent, "", nil, 200, "", "active", "id"},
-		{"transit → rent, another line still in transit", stActive, []string{lnTransit, lnTransit}, 1, lnRent, "", nil, 200, "", "shipped", "id"},
-		{"rent → preparing_and_cleaning, one line still rented", stActive, []string{lnRent, lnRent}, 0, lnCleaning, "", nil, 200, "", "active", "id"},
-		{"rent → preparing_and_cleaning, the last line", stActive, []string{lnCleaning, lnRent}, 1, lnCleaning, "?lang=en", nil, 200, "", "completed", "en"},
+		{"transit → rent_in_progress", stActive, []orderstatus.LineStatus{lnTransit, lnReserved}, 0, lnRent, "", nil, 200, "", "active", "id"},
+		{"transit → rent, another line still in transit", stActive, []orderstatus.LineStatus{lnTransit, lnTransit}, 1, lnRent, "", nil, 200, "", "shipped", "id"},
+		{"rent → preparing_and_cleaning, one line still rented", stActive, []orderstatus.LineStatus{lnRent, lnRent}, 0, lnCleaning, "", nil, 200, "", "active", "id"},
+		{"rent → preparing_and_cleaning, the last line", stActive, []orderstatus.LineStatus{lnCleaning, lnRent}, 1, lnCleaning, "?lang=en", nil, 200, "", "completed", "en"},
 
 		{"under awaiting_payment", stAwaiting, reserved, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"under confirmed", stConfirmed, reserved, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"under canceled", stCanceled, reserved, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
-		{"under fulfilled", stFulfilled, []string{lnRent, lnCleaning}, 0, lnCleaning, "", nil, 409, "invalid_transition", "", ""},
+		{"under fulfilled", stFulfilled, []orderstatus.LineStatus{lnRent, lnCleaning}, 0, lnCleaning, "", nil, 409, "invalid_transition", "", ""},
 		{"skipping transit", stPaid, reserved, 0, lnRent, "", nil, 409, "invalid_transition", "", ""},
-		{"skipping rent", stActive, []string{lnTransit, lnReserved}, 0, lnCleaning, "", nil, 409, "invalid_transition", "", ""},
-		{"backwards", stActive, []string{lnRent, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
-		{"cleaning → reserved", stActive, []string{lnCleaning, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
-		{"released → transit", stActive, []string{lnReleased, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
-		{"released → reserved", stActive, []string{lnReleased, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
+		{"skipping rent", stActive, []orderstatus.LineStatus{lnTransit, lnReserved}, 0, lnCleaning, "", nil, 409, "invalid_transition", "", ""},
+		{"backwards", stActive, []orderstatus.LineStatus{lnRent, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
+		{"cleaning → reserved", stActive, []orderstatus.LineStatus{lnCleaning, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
+		{"released → transit", stActive, []orderstatus.LineStatus{lnReleased, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
+		{"released → reserved", stActive, []orderstatus.LineStatus{lnReleased, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
 		{"reserved → rejected", stPaid, reserved, 0, lnRejected, "", nil, 409, "invalid_transition", "", ""},
 		{"reserved → released", stPaid, reserved, 0, lnReleased, "", nil, 409, "invalid_transition", "", ""},
 		{"unknown status", stPaid, reserved, 0, "lost", "", nil, 409, "invalid_transition", "", ""},
@@ -622,7 +622,7 @@ func TestLineTransitions(t *testing.T) {
 			if rec.Code != tt.status {
 				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
 			}
-			var got orderView
+			var got message.Order
 			decodeBody(t, rec, &got)
 			wantLines := append([]message.OrderLine(nil), o.Lines...)
 			wantLines[tt.line].Status = tt.to
@@ -637,8 +637,8 @@ func TestLineTransitions(t *testing.T) {
 				t.Errorf("updated_at %v, want later than %v", got.UpdatedAt, o.UpdatedAt)
 			}
 
-			if after.Row.Status != tt.order || after.Row.DisplayStatus != tt.display || !after.Row.UpdatedAt.Equal(got.UpdatedAt) {
-				t.Errorf("stored %+v, want status %s, display_status %s, updated_at %v", after.Row, tt.order, tt.display, got.UpdatedAt)
+			if after.Status != tt.order || after.DisplayStatus.Code != tt.display || !after.UpdatedAt.Equal(got.UpdatedAt) {
+				t.Errorf("stored %+v, want status %s, display_status %s, updated_at %v", after, tt.order, tt.display, got.UpdatedAt)
 			}
 			for i, l := range after.Lines {
 				if l.Status != wantLines[i].Status {
@@ -647,7 +647,7 @@ func TestLineTransitions(t *testing.T) {
 			}
 
 			rec = ts.serve(t, http.MethodGet, "/api/v1/orders/"+o.ID+tt.query, "", tt.header)
-			var fetched orderView
+			var fetched message.Order
 			decodeBody(t, rec, &fetched)
 			if rec.Code != http.StatusOK || !reflect.DeepEqual(fetched.Lines, wantLines) || fetched.DisplayStatus != wantDisplay {
 				t.Errorf("GET = %d %+v %+v, want 200 %+v %+v", rec.Code, fetched.Lines, fetched.DisplayStatus, wantLines, wantDisplay)
@@ -664,28 +664,29 @@ func TestListOrders(t *testing.T) {
 	a, b := ts.createItem(t, "a", 10, 0).ID, ts.createItem(t, "b", 10, 0).ID
 	t0 := time.Now().UTC().Truncate(time.Second).Add(-24 * time.Hour)
 	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
-	r2 := []string{lnReserved, lnReserved}
+	r2 := []orderstatus.LineStatus{lnReserved, lnReserved}
 
 	// Alice's orders a[i] are created i minutes after t0, Bob's in between.
 	// They are stored out of creation order, so that the order is the query's.
 	type spec struct {
-		customer, status string
-		created          time.Time
-		lines            []string
-		display          string
+		customer string
+		status   orderstatus.Status
+		created  time.Time
+		lines    []orderstatus.LineStatus
+		display  string
 	}
 	specs := map[string]spec{
 		"a0": {"alice", stConfirmed, at(0), r2, "awaiting_payment"},
-		"a1": {"alice", stCanceled, at(1), []string{lnReleased, lnReleased}, "canceled"},
+		"a1": {"alice", stCanceled, at(1), []orderstatus.LineStatus{lnReleased, lnReleased}, "canceled"},
 		// Rejected, the newest: never listed.
-		"a8": {"alice", stRejected, at(8), []string{lnReleased, lnRejected}, "canceled"},
-		"a2": {"alice", stPaid, at(2), []string{lnTransit, lnReserved}, "shipped"},
-		"a3": {"alice", stPending, at(3), []string{lnPending, lnPending}, "processing"},
+		"a8": {"alice", stRejected, at(8), []orderstatus.LineStatus{lnReleased, lnRejected}, "canceled"},
+		"a2": {"alice", stPaid, at(2), []orderstatus.LineStatus{lnTransit, lnReserved}, "shipped"},
+		"a3": {"alice", stPending, at(3), []orderstatus.LineStatus{lnPending, lnPending}, "processing"},
 		"a4": {"alice", stCanceled, at(4), r2, "canceled"},
-		"a5": {"alice", stActive, at(5), []string{lnRent, lnReserved}, "active"},
-		"a6": {"alice", stFulfilled, at(6), []string{lnCleaning, lnCleaning}, "completed"},
+		"a5": {"alice", stActive, at(5), []orderstatus.LineStatus{lnRent, lnReserved}, "active"},
+		"a6": {"alice", stFulfilled, at(6), []orderstatus.LineStatus{lnCleaning, lnCleaning}, "completed"},
 		"a7": {"alice", stPaid, at(7), r2, "processing"},
-		"b0": {"bob", stPaid, at(1).Add(30 * time.Second), []string{lnTransit, lnTransit}, "shipped"},
+		"b0": {"bob", stPaid, at(1).Add(30 * time.Second), []orderstatus.LineStatus{lnTransit, lnTransit}, "shipped"},
 		"b1": {"bob", stCanceled, at(3).Add(30 * time.Second), r2, "canceled"},
 		"b2": {"bob", stAwaiting, at(5).Add(30 * time.Second), r2, "awaiting_payment"},
 	}
@@ -740,9 +741,9 @@ func TestListOrders(t *testing.T) {
 					t.Fatalf("page %d: status = %d; body %s", page, rec.Code, rec.Body)
 				}
 				var list struct {
-					Orders       []orderView `json:"orders"`
-					NextBefore   *time.Time  `json:"next_before"`
-					NextBeforeID *string     `json:"next_before_id"`
+					Orders       []message.Order `json:"orders"`
+					NextBefore   *time.Time      `json:"next_before"`
+					NextBeforeID *string         `json:"next_before_id"`
 				}
 				decodeBody(t, rec, &list)
 				top := topLevelKeys(t, rec.Body.Bytes())
@@ -761,7 +762,7 @@ func TestListOrders(t *testing.T) {
 						t.Errorf("%s: display_status %+v, want %+v", name, o.DisplayStatus, want)
 					}
 					if o.CustomerID != s.customer || o.Status != s.status || !o.CreatedAt.Equal(s.created) || len(o.Lines) != len(s.lines) {
-						t.Errorf("%s: %+v, want customer %s, status %s, created %v, %d lines", name, o.Order, s.customer, s.status, s.created, len(s.lines))
+						t.Errorf("%s: %+v, want customer %s, status %s, created %v, %d lines", name, o, s.customer, s.status, s.created, len(s.lines))
 					}
 				}
 				if want := tt.wantPages[page]; !reflect.DeepEqual(got, want) {
@@ -808,9 +809,9 @@ func TestListOrdersPagesThroughTies(t *testing.T) {
 			t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
 		}
 		var list struct {
-			Orders       []orderView `json:"orders"`
-			NextBefore   *time.Time  `json:"next_before"`
-			NextBeforeID *string     `json:"next_before_id"`
+			Orders       []message.Order `json:"orders"`
+			NextBefore   *time.Time      `json:"next_before"`
+			NextBeforeID *string         `json:"next_before_id"`
 		}
 		decodeBody(t, rec, &list)
 		for _, o := range list.Orders {

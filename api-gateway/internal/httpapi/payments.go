@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 const (
@@ -146,12 +148,12 @@ func validEventID(id string) bool {
 type paymentAnswer struct {
 	EventID string        `json:"event_id"`
 	Outcome order.Outcome `json:"outcome"`
-	Order   orderView     `json:"order"`
+	Order   message.Order `json:"order"`
 }
 
 // paymentWebhook applies a payment event from the provider. The signature is
 // checked on the raw body before anything is read from it; the event is then
-// applied once, however often it is delivered (see order.Pay).
+// applied once, however often it is delivered (see orderstore.Pay).
 func (s *Server) paymentWebhook(c *gin.Context) {
 	ctx := c.Request.Context()
 	body, err := readBody(c)
@@ -217,7 +219,7 @@ func orderPending() *apiError {
 
 // amountMismatch is the answer to an event that does not name the order's
 // total: stored as such, it changed nothing.
-func amountMismatch(rc order.Receipt) *apiError {
+func amountMismatch(rc orderstore.Receipt) *apiError {
 	o := rc.Order
 	if o.Total == nil || o.Currency == nil {
 		return newError(http.StatusUnprocessableEntity, "amount_mismatch", "amount, currency: the order has no total to pay")
@@ -226,7 +228,7 @@ func amountMismatch(rc order.Receipt) *apiError {
 		paidAmount(rc.Payment), *o.Total, *o.Currency)
 }
 
-func paidAmount(p order.PaymentRow) string {
+func paidAmount(p order.PaymentRecord) string {
 	if p.Amount == nil || p.Currency == nil {
 		return "no amount"
 	}
@@ -246,8 +248,8 @@ type paymentView struct {
 }
 
 type refundView struct {
-	Payment paymentView `json:"payment"`
-	Order   *orderView  `json:"order"` // null if the order is no longer stored
+	Payment paymentView    `json:"payment"`
+	Order   *message.Order `json:"order"` // null if the order is no longer stored
 }
 
 type refundList struct {
@@ -264,14 +266,14 @@ func (s *Server) listRefunds(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var after *order.RefundCursor
+	var after *orderstore.RefundCursor
 	if v := c.Query("after"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			s.fail(c, invalid("after must be an RFC 3339 time, as next_after gives it"))
 			return
 		}
-		after = &order.RefundCursor{After: t, EventID: c.Query("after_event_id")}
+		after = &orderstore.RefundCursor{After: t, EventID: c.Query("after_event_id")}
 		if after.EventID != "" && !validEventID(after.EventID) {
 			s.fail(c, invalid("after_event_id must be an event id, as next_after_event_id gives it"))
 			return

@@ -22,6 +22,7 @@ import (
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // signature is an Orderq-Signature of body at t under secret.
@@ -54,38 +55,46 @@ func newPaymentServer(t *testing.T, db *gorm.DB, reg *prometheus.Registry) *test
 
 // insertPriced stores an order of 2 units of item at 1500 IDR (3000 IDR in
 // all) as the worker leaves it once decided status, processed at processed.
-func insertPriced(t *testing.T, db *gorm.DB, item int64, status string, processed time.Time) string {
+func insertPriced(t *testing.T, db *gorm.DB, item int64, status orderstatus.Status, processed time.Time) string {
 	t.Helper()
 	price, total, currency := int64(1500), int64(3000), "IDR"
-	lines := []order.LineRow{{LineNo: 0, ItemID: item, Quantity: 2, UnitPrice: &price, CustomerID: "c-pay", Status: orderstatus.Reserved}}
-	r := order.Row{ID: uuid.NewString(), CustomerID: "c-pay", Status: status, Parts: 1, PartsDone: 1, Total: &total, Currency: &currency,
-		CreatedAt: processed.Add(-time.Second), ProcessedAt: &processed, UpdatedAt: processed}
+	o := &order.Order{ID: uuid.NewString(), CustomerID: "c-pay", Status: status, Parts: 1, PartsDone: 1, Total: &total, Currency: &currency,
+		CreatedAt: processed.Add(-time.Second), ProcessedAt: &processed, UpdatedAt: processed,
+		Lines: []order.Line{{No: 0, ItemID: item, Quantity: 2, UnitPrice: &price, Status: orderstatus.Reserved}}}
 	if status == orderstatus.Pending {
-		r.Total, r.Currency, r.ProcessedAt, r.PartsDone = nil, nil, nil, 0
-		lines[0].Status, lines[0].UnitPrice = orderstatus.LinePending, nil
+		o.Total, o.Currency, o.ProcessedAt, o.PartsDone = nil, nil, nil, 0
+		o.Lines[0].Status, o.Lines[0].UnitPrice = orderstatus.LinePending, nil
 	}
-	lines[0].OrderID = r.ID
-	r.DisplayStatus = order.Display(r.Status, lines)
-	err := db.WithContext(t.Context()).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&r).Error; err != nil {
-			return err
-		}
-		return tx.Create(&lines).Error
-	})
-	if err != nil {
+	if err := orderstore.Insert(db.WithContext(t.Context()), []*order.Order{o}, false); err != nil {
 		t.Fatalf("insert order: %v", err)
 	}
-	return r.ID
+	return o.ID
 }
 
-// payments returns the payment rows stored for order id.
-func payments(t *testing.T, db *gorm.DB, id string) []order.PaymentRow {
+// payments returns the payments stored for order id.
+func payments(t *testing.T, db *gorm.DB, id string) []order.PaymentRecord {
 	t.Helper()
-	var rows []order.PaymentRow
-	if err := db.WithContext(t.Context()).Where("order_id = ?", database.ID(id)).Order("received_at").Find(&rows).Error; err != nil {
+	var rows []struct {
+		EventID    string
+		OrderID    database.ID
+		Source     order.Source
+		Status     order.PaymentStatus
+		Amount     *int64
+		Currency   *string
+		Outcome    order.Outcome
+		ReceivedAt time.Time
+	}
+	err := db.WithContext(t.Context()).Raw(`SELECT event_id, order_id, source, status, amount, currency, outcome, received_at
+		FROM payments WHERE order_id = ? ORDER BY received_at`, database.ID(id)).Scan(&rows).Error
+	if err != nil {
 		t.Fatalf("load payments: %v", err)
 	}
-	return rows
+	records := make([]order.PaymentRecord, len(rows))
+	for i, r := range rows {
+		records[i] = order.PaymentRecord{EventID: r.EventID, OrderID: string(r.OrderID), Source: r.Source, Status: r.Status,
+			Amount: r.Amount, Currency: r.Currency, Outcome: r.Outcome, ReceivedAt: r.ReceivedAt}
+	}
+	return records
 }
 
 // counterValue returns the value of the counter name gathered from reg.
@@ -107,7 +116,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 type paymentAnswerBody struct {
 	EventID string        `json:"event_id"`
 	Outcome order.Outcome `json:"outcome"`
-	Order   orderView     `json:"order"`
+	Order   message.Order `json:"order"`
 }
 
 func TestPaymentWebhook(t *testing.T) {
@@ -148,8 +157,8 @@ func TestPaymentWebhook(t *testing.T) {
 		if again.Outcome != order.OutcomePaid || again.Order.Status != orderstatus.Paid || again.Order.RefundRequired {
 			t.Errorf("second delivery: %+v, want the stored outcome paid and no refund", again)
 		}
-		if got := loadStored(t, db, id); got.Row.Status != orderstatus.Paid || got.Row.RefundRequired || !got.Row.UpdatedAt.Equal(paid.Row.UpdatedAt) {
-			t.Errorf("order after the second delivery: %+v, want unchanged %+v", got.Row, paid.Row)
+		if got := loadStored(t, db, id); got.Status != orderstatus.Paid || got.RefundRequired || !got.UpdatedAt.Equal(paid.UpdatedAt) {
+			t.Errorf("order after the second delivery: %+v, want unchanged %+v", got, paid)
 		}
 		if rows := payments(t, db, id); len(rows) != 1 || rows[0].Outcome != order.OutcomePaid || rows[0].Source != order.SourceWebhook {
 			t.Errorf("payments %+v, want one webhook payment, paid", rows)
@@ -174,8 +183,8 @@ func TestPaymentWebhook(t *testing.T) {
 						t.Errorf("message %s does not name the field", rec.Body)
 					}
 				}
-				if got := loadStored(t, db, id); got.Row.Status != orderstatus.AwaitingPayment || got.Row.RefundRequired || !got.Row.UpdatedAt.Equal(before.Row.UpdatedAt) {
-					t.Errorf("order %+v, want unchanged %+v", got.Row, before.Row)
+				if got := loadStored(t, db, id); got.Status != orderstatus.AwaitingPayment || got.RefundRequired || !got.UpdatedAt.Equal(before.UpdatedAt) {
+					t.Errorf("order %+v, want unchanged %+v", got, before)
 				}
 				if rows := payments(t, db, id); len(rows) != 1 || rows[0].Outcome != order.OutcomeAmountMismatch {
 					t.Errorf("payments %+v, want one, amount_mismatch", rows)
@@ -191,7 +200,7 @@ func TestPaymentWebhook(t *testing.T) {
 	t.Run("success after the payment deadline canceled it", func(t *testing.T) {
 		// Not parallel: it expires every order confirmed an hour ago.
 		id := insertPriced(t, db, item.ID, orderstatus.Confirmed, hourAgo.Add(-time.Hour))
-		expired, err := order.ExpireUnpaid(t.Context(), db, hourAgo.Add(-time.Minute), 100, 4)
+		expired, err := orderstore.ExpireUnpaid(t.Context(), db, hourAgo.Add(-time.Minute), 100, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,8 +208,8 @@ func TestPaymentWebhook(t *testing.T) {
 			t.Fatalf("order %s not expired", id)
 		}
 		before := loadStored(t, db, id)
-		if before.Row.Status != orderstatus.Canceled || before.Row.Reason == nil || *before.Row.Reason != message.ReasonPaymentTimeout {
-			t.Fatalf("expired order %+v, want canceled payment_timeout", before.Row)
+		if before.Status != orderstatus.Canceled || before.Reason == nil || *before.Reason != message.ReasonPaymentTimeout {
+			t.Fatalf("expired order %+v, want canceled payment_timeout", before)
 		}
 		releases := outboxCommands(t, db, id)
 		stock := itemStock(t, ts, item.ID)
@@ -212,8 +221,8 @@ func TestPaymentWebhook(t *testing.T) {
 			t.Errorf("answer %+v, want refund_required, the order still canceled by payment_timeout", got)
 		}
 		after := loadStored(t, db, id)
-		if after.Row.Status != orderstatus.Canceled || !after.Row.RefundRequired || after.Lines[0].Status != before.Lines[0].Status {
-			t.Errorf("order %+v lines %+v; want canceled, refund_required, lines as they were", after.Row, after.Lines)
+		if after.Status != orderstatus.Canceled || !after.RefundRequired || after.Lines[0].Status != before.Lines[0].Status {
+			t.Errorf("order %+v lines %+v; want canceled, refund_required, lines as they were", after, after.Lines)
 		}
 		// The stock it gave back stays given back: nothing is queued, nothing
 		// published, the item is as it was.
@@ -258,7 +267,7 @@ func TestPaymentWebhook(t *testing.T) {
 		t.Parallel()
 		pending := insertPriced(t, db, item.ID, orderstatus.Pending, time.Now().UTC())
 		accepted := uuid.NewString() // accepted by this gateway, not yet decided
-		ts.cache.Accepted(message.Order{ID: accepted, CustomerID: "c-pay", Status: message.StatusPending})
+		ts.cache.Accepted(message.Order{ID: accepted, CustomerID: "c-pay", Status: orderstatus.Pending})
 		for _, tt := range []struct {
 			name   string
 			id     string
@@ -277,8 +286,8 @@ func TestPaymentWebhook(t *testing.T) {
 				}
 			})
 		}
-		if got := loadStored(t, db, pending); got.Row.Status != orderstatus.Pending {
-			t.Errorf("pending order became %s", got.Row.Status)
+		if got := loadStored(t, db, pending); got.Status != orderstatus.Pending {
+			t.Errorf("pending order became %s", got.Status)
 		}
 	})
 }
@@ -416,8 +425,8 @@ func TestPaymentWebhookRefuses(t *testing.T) {
 	if rows := payments(t, db, id); len(rows) != 0 {
 		t.Errorf("stored %d payments, want none", len(rows))
 	}
-	if got := loadStored(t, db, id); got.Row.Status != before.Row.Status || !got.Row.UpdatedAt.Equal(before.Row.UpdatedAt) {
-		t.Errorf("order changed: %+v, want %+v", got.Row, before.Row)
+	if got := loadStored(t, db, id); got.Status != before.Status || !got.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("order changed: %+v, want %+v", got, before)
 	}
 }
 
@@ -440,8 +449,8 @@ func TestPaymentWebhookSecretRotation(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d, want 200; body %s", rec.Code, rec.Body)
 	}
-	if got := loadStored(t, db, id); got.Row.Status != orderstatus.Paid {
-		t.Errorf("order %s, want paid", got.Row.Status)
+	if got := loadStored(t, db, id); got.Status != orderstatus.Paid {
+		t.Errorf("order %s, want paid", got.Status)
 	}
 }
 

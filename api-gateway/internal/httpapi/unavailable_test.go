@@ -16,6 +16,7 @@ import (
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -66,7 +67,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 	ts.store.ItemGone(gone.ID)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	stored := message.Order{ID: uuid.NewString(), CustomerID: "c-db", ItemID: items[0].ID, Quantity: 1,
-		Status: message.StatusConfirmed, CreatedAt: now, ProcessedAt: &now}
+		Status: orderstatus.Confirmed, CreatedAt: now, ProcessedAt: &now}
 	insertOrder(t, db, stored)
 	doc := loadDoc(t)
 

@@ -339,7 +339,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	for _, o := range []message.Order{confirmed, fulfilled} {
-		if got := loadStored(t, db, o.ID); got.Row.Status != o.Status || !got.Row.UpdatedAt.Equal(o.UpdatedAt) || got.Lines[0].Status != o.Lines[0].Status {
+		if got := loadStored(t, db, o.ID); got.Status != o.Status || !got.UpdatedAt.Equal(o.UpdatedAt) || got.Lines[0].Status != o.Lines[0].Status {
 			t.Errorf("seeded order changed: %+v, want %+v", got, o)
 		}
 	}

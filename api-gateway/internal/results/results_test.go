@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
-func result(id string, status string) message.Result {
+func result(id string, status orderstatus.Status) message.Result {
 	return message.Result{Kind: message.KindOrder, ID: id, Order: &message.Order{ID: id, Status: status}}
 }
 
@@ -16,11 +17,11 @@ func TestWaitWokenByDelivery(t *testing.T) {
 	c := NewCache()
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		c.Deliver([]message.Result{result("a", message.StatusConfirmed)})
+		c.Deliver([]message.Result{result("a", orderstatus.Confirmed)})
 	}()
 	start := time.Now()
 	r, ok := c.Wait(context.Background(), "a", 5*time.Second, time.Hour, nil)
-	if !ok || r.Order.Status != message.StatusConfirmed {
+	if !ok || r.Order.Status != orderstatus.Confirmed {
 		t.Fatalf("Wait = %+v, %v", r, ok)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -50,9 +51,9 @@ func TestWaitTimesOutAndPolls(t *testing.T) {
 	}
 
 	r, ok := c.Wait(context.Background(), "b", time.Second, 10*time.Millisecond, func() (message.Result, bool) {
-		return result("b", message.StatusRejected), true
+		return result("b", orderstatus.Rejected), true
 	})
-	if !ok || r.Order.Status != message.StatusRejected {
+	if !ok || r.Order.Status != orderstatus.Rejected {
 		t.Errorf("a poll's result was not returned: %+v, %v", r, ok)
 	}
 
@@ -65,23 +66,23 @@ func TestWaitTimesOutAndPolls(t *testing.T) {
 
 func TestAcceptedAfterItsResultStaysFinal(t *testing.T) {
 	c := NewCache()
-	c.Deliver([]message.Result{result("c", message.StatusConfirmed)})
-	c.Accepted(message.Order{ID: "c", Status: message.StatusPending})
-	if o, ok := c.Order("c"); !ok || o.Status != message.StatusConfirmed {
+	c.Deliver([]message.Result{result("c", orderstatus.Confirmed)})
+	c.Accepted(message.Order{ID: "c", Status: orderstatus.Pending})
+	if o, ok := c.Order("c"); !ok || o.Status != orderstatus.Confirmed {
 		t.Errorf("Order = %+v, %v; want the final order", o, ok)
 	}
-	c.Accepted(message.Order{ID: "d", Status: message.StatusPending})
-	if o, ok := c.Order("d"); !ok || o.Status != message.StatusPending {
+	c.Accepted(message.Order{ID: "d", Status: orderstatus.Pending})
+	if o, ok := c.Order("d"); !ok || o.Status != orderstatus.Pending {
 		t.Errorf("Order = %+v, %v; want the pending order", o, ok)
 	}
-	c.Deliver([]message.Result{result("d", message.StatusRejected)})
-	if o, _ := c.Order("d"); o.Status != message.StatusRejected {
+	c.Deliver([]message.Result{result("d", orderstatus.Rejected)})
+	if o, _ := c.Order("d"); o.Status != orderstatus.Rejected {
 		t.Errorf("after its result, Order = %+v", o)
 	}
 }
 
 // state is a result carrying an order's state at updated, with its one line.
-func state(id, status, line string, updated time.Time) message.Result {
+func state(id string, status orderstatus.Status, line orderstatus.LineStatus, updated time.Time) message.Result {
 	return message.Result{Kind: message.KindOrder, ID: id, Order: &message.Order{ID: id, Status: status, UpdatedAt: updated,
 		Lines: []message.OrderLine{{ItemID: 1, Quantity: 1, Status: line}}}}
 }
@@ -138,9 +139,9 @@ func TestDeliverKeepsTheNewestState(t *testing.T) {
 func TestPendingStateWakesNoWaiter(t *testing.T) {
 	c := NewCache()
 	t0 := time.Now()
-	c.Accepted(message.Order{ID: "cart", Status: message.StatusPending, UpdatedAt: t0})
-	part := state("cart", message.StatusPending, "reserved", t0.Add(time.Millisecond))
-	decided := state("cart", message.StatusConfirmed, "reserved", t0.Add(2*time.Millisecond))
+	c.Accepted(message.Order{ID: "cart", Status: orderstatus.Pending, UpdatedAt: t0})
+	part := state("cart", orderstatus.Pending, "reserved", t0.Add(time.Millisecond))
+	decided := state("cart", orderstatus.Confirmed, "reserved", t0.Add(2*time.Millisecond))
 
 	done := make(chan message.Result, 1)
 	go func() {
@@ -160,7 +161,7 @@ func TestPendingStateWakesNoWaiter(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	c.Deliver([]message.Result{part})
-	if o, ok := c.Order("cart"); !ok || o.Status != message.StatusPending || o.Lines[0].Status != "reserved" {
+	if o, ok := c.Order("cart"); !ok || o.Status != orderstatus.Pending || o.Lines[0].Status != "reserved" {
 		t.Errorf("after a part: Order = %+v, %v; want the announced pending state", o, ok)
 	}
 	if _, ok := c.Result("cart"); ok {
@@ -174,7 +175,7 @@ func TestPendingStateWakesNoWaiter(t *testing.T) {
 	c.Deliver([]message.Result{decided})
 	select {
 	case r := <-done:
-		if r.Order == nil || r.Order.Status != message.StatusConfirmed {
+		if r.Order == nil || r.Order.Status != orderstatus.Confirmed {
 			t.Errorf("waiter got %+v, want the confirmed order", r)
 		}
 	case <-time.After(5 * time.Second):
@@ -187,11 +188,11 @@ func TestPendingStateWakesNoWaiter(t *testing.T) {
 // the outcomes of item commands.
 func TestForgetOrders(t *testing.T) {
 	c := NewCache()
-	c.Accepted(message.Order{ID: "mine", Status: message.StatusPending})
-	c.Deliver([]message.Result{result("theirs", message.StatusConfirmed),
+	c.Accepted(message.Order{ID: "mine", Status: orderstatus.Pending})
+	c.Deliver([]message.Result{result("theirs", orderstatus.Confirmed),
 		{Kind: message.KindStock, ID: "restock", ItemID: 1, Item: &message.Item{ID: 1, Stock: 5}}})
 	c.ForgetOrders()
-	if o, ok := c.Order("mine"); !ok || o.Status != message.StatusPending {
+	if o, ok := c.Order("mine"); !ok || o.Status != orderstatus.Pending {
 		t.Errorf("accepted order: %+v, %v; want it kept", o, ok)
 	}
 	if o, ok := c.Order("theirs"); ok {

@@ -8,7 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/message"
-	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // lookups reads orders by id, coalescing the reads asked for while one is in
@@ -82,7 +82,7 @@ func (l *lookups) run() {
 		}
 		l.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-		found, err := order.LoadMany(ctx, l.db, ids)
+		found, err := orderstore.LoadMany(ctx, l.db, ids)
 		cancel()
 		for id, chs := range batch {
 			r := lookup{err: err}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -26,7 +28,11 @@ func testDB(t *testing.T) *gorm.DB {
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
-	t.Cleanup(func() { database.Close(db) })
+	t.Cleanup(func() {
+		if err := database.Close(db); err != nil {
+			t.Errorf("close test database: %v", err)
+		}
+	})
 	return db
 }
 
@@ -37,20 +43,18 @@ func TestOrderCoalescesConcurrentReads(t *testing.T) {
 	s := New(db)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var stored []string
+	var orders []*order.Order
 	for i := range 50 {
-		id := uuid.NewString()
-		stored = append(stored, id)
-		err := db.Create(&order.Row{ID: id, CustomerID: "c", Status: "rejected", DisplayStatus: "canceled", Parts: 1, PartsDone: 1,
-			CreatedAt: now, UpdatedAt: now}).Error
+		o := &order.Order{ID: uuid.NewString(), CustomerID: "c", Status: orderstatus.Rejected, Parts: 1, PartsDone: 1,
+			CreatedAt: now, UpdatedAt: now}
 		for line := range 1 + i%2 {
-			if err == nil {
-				err = db.Create(&order.LineRow{OrderID: id, LineNo: line, ItemID: int64(100 + line), Quantity: line + 1,
-					CustomerID: "c", Status: "rejected"}).Error
-			}
+			o.Lines = append(o.Lines, order.Line{No: line, ItemID: int64(100 + line), Quantity: line + 1, Status: orderstatus.LineRejected})
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		stored = append(stored, o.ID)
+		orders = append(orders, o)
+	}
+	if err := orderstore.Insert(db, orders, false); err != nil {
+		t.Fatal(err)
 	}
 	var queries atomic.Int32
 	if err := db.Callback().Query().After("gorm:query").Register("count", func(*gorm.DB) { queries.Add(1) }); err != nil {
@@ -75,7 +79,7 @@ func TestOrderCoalescesConcurrentReads(t *testing.T) {
 				}
 			case err != nil:
 				t.Errorf("order %s: %v", id, err)
-			case o.ID != id || o.Status != "rejected" || len(o.Lines) != 1+(i%len(stored))%2:
+			case o.ID != id || o.Status != orderstatus.Rejected || len(o.Lines) != 1+(i%len(stored))%2:
 				t.Errorf("order %s: got %+v", id, o)
 			default:
 				for n, l := range o.Lines {

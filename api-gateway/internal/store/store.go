@@ -15,7 +15,8 @@ import (
 
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
-	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // IntakeReadTimeout bounds each database read of an order's intake.
@@ -148,18 +149,18 @@ func (s *Store) Order(ctx context.Context, id string) (message.Order, error) {
 }
 
 // Orders lists a customer's orders, newest first.
-func (s *Store) Orders(ctx context.Context, customer, display string, after *order.Cursor, limit int) (order.Page, error) {
-	return order.List(ctx, s.db, customer, display, after, limit)
+func (s *Store) Orders(ctx context.Context, customer, display string, after *orderstore.Cursor, limit int) (orderstore.Page, error) {
+	return orderstore.List(ctx, s.db, customer, display, after, limit)
 }
 
-// MoveOrder moves an order to status to, if may allows it (see order.Move).
-func (s *Store) MoveOrder(ctx context.Context, id, to string, shards int, may func(message.Order) error) (message.Order, error) {
-	return order.Move(ctx, s.db, id, to, shards, may)
+// MoveOrder moves an order to status to, if may allows it (see orderstore.Move).
+func (s *Store) MoveOrder(ctx context.Context, id string, to orderstatus.Status, shards int, may func(message.Order) error) (message.Order, error) {
+	return orderstore.Move(ctx, s.db, id, to, shards, may)
 }
 
-// MoveLine moves an order's line of item to status to (see order.MoveLine).
-func (s *Store) MoveLine(ctx context.Context, id string, item int64, to string) (message.Order, error) {
-	return order.MoveLine(ctx, s.db, id, item, to)
+// MoveLine moves an order's line of item to status to (see orderstore.MoveLine).
+func (s *Store) MoveLine(ctx context.Context, id string, item int64, to orderstatus.LineStatus) (message.Order, error) {
+	return orderstore.MoveLine(ctx, s.db, id, item, to)
 }
 
 // Ping reports whether the database answers.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 )
@@ -335,7 +336,7 @@ func TestRunShutsDownInOrderOnSIGTERM(t *testing.T) {
 		stored = statuses(t, db)
 		final := 0
 		for _, id := range ids {
-			if st := stored[id]; st == message.StatusConfirmed || st == message.StatusRejected {
+			if st := stored[id]; st == string(orderstatus.Confirmed) || st == string(orderstatus.Rejected) {
 				final++
 			}
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/worker/internal/metrics"
 	"github.com/orderq/orderq/worker/internal/stock"
@@ -283,7 +284,7 @@ func permanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, stock.ErrUnknownOrder) ||
+	if errors.Is(err, order.ErrUnknownOrder) ||
 		errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrCheckConstraintViolated) {
 		return true
 	}
@@ -322,7 +323,7 @@ func (c *Consumer) count(results []message.Result) {
 		case r.Order != nil && r.Order.Reason != nil:
 			outcome = *r.Order.Reason
 		case r.Order != nil:
-			outcome = r.Order.Status
+			outcome = string(r.Order.Status)
 		case r.Error != "":
 			outcome = r.Error
 		}

@@ -15,8 +15,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 	"github.com/orderq/orderq/worker/internal/metrics"
@@ -72,13 +74,12 @@ func newEnvOn(t *testing.T, url string) *env {
 
 func (e *env) item(t *testing.T, stock int64) int64 {
 	t.Helper()
-	res := e.db.Exec("INSERT INTO items (name, stock, initial_stock, created_at, updated_at) VALUES ('x', ?, ?, NOW(6), NOW(6))", stock, stock)
-	if res.Error != nil {
-		t.Fatal(res.Error)
+	now := time.Now().UTC()
+	row := items.Row{Name: "x", Stock: stock, InitialStock: stock, Currency: items.DefaultCurrency, CreatedAt: now, UpdatedAt: now}
+	if err := e.db.Create(&row).Error; err != nil {
+		t.Fatal(err)
 	}
-	var id int64
-	e.db.Raw("SELECT LAST_INSERT_ID()").Scan(&id)
-	return id
+	return row.ID
 }
 
 // publish sends body to item's shard and waits for the confirm.
@@ -137,8 +138,12 @@ func orders(item int64, n int) []message.Command {
 
 func stockOf(t *testing.T, db *gorm.DB, item int64) (stock, movements int64) {
 	t.Helper()
-	db.Raw("SELECT stock FROM items WHERE id = ?", item).Scan(&stock)
-	db.Raw("SELECT COUNT(*) FROM stock_movements WHERE item_id = ?", item).Scan(&movements)
+	if err := db.Raw("SELECT stock FROM items WHERE id = ?", item).Scan(&stock).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Raw("SELECT COUNT(*) FROM report_stock_movements WHERE item_id = ?", item).Scan(&movements).Error; err != nil {
+		t.Fatal(err)
+	}
 	return stock, movements
 }
 
@@ -146,7 +151,10 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	e := newEnv(t)
 	item := e.item(t, 3)
 	cmds := orders(item, 5)
-	body, _ := message.EncodeCommands(cmds)
+	body, err := message.EncodeCommands(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
 	results := e.results(t)
 
 	crashed := make(chan struct{})
@@ -193,7 +201,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 		if r.Order == nil {
 			t.Fatalf("order %d: no order in result", i)
 		}
-		if r.Order.Status == message.StatusConfirmed {
+		if r.Order.Status == orderstatus.Confirmed {
 			confirmed++
 			if i >= 3 {
 				t.Errorf("order %d confirmed, but only the first 3 had stock", i)
@@ -217,13 +225,18 @@ func TestPoisonMessageIsDeadLetteredAndShardMovesOn(t *testing.T) {
 	e.publish(t, item, []byte(`{"v":1,"commands":[{"kind":"order","id":"not-a-uuid"}]}`))
 	e.publish(t, item, []byte(`{"v":99,"commands":[]}`))
 	good := orders(item, 2)
-	body, _ := message.EncodeCommands(good)
+	body, err := message.EncodeCommands(good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.publish(t, item, body)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int64
-		e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", item).Scan(&n)
+		if err := e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", item).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
 		if n == 2 {
 			break
 		}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/shard"
-	"github.com/orderq/orderq/worker/internal/stock"
 )
 
 // TestUndecodableMessagesAreDeadLettered covers the poison the decoder must
@@ -32,8 +32,14 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	valid, _ := message.EncodeCommands(orders(item, 1))
-	misrouted, _ := message.EncodeCommands(orders(other, 1))
+	valid, err := message.EncodeCommands(orders(item, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	misrouted, err := message.EncodeCommands(orders(other, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	poison := map[string][]byte{
 		"not JSON":                  []byte("not json at all"),
 		"empty body":                {},
@@ -50,13 +56,18 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 		e.publish(t, item, body)
 	}
 	good := orders(item, 2)
-	body, _ := message.EncodeCommands(good)
+	body, err := message.EncodeCommands(good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.publish(t, item, body)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var applied, dead int64
-		e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE order_id IN ?", []string{good[0].ID, good[1].ID}).Scan(&applied)
+		if err := e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE order_id IN ?", []string{good[0].ID, good[1].ID}).Scan(&applied).Error; err != nil {
+			t.Fatal(err)
+		}
 		q, err := e.ch.QueueDeclarePassive(message.DeadQueue, true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +82,9 @@ func TestUndecodableMessagesAreDeadLettered(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var n int64
-	e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", other).Scan(&n)
+	if err := e.db.Raw("SELECT COUNT(*) FROM report_order_lines WHERE item_id = ?", other).Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Errorf("the misrouted order was applied (%d lines for item %d)", n, other)
 	}
@@ -124,7 +137,7 @@ func TestUnknownOrderIsDeadLetteredWithItsReason(t *testing.T) {
 		found := false
 		for _, line := range strings.Split(out, "\n") {
 			if strings.Contains(line, `"msg":"dead-lettering message"`) && strings.Contains(line, cmd.ID) &&
-				strings.Contains(line, stock.ErrUnknownOrder.Error()) {
+				strings.Contains(line, order.ErrUnknownOrder.Error()) {
 				found = true
 			}
 		}

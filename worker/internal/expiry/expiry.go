@@ -13,7 +13,7 @@ import (
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
-	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // Publisher publishes one message and returns once the broker confirmed it.
@@ -28,7 +28,7 @@ type Publisher interface {
 func Run(ctx context.Context, db *gorm.DB, pub Publisher, timeout, interval time.Duration, shards int, log *slog.Logger) {
 	for mq.Sleep(ctx, interval) {
 		for {
-			expired, err := order.ExpireUnpaid(ctx, db, time.Now().Add(-timeout), 100, shards)
+			expired, err := orderstore.ExpireUnpaid(ctx, db, time.Now().Add(-timeout), 100, shards)
 			if err != nil {
 				if ctx.Err() == nil {
 					log.Warn("payment timeout sweep", "err", err)

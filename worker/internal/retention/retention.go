@@ -1,7 +1,7 @@
 // Package retention deletes rejected orders once they are older than the
 // retention, in small batches, so the orders table does not grow with every
 // refused order of every sale. Nothing else is ever deleted: see
-// order.DeleteRejected for what a rejected order must not have to go. Every
+// orderstore.DeleteRejected for what a rejected order must not have to go. Every
 // worker replica may run it: each order is deleted once, by whichever
 // replica locks it first.
 package retention
@@ -15,7 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/mq"
-	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // Config says how much is deleted and how often.
@@ -49,7 +49,7 @@ func Run(ctx context.Context, db *gorm.DB, cfg Config, deleted prometheus.Counte
 			if i > 0 && !mq.Sleep(ctx, cfg.Pause) {
 				break
 			}
-			n, err := order.DeleteRejected(ctx, db, time.Now().Add(-cfg.Keep), cfg.Batch)
+			n, err := orderstore.DeleteRejected(ctx, db, time.Now().Add(-cfg.Keep), cfg.Batch)
 			if err != nil {
 				if ctx.Err() == nil {
 					log.Warn("rejected orders retention", "err", err)

@@ -14,7 +14,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
+	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
@@ -39,31 +42,52 @@ func openDB(t *testing.T) *gorm.DB {
 	return db
 }
 
-// storeOrders stores n single-line orders in status decided age ago, their
-// line in their own row as the worker keeps a rejected one, and returns
-// their ids.
-func storeOrders(t *testing.T, db *gorm.DB, n int, status string, age time.Duration) []string {
+// storeOrders stores n single-line orders decided age ago, as the worker
+// stores them: rejected out_of_stock (their line in their own row) or
+// confirmed (their line reserved), and returns their ids.
+func storeOrders(t *testing.T, db *gorm.DB, n int, status orderstatus.Status, age time.Duration) []string {
 	t.Helper()
-	at := time.Now().UTC().Add(-age)
+	at := time.Now().UTC().Add(-age).Truncate(time.Microsecond)
+	var orders []*order.Order
 	var ids []string
 	for range n {
-		id := uuid.NewString()
-		item, quantity, reason := int64(7), 1, "out_of_stock"
-		err := db.WithContext(t.Context()).Create(&order.Row{ID: id, CustomerID: "c-1", ItemID: &item, Quantity: &quantity,
-			Status: status, Reason: &reason, DisplayStatus: status, Parts: 1, PartsDone: 1, CreatedAt: at, ProcessedAt: &at,
-			UpdatedAt: at}).Error
-		if err != nil {
-			t.Fatalf("store order: %v", err)
+		o := &order.Order{ID: uuid.NewString(), CustomerID: "c-1", Status: status, Parts: 1, PartsDone: 1,
+			CreatedAt: at, ProcessedAt: &at, UpdatedAt: at,
+			Lines: []order.Line{{No: 0, ItemID: 7, Quantity: 1}}}
+		switch status {
+		case orderstatus.Rejected:
+			reason := message.ReasonOutOfStock
+			o.Reason, o.Lines[0].Status, o.Lines[0].Reason = &reason, orderstatus.LineRejected, &reason
+		case orderstatus.Confirmed:
+			price, currency := int64(100), "IDR"
+			o.Total, o.Currency, o.Lines[0].Status, o.Lines[0].UnitPrice = &price, &currency, orderstatus.Reserved, &price
+		default:
+			t.Fatalf("storeOrders: no order to store in status %s", status)
 		}
-		ids = append(ids, id)
+		orders = append(orders, o)
+		ids = append(ids, o.ID)
+	}
+	if err := orderstore.Insert(db.WithContext(t.Context()), orders, false); err != nil {
+		t.Fatalf("store orders: %v", err)
+	}
+	var lines int64
+	if err := db.WithContext(t.Context()).Table("order_lines").Where("order_id IN ?", database.IDs(ids)).Count(&lines).Error; err != nil {
+		t.Fatalf("count order lines: %v", err)
+	}
+	want := int64(n) // a line each, in order_lines
+	if status == orderstatus.Rejected {
+		want = 0
+	}
+	if lines != want {
+		t.Fatalf("%d order_lines rows for %d %s orders, want %d", lines, n, status, want)
 	}
 	return ids
 }
 
-func countOrders(t *testing.T, db *gorm.DB, status string) int64 {
+func countOrders(t *testing.T, db *gorm.DB, status orderstatus.Status) int64 {
 	t.Helper()
 	var n int64
-	if err := db.WithContext(t.Context()).Raw("SELECT COUNT(*) FROM orders WHERE status = ?", status).Scan(&n).Error; err != nil {
+	if err := db.WithContext(t.Context()).Raw("SELECT COUNT(*) FROM report_orders WHERE status = ?", status).Scan(&n).Error; err != nil {
 		t.Fatalf("count orders: %v", err)
 	}
 	return n
@@ -94,9 +118,9 @@ func run(t *testing.T, db *gorm.DB, cfg Config, deleted prometheus.Counter, log 
 func TestRunDeletesOldRejectedOrdersInBatches(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	storeOrders(t, db, 25, "rejected", 2*time.Hour)
-	storeOrders(t, db, 3, "rejected", 30*time.Minute)
-	storeOrders(t, db, 4, "confirmed", 2*time.Hour)
+	storeOrders(t, db, 25, orderstatus.Rejected, 2*time.Hour)
+	storeOrders(t, db, 3, orderstatus.Rejected, 30*time.Minute)
+	storeOrders(t, db, 4, orderstatus.Confirmed, 2*time.Hour)
 	deleted := prometheus.NewCounter(prometheus.CounterOpts{Name: "deleted"})
 	log := testenv.NewLog(t)
 	stop := run(t, db, Config{Keep: time.Hour, Interval: 10 * time.Millisecond, Batch: 10, Batches: 100, Pause: time.Millisecond},
@@ -110,10 +134,10 @@ func TestRunDeletesOldRejectedOrdersInBatches(t *testing.T) {
 	if got := testutil.ToFloat64(deleted); got != 25 {
 		t.Errorf("counted %v deleted, want 25", got)
 	}
-	if n := countOrders(t, db, "rejected"); n != 3 {
+	if n := countOrders(t, db, orderstatus.Rejected); n != 3 {
 		t.Errorf("%d rejected orders left, want the 3 younger than the retention", n)
 	}
-	if n := countOrders(t, db, "confirmed"); n != 4 {
+	if n := countOrders(t, db, orderstatus.Confirmed); n != 4 {
 		t.Errorf("%d confirmed orders left, want 4", n)
 	}
 }
@@ -121,7 +145,7 @@ func TestRunDeletesOldRejectedOrdersInBatches(t *testing.T) {
 func TestRunBoundsARound(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	storeOrders(t, db, 12, "rejected", 2*time.Hour)
+	storeOrders(t, db, 12, orderstatus.Rejected, 2*time.Hour)
 	deleted := prometheus.NewCounter(prometheus.CounterOpts{Name: "deleted"})
 	log := testenv.NewLog(t)
 	// The first round ends at its bound, with orders left for the next.
@@ -137,7 +161,7 @@ func TestRunBoundsARound(t *testing.T) {
 func TestRunZeroKeepsEverything(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	storeOrders(t, db, 3, "rejected", 365*24*time.Hour)
+	storeOrders(t, db, 3, orderstatus.Rejected, 365*24*time.Hour)
 	deleted := prometheus.NewCounter(prometheus.CounterOpts{Name: "deleted"})
 	done := make(chan struct{})
 	go func() {
@@ -150,7 +174,7 @@ func TestRunZeroKeepsEverything(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run with a retention of 0 did not return")
 	}
-	if n := countOrders(t, db, "rejected"); n != 3 {
+	if n := countOrders(t, db, orderstatus.Rejected); n != 3 {
 		t.Errorf("%d rejected orders left, want 3", n)
 	}
 	if got := testutil.ToFloat64(deleted); got != 0 {

@@ -12,8 +12,8 @@ import (
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
-	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -48,19 +48,22 @@ func answered(t *testing.T, rs []message.Result, id string) message.Order {
 
 func loadOrder(t *testing.T, db *gorm.DB, id string) message.Order {
 	t.Helper()
-	o, err := order.Load(context.Background(), db, id)
+	o, err := orderstore.Load(context.Background(), db, id)
 	if err != nil {
 		t.Fatalf("load order %s: %v", id, err)
 	}
 	return o
 }
 
-// storedMoney is an order row's total and currency, as stored (also while
+// storedMoney is an order's total and currency, as stored (also while
 // pending, when clients do not see them).
 func storedMoney(t *testing.T, db *gorm.DB, id string) (*int64, *string) {
 	t.Helper()
-	var r order.Row
-	if err := db.Where("id = ?", database.ID(id)).Take(&r).Error; err != nil {
+	var r struct {
+		Total    *int64
+		Currency *string
+	}
+	if err := db.Table("orders").Select("total, currency").Where("id = ?", database.ID(id)).Take(&r).Error; err != nil {
 		t.Fatalf("load order row %s: %v", id, err)
 	}
 	return r.Total, r.Currency
@@ -253,13 +256,14 @@ func TestUnpaidCap(t *testing.T) {
 		}
 		// One awaiting payment still counts; paid and canceled no more.
 		for _, move := range []struct {
-			id, to string
-			want   string
+			id   string
+			to   orderstatus.Status
+			want string
 		}{
 			{first.ID, orderstatus.AwaitingPayment, message.ReasonUnpaidLimit},
 			{first.ID, orderstatus.Paid, "confirmed"},
 		} {
-			if _, err := order.Move(context.Background(), db, move.id, move.to, shards, nil); err != nil {
+			if _, err := orderstore.Move(context.Background(), db, move.id, move.to, shards, nil); err != nil {
 				t.Fatal(err)
 			}
 			next := buy(item, 1, "c")
@@ -267,7 +271,7 @@ func TestUnpaidCap(t *testing.T) {
 				t.Errorf("with one order %s: next order %s, want %s", move.to, got, move.want)
 			}
 		}
-		if _, err := order.Move(context.Background(), db, second.ID, orderstatus.Canceled, shards, nil); err != nil {
+		if _, err := orderstore.Move(context.Background(), db, second.ID, orderstatus.Canceled, shards, nil); err != nil {
 			t.Fatal(err)
 		}
 		next, last := buy(item, 1, "c"), buy(item, 1, "c")

@@ -14,6 +14,7 @@ import (
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // outboxed takes the commands the outbox holds, oldest first, as the relay
@@ -64,15 +65,15 @@ func published(t *testing.T, db *gorm.DB, rs []message.Result, id string, kind m
 	return got
 }
 
-func lineStatuses(o message.Order) []string {
-	st := make([]string, len(o.Lines))
+func lineStatuses(o message.Order) []orderstatus.LineStatus {
+	st := make([]orderstatus.LineStatus, len(o.Lines))
 	for i, l := range o.Lines {
 		st[i] = l.Status
 	}
 	return st
 }
 
-func assertLines(t *testing.T, o message.Order, want ...string) {
+func assertLines(t *testing.T, o message.Order, want ...orderstatus.LineStatus) {
 	t.Helper()
 	if got := lineStatuses(o); !slices.Equal(got, want) {
 		t.Errorf("lines %v, want %v", got, want)
@@ -162,14 +163,14 @@ func TestEveryChangeIsPublished(t *testing.T) {
 		item := addItem(t, db, 3, 0)
 		o := buy(item, 2, "r1")
 		apply(t, o)
-		canceled, err := order.Move(context.Background(), db, o.ID, orderstatus.Canceled, shards, nil)
+		canceled, err := orderstore.Move(context.Background(), db, o.ID, orderstatus.Canceled, shards, nil)
 		if err != nil {
 			t.Fatalf("cancel: %v", err)
 		}
 		assertLines(t, canceled, orderstatus.Reserved) // until its shard gives the stock back
 		// The gateway that canceled it runs a minute ahead of this worker.
 		ahead := canceled.UpdatedAt.Add(time.Minute)
-		if err := db.Model(&order.Row{}).Where("id = ?", database.ID(o.ID)).Update("updated_at", ahead).Error; err != nil {
+		if err := db.Table("orders").Where("id = ?", database.ID(o.ID)).Update("updated_at", ahead).Error; err != nil {
 			t.Fatal(err)
 		}
 		releases := outboxed(t, db)
@@ -216,11 +217,11 @@ func TestUnknownOrderIsRefused(t *testing.T) {
 			item := addItem(t, db, 5, 0)
 			good, bad := buy(item, 1, "u1"), tt.cmd(item)
 			rs, err := s.Apply(context.Background(), []message.Command{good, bad})
-			if !errors.Is(err, ErrUnknownOrder) {
+			if !errors.Is(err, order.ErrUnknownOrder) {
 				t.Fatalf("Apply = %d results, %v; want ErrUnknownOrder", len(rs), err)
 			}
 			var n int64
-			if err := db.Model(&order.Row{}).Where("id IN ?", []database.ID{database.ID(good.ID), database.ID(bad.ID)}).Count(&n).Error; err != nil {
+			if err := db.Table("orders").Where("id IN ?", database.IDs([]string{good.ID, bad.ID})).Count(&n).Error; err != nil {
 				t.Fatal(err)
 			}
 			if n != 0 {
@@ -228,7 +229,7 @@ func TestUnknownOrderIsRefused(t *testing.T) {
 			}
 			assertLedger(t, db, item, 5)
 			// The good command alone, as the consumer retries it, applies.
-			if got := outcome(applyEach(t, s, good), good.ID); got != orderstatus.Confirmed {
+			if got := outcome(applyEach(t, s, good), good.ID); got != string(orderstatus.Confirmed) {
 				t.Errorf("the good order alone: %s, want confirmed", got)
 			}
 		})

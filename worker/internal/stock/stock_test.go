@@ -15,8 +15,8 @@ import (
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
-	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 )
@@ -90,7 +90,7 @@ func outcome(results []message.Result, id string) string {
 		case r.Order != nil && r.Order.Reason != nil:
 			return *r.Order.Reason
 		case r.Order != nil:
-			return r.Order.Status
+			return string(r.Order.Status)
 		case r.Error != "":
 			return r.Error
 		}
@@ -124,7 +124,9 @@ func relay(t *testing.T, db *gorm.DB, s *Store) []message.Result {
 			ID   int64
 			Body []byte
 		}
-		db.Raw("SELECT id, body FROM outbox ORDER BY id").Scan(&rows)
+		if err := db.Raw("SELECT id, body FROM outbox ORDER BY id").Scan(&rows).Error; err != nil {
+			t.Fatalf("read outbox: %v", err)
+		}
 		if len(rows) == 0 {
 			return all
 		}
@@ -133,7 +135,9 @@ func relay(t *testing.T, db *gorm.DB, s *Store) []message.Result {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db.Exec("DELETE FROM outbox WHERE id = ?", r.ID)
+			if err := db.Exec("DELETE FROM outbox WHERE id = ?", r.ID).Error; err != nil {
+				t.Fatalf("delete outbox row %d: %v", r.ID, err)
+			}
 			all = append(all, applyEach(t, s, cmds...)...)
 		}
 	}
@@ -238,7 +242,9 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	assertLedger(t, db, item, 0)
 	var orders int64
-	db.Table("report_order_lines").Where("item_id = ?", item).Count(&orders)
+	if err := db.Table("report_order_lines").Where("item_id = ?", item).Count(&orders).Error; err != nil {
+		t.Fatal(err)
+	}
 	if orders != 2 {
 		t.Errorf("%d order lines, want 2", orders)
 	}
@@ -279,7 +285,9 @@ func TestApplyOrdersSeenBefore(t *testing.T) {
 	}
 	assertLedger(t, db, item, 0)
 	var orders int64
-	db.Model(&order.Row{}).Count(&orders)
+	if err := db.Table("report_orders").Count(&orders).Error; err != nil {
+		t.Fatal(err)
+	}
 	if orders != 5 {
 		t.Errorf("%d orders stored, want 5", orders)
 	}
@@ -302,13 +310,27 @@ func TestRejectedOrderKeepsItsLineInItsRow(t *testing.T) {
 		t.Fatalf("outcomes %s, %s; want confirmed, out_of_stock", outcome(first, won.ID), outcome(first, lost.ID))
 	}
 	lineRows := map[string]int64{}
+	inline := map[string]bool{}
 	for _, id := range []string{won.ID, lost.ID} {
 		var n int64
-		db.Model(&order.LineRow{}).Where("order_id = ?", database.ID(id)).Count(&n)
+		if err := db.Table("order_lines").Where("order_id = ?", database.ID(id)).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
 		lineRows[id] = n
+		var row struct {
+			ItemID   *int64
+			Quantity *int
+		}
+		if err := db.Table("orders").Select("item_id, quantity").Where("id = ?", database.ID(id)).Take(&row).Error; err != nil {
+			t.Fatalf("order row %s: %v", id, err)
+		}
+		inline[id] = row.ItemID != nil && *row.ItemID == item && row.Quantity != nil && *row.Quantity == 1
 	}
 	if lineRows[won.ID] != 1 || lineRows[lost.ID] != 0 {
 		t.Errorf("order_lines rows: confirmed order %d, rejected order %d; want 1 and 0", lineRows[won.ID], lineRows[lost.ID])
+	}
+	if inline[won.ID] || !inline[lost.ID] {
+		t.Errorf("line in the orders row: confirmed order %t, rejected order %t; want false and true", inline[won.ID], inline[lost.ID])
 	}
 	answered := func(rs []message.Result, id string) message.Order {
 		for _, r := range rs {
@@ -323,7 +345,7 @@ func TestRejectedOrderKeepsItsLineInItsRow(t *testing.T) {
 	if len(want.Lines) != 1 || want.Lines[0].Status != orderstatus.LineRejected || want.Lines[0].Reason == nil {
 		t.Fatalf("rejected order answered with lines %+v", want.Lines)
 	}
-	stored, err := order.Load(context.Background(), db, lost.ID)
+	stored, err := orderstore.Load(context.Background(), db, lost.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,8 +403,8 @@ func TestMultiItemOrders(t *testing.T) {
 		if rs := applyEach(t, s, o); outcome(rs, o.ID) != "pending" {
 			t.Fatalf("after the home part: %s, want pending", outcome(rs, o.ID))
 		}
-		got, err := order.Load(context.Background(), db, o.ID)
-		if err != nil || got.Status != "pending" || got.Lines[0].Status != "reserved" || got.Lines[1].Status != "pending" {
+		got, err := orderstore.Load(context.Background(), db, o.ID)
+		if err != nil || got.Status != orderstatus.Pending || got.Lines[0].Status != orderstatus.Reserved || got.Lines[1].Status != orderstatus.LinePending {
 			t.Fatalf("after the home part: %+v, %v", got, err)
 		}
 		if rs := relay(t, db, s); outcome(rs, o.ID) != "confirmed" {
@@ -407,11 +429,11 @@ func TestMultiItemOrders(t *testing.T) {
 			assertLedger(t, db, item, 2)
 		}
 		assertLedger(t, db, b, 0)
-		got, err := order.Load(context.Background(), db, o.ID)
+		got, err := orderstore.Load(context.Background(), db, o.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, want := range []string{orderstatus.Released, orderstatus.LineRejected, orderstatus.Released} {
+		for i, want := range []orderstatus.LineStatus{orderstatus.Released, orderstatus.LineRejected, orderstatus.Released} {
 			if l := got.Lines[i]; l.Status != want {
 				t.Errorf("line %d: %s, want %s", i, l.Status, want)
 			}
@@ -428,7 +450,9 @@ func TestMultiItemOrders(t *testing.T) {
 			t.Fatalf("order %s, want out_of_stock at once", outcome(rs, o.ID))
 		}
 		var queued int64
-		db.Raw("SELECT COUNT(*) FROM outbox").Scan(&queued)
+		if err := db.Raw("SELECT COUNT(*) FROM outbox").Scan(&queued).Error; err != nil {
+			t.Fatal(err)
+		}
 		if queued != 0 {
 			t.Errorf("%d commands queued for a rejected order", queued)
 		}
@@ -453,7 +477,9 @@ func assertLedger(t *testing.T, db *gorm.DB, item, want int64) {
 		t.Fatal(err)
 	}
 	var moved int64
-	db.Model(&movementRow{}).Select("COALESCE(SUM(delta), 0)").Where("item_id = ?", item).Scan(&moved)
+	if err := db.Table("report_stock_movements").Select("COALESCE(SUM(delta), 0)").Where("item_id = ?", item).Scan(&moved).Error; err != nil {
+		t.Fatal(err)
+	}
 	if row.Stock != want {
 		t.Errorf("item %d: stock %d, want %d", item, row.Stock, want)
 	}

@@ -1,4 +1,4 @@
-package order
+package orderstore
 
 import (
 	"testing"
@@ -8,19 +8,9 @@ import (
 
 	"github.com/orderq/orderq/shared/database"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
 )
-
-// age moves an order's decision (and creation) back by d.
-func age(t *testing.T, db *gorm.DB, id string, d time.Duration) {
-	t.Helper()
-	err := db.WithContext(t.Context()).Exec(
-		"UPDATE orders SET created_at = created_at - INTERVAL ? MICROSECOND, processed_at = processed_at - INTERVAL ? MICROSECOND WHERE id = ?",
-		d.Microseconds(), d.Microseconds(), database.ID(id)).Error
-	if err != nil {
-		t.Fatalf("age order %s: %v", id, err)
-	}
-}
 
 func count(t *testing.T, db *gorm.DB, query string, args ...any) int64 {
 	t.Helper()
@@ -38,56 +28,57 @@ func TestDeleteRejected(t *testing.T) {
 	outOfStock, timeout := message.ReasonOutOfStock, message.ReasonPaymentTimeout
 	old := 8 * 24 * time.Hour
 
-	// Deleted: a rejected order kept in order_lines, and one whose line
-	// lives in its own row (most of a sale's), the oldest first.
-	oldest := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	age(t, db, oldest.ID, old+time.Hour)
-	inline := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	if err := db.WithContext(ctx).Exec("DELETE FROM order_lines WHERE order_id = ?", database.ID(inline.ID)).Error; err != nil {
-		t.Fatalf("inline the line: %v", err)
+	// Deleted: a rejected order kept in order_lines (a cart), and one whose
+	// line lives in its own row (most of a sale's), the oldest first.
+	oldest := aged(rejectedCart(t), old+time.Hour)
+	insert(t, db, oldest)
+	if n := count(t, db, "SELECT COUNT(*) FROM order_lines WHERE order_id = ?", database.ID(oldest.ID)); n != 2 {
+		t.Fatalf("the rejected cart has %d rows in order_lines, want 2", n)
 	}
-	if err := db.WithContext(ctx).Exec("UPDATE orders SET item_id = 7, quantity = 2 WHERE id = ?", database.ID(inline.ID)).Error; err != nil {
-		t.Fatalf("inline the line: %v", err)
+	inline := aged(newOrder(t, orderstatus.Rejected, &outOfStock), old)
+	insert(t, db, inline)
+	if n := count(t, db, "SELECT COUNT(*) FROM order_lines WHERE order_id = ?", database.ID(inline.ID)); n != 0 {
+		t.Fatalf("the rejected single-line order has %d rows in order_lines, want its line in its own row", n)
 	}
-	age(t, db, inline.ID, old)
 
 	keep := map[string]string{}
-	young := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	age(t, db, young.ID, 6*24*time.Hour)
+	young := aged(newOrder(t, orderstatus.Rejected, &outOfStock), 6*24*time.Hour)
+	insert(t, db, young)
 	keep[young.ID] = "younger than the cut"
-	for _, status := range []string{orderstatus.Pending, orderstatus.Confirmed, orderstatus.AwaitingPayment,
+	for _, status := range []orderstatus.Status{orderstatus.Pending, orderstatus.Confirmed, orderstatus.AwaitingPayment,
 		orderstatus.Paid, orderstatus.Active, orderstatus.Fulfilled, orderstatus.Canceled} {
 		var reason *string
 		if status == orderstatus.Canceled {
 			reason = &timeout
 		}
-		r := storeOrder(t, db, status, reason)
-		age(t, db, r.ID, old)
-		keep[r.ID] = status
+		o := aged(newOrder(t, status, reason), old)
+		insert(t, db, o)
+		keep[o.ID] = string(status)
 	}
 	// A cart rejected by its second part: its home line was reserved, then
 	// released, and the ledger holds both by the order's id.
-	cart := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	err := db.WithContext(ctx).Exec("UPDATE order_lines SET status = ?, reason = NULL WHERE order_id = ?", orderstatus.Released, database.ID(cart.ID)).Error
-	if err == nil {
-		err = db.WithContext(ctx).Exec(`INSERT INTO order_lines (order_id, line_no, item_id, quantity, customer_id, status, reason)
-			VALUES (?, 1, 8, 1, 'c-1', ?, ?)`, database.ID(cart.ID), orderstatus.LineRejected, outOfStock).Error
-	}
-	if err == nil {
-		err = db.WithContext(ctx).Exec(`INSERT INTO stock_movements (item_id, ref, kind, delta, created_at)
-			VALUES (7, ?, 'order', -2, NOW(6)), (7, ?, 'release', 2, NOW(6))`, database.ID(cart.ID), database.ID(cart.ID)).Error
-	}
+	cart := aged(rejectedCart(t), old)
+	price, at := int64(1500), cart.ProcessedAt.Add(-time.Second)
+	cart.Lines[0].UnitPrice, cart.Lines[0].Status = &price, orderstatus.Released
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return WriteBatch(tx, &Batch{State: &order.State{Shards: 4}}, &order.Decision{New: []*order.Order{cart}, Movements: []order.Movement{
+			{ItemID: 7, Ref: cart.ID, Kind: order.MovementOrder, Delta: -2, CreatedAt: at},
+			{ItemID: 7, Ref: cart.ID, Kind: order.MovementRelease, Delta: 2, CreatedAt: *cart.ProcessedAt},
+		}}, false)
+	})
 	if err != nil {
 		t.Fatalf("store rejected cart: %v", err)
 	}
-	age(t, db, cart.ID, old)
+	if n := count(t, db, "SELECT COUNT(*) FROM report_stock_movements WHERE ref = ?", cart.ID); n != 2 {
+		t.Fatalf("the ledger holds %d entries of the rejected cart, want 2", n)
+	}
 	keep[cart.ID] = "rejected cart with ledger entries"
 	// A rejected order paid anyway: money to give back.
-	refund := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-	if _, err := Pay(ctx, db, event(refund.ID, PaymentSucceeded, 3000, "IDR")); err != nil {
+	refund := aged(newOrder(t, orderstatus.Rejected, &outOfStock), old)
+	insert(t, db, refund)
+	if _, err := Pay(ctx, db, event(refund.ID, order.PaymentSucceeded, 3000, "IDR")); err != nil {
 		t.Fatalf("pay rejected order: %v", err)
 	}
-	age(t, db, refund.ID, old)
 	keep[refund.ID] = "rejected order with a payment"
 
 	movements := count(t, db, "SELECT COUNT(*) FROM stock_movements")
@@ -99,7 +90,7 @@ func TestDeleteRejected(t *testing.T) {
 		Table string
 		Key   *string
 	}
-	sql := db.ToSQL(func(tx *gorm.DB) *gorm.DB { return candidates(tx, cutoff, 1000).Scan(&[]string{}) })
+	sql := db.ToSQL(func(tx *gorm.DB) *gorm.DB { return candidates(tx, cutoff, 1000).Scan(&[]database.ID{}) })
 	if err := db.WithContext(ctx).Raw("EXPLAIN " + sql).Scan(&plan).Error; err != nil {
 		t.Fatalf("explain %s: %v", sql, err)
 	}
@@ -124,7 +115,7 @@ func TestDeleteRejected(t *testing.T) {
 		if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", database.ID(id)); n != 0 {
 			t.Errorf("rejected order %s kept", id)
 		}
-		if n := count(t, db, "SELECT COUNT(*) FROM report_order_lines WHERE order_id = ?", id); n != 0 {
+		if n := count(t, db, "SELECT COUNT(*) FROM order_lines WHERE order_id = ?", database.ID(id)); n != 0 {
 			t.Errorf("%d lines of deleted order %s kept", n, id)
 		}
 	}
@@ -132,7 +123,9 @@ func TestDeleteRejected(t *testing.T) {
 		if n := count(t, db, "SELECT COUNT(*) FROM orders WHERE id = ?", database.ID(id)); n != 1 {
 			t.Errorf("order %s (%s) deleted", id, why)
 		}
-		if n := count(t, db, "SELECT COUNT(*) FROM order_lines WHERE order_id = ?", database.ID(id)); n == 0 {
+		// Wherever they are kept: a rejected single-line order keeps its
+		// line in its own row.
+		if n := count(t, db, "SELECT COUNT(*) FROM report_order_lines WHERE order_id = ?", id); n == 0 {
 			t.Errorf("lines of order %s (%s) deleted", id, why)
 		}
 	}
@@ -148,11 +141,18 @@ func TestDeleteRejectedConcurrently(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
 	outOfStock := message.ReasonOutOfStock
+	// Half of them keep their line in their own row, half are carts with
+	// their lines in order_lines.
 	const orders = 40
-	for range orders {
-		r := storeOrder(t, db, orderstatus.Rejected, &outOfStock)
-		age(t, db, r.ID, time.Hour)
+	var rejected []*order.Order
+	for i := range orders {
+		if i%2 == 0 {
+			rejected = append(rejected, aged(newOrder(t, orderstatus.Rejected, &outOfStock), time.Hour))
+		} else {
+			rejected = append(rejected, aged(rejectedCart(t), time.Hour))
+		}
 	}
+	insert(t, db, rejected...)
 	cutoff := time.Now().Add(-time.Minute)
 	total := make(chan int, 4)
 	for range 4 {
@@ -180,5 +180,8 @@ func TestDeleteRejectedConcurrently(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT COUNT(*) FROM orders"); n != 0 {
 		t.Errorf("%d orders left", n)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM order_lines"); n != 0 {
+		t.Errorf("%d order lines left", n)
 	}
 }

@@ -1,4 +1,4 @@
-package order
+package orderstore
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func DeleteRejected(ctx context.Context, db *gorm.DB, cutoff time.Time, limit in
 	var n int
 	err = db.Transaction(func(tx *gorm.DB) error {
 		var locked []database.ID
-		err := tx.Model(&Row{}).Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
+		err := tx.Model(&orderRow{}).Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
 			Where("id IN ? AND status = ?", ids, orderstatus.Rejected).Pluck("id", &locked).Error
 		if err != nil || len(locked) == 0 {
 			return err
@@ -67,16 +67,16 @@ func DeleteRejected(ctx context.Context, db *gorm.DB, cutoff time.Time, limit in
 		// a range of order_id), would also lock the gaps beside them, where
 		// the worker inserts the lines of new orders. Most rejected orders
 		// keep their line in their own row and have none here.
-		var lines []LineRow
+		var lines []lineRow
 		if err := tx.Select("order_id", "line_no").Where("order_id IN ?", gone).Find(&lines).Error; err != nil {
 			return fmt.Errorf("find order lines: %w", err)
 		}
 		for _, l := range lines {
-			if err := tx.Where("order_id = ? AND line_no = ?", database.ID(l.OrderID), l.LineNo).Delete(&LineRow{}).Error; err != nil {
+			if err := tx.Where("order_id = ? AND line_no = ?", database.ID(l.OrderID), l.LineNo).Delete(&lineRow{}).Error; err != nil {
 				return fmt.Errorf("delete order lines: %w", err)
 			}
 		}
-		res := tx.Where("id IN ?", gone).Delete(&Row{})
+		res := tx.Where("id IN ?", gone).Delete(&orderRow{})
 		if res.Error != nil {
 			return fmt.Errorf("delete orders: %w", res.Error)
 		}
