@@ -27,11 +27,9 @@ import (
 	"github.com/orderq/orderq/shared/testenv"
 )
 
-// TestMain checks that nothing run started outlives it. The expirable LRUs
-// (results cache, item lookups, rate limits) each keep a goroutine that
-// golang-lru v2.0.7 never stops: they are the library's, not run's.
+// TestMain checks that nothing run started outlives it.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"))
+	goleak.VerifyTestMain(m)
 }
 
 const (

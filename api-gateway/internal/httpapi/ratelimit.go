@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/orderq/orderq/api-gateway/internal/recent"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
@@ -56,7 +56,7 @@ type customerLimits struct {
 	rejected prometheus.Counter
 
 	mu      sync.Mutex // makes get-or-create one step
-	buckets *expirable.LRU[string, *rate.Limiter]
+	buckets *recent.Cache[string, *rate.Limiter]
 }
 
 func newCustomerLimits(l RateLimit, reg prometheus.Registerer) *customerLimits {
@@ -69,12 +69,11 @@ func newCustomerLimits(l RateLimit, reg prometheus.Registerer) *customerLimits {
 	})
 	reg.MustRegister(rejected)
 	l.Burst = max(l.Burst, 1)
-	// Idle this long, a bucket is full again. The expiry sweeper wakes every
-	// hundredth of the TTL, so it is kept at a minute at least.
+	// Idle this long, a bucket is full again.
 	refill := time.Duration(float64(l.Burst) / l.PerSecond * float64(time.Second))
-	ttl := max(refill+time.Second, time.Minute)
+	ttl := refill + time.Second
 	return &customerLimits{limit: l, now: time.Now, rejected: rejected,
-		buckets: expirable.NewLRU[string, *rate.Limiter](maxLimitedCustomers, nil, ttl)}
+		buckets: recent.New[string, *rate.Limiter](maxLimitedCustomers, ttl)}
 }
 
 // take spends one token of customer's bucket and reports whether there was one.

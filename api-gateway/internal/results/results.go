@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/orderq/orderq/api-gateway/internal/recent"
 
 	"github.com/orderq/orderq/shared/message"
 )
@@ -21,8 +21,8 @@ import (
 type Cache struct {
 	// latest holds the newest result per id: an order's newest state, final
 	// or not, or an item command's outcome.
-	latest  *expirable.LRU[string, message.Result]
-	pending *expirable.LRU[string, message.Order]
+	latest  *recent.Cache[string, message.Result]
+	pending *recent.Cache[string, message.Order]
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{}
@@ -45,8 +45,8 @@ const (
 // NewCache returns an empty cache.
 func NewCache() *Cache {
 	return &Cache{
-		latest:  expirable.NewLRU[string, message.Result](latestSize, nil, latestTTL),
-		pending: expirable.NewLRU[string, message.Order](pendingSize, nil, pendingTTL),
+		latest:  recent.New[string, message.Result](latestSize, latestTTL),
+		pending: recent.New[string, message.Order](pendingSize, pendingTTL),
 		waiters: map[string][]chan struct{}{},
 		closed:  make(chan struct{}),
 	}

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/orderq/orderq/api-gateway/internal/recent"
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/items"
@@ -28,13 +28,13 @@ var ErrNotFound = errors.New("not found")
 // Store reads and writes through gorm.
 type Store struct {
 	db      *gorm.DB
-	known   *expirable.LRU[int64, bool] // item id → exists, for the order hot path
+	known   *recent.Cache[int64, bool] // item id → exists, for the order hot path
 	lookups *lookups
 }
 
 // New returns a Store over db.
 func New(db *gorm.DB) *Store {
-	return &Store{db: db, known: expirable.NewLRU[int64, bool](100_000, nil, 5*time.Second), lookups: newLookups(db)}
+	return &Store{db: db, known: recent.New[int64, bool](100_000, 5*time.Second), lookups: newLookups(db)}
 }
 
 // NewItem is an item to create. Stock is its initial stock; Currency is
