@@ -77,11 +77,12 @@ func LoadCommon(getenv func(string) string) (Common, error) {
 // no GOGC or GOMEMLIMIT of its own. With Go's defaults (GOGC=100, no limit) the
 // collector took a tenth to a fifth of the gateway's and the worker's CPU at
 // load, for live heaps of a few tens of MB: letting the heap grow 5× before a
-// collection, up to a soft limit, trades memory that is there for CPU that is
-// not.
+// collection trades memory that is there for CPU that is not. The soft limit
+// is above the 5× of the gateway's live heap under a crowd: at a limit of
+// 100 MiB the limit, not GOGC, set the pace of its collections.
 const (
 	DefaultGOGC        = 400
-	DefaultMemoryLimit = 100 << 20 // bytes
+	DefaultMemoryLimit = 256 << 20 // bytes
 )
 
 // TuneGC applies DefaultGOGC and DefaultMemoryLimit, each unless its variable
