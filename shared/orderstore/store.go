@@ -168,61 +168,64 @@ func List(ctx context.Context, db *gorm.DB, customer, display string, after *Cur
 // queues the release of the stock its lines hold; moving to paid records the
 // back office's payment.
 func Move(ctx context.Context, db *gorm.DB, id string, to orderstatus.Status, shards int, may func(message.Order) error) (message.Order, error) {
-	var out message.Order
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		s, err := load(tx, id, true)
-		if err != nil {
-			return err
-		}
-		o := s.Order
+	return change(ctx, db, id, func(tx *gorm.DB, s stored) error {
 		if may != nil {
 			if err := may(s.message()); err != nil {
 				return err
 			}
 		}
-		before := o.Clone()
-		releases, err := o.Move(to, message.ReasonCanceled, shards, now())
-		if err != nil {
-			return err
-		}
-		if err := outbox.Add(tx, shards, releases...); err != nil {
-			return err
-		}
-		if err := update(tx, before, o); err != nil {
+		if err := move(tx, s.Order, to, message.ReasonCanceled, shards); err != nil {
 			return err
 		}
 		if to == orderstatus.Paid {
-			if err := insertPayment(tx, o.ManualPayment()); err != nil {
-				return err
-			}
+			return insertPayment(tx, s.ManualPayment())
 		}
-		out = o.Message()
 		return nil
 	})
-	return out, err
 }
 
-// MoveLine moves the line of item in an order to status to, if the lifecycle
-// allows it.
-func MoveLine(ctx context.Context, db *gorm.DB, id string, item int64, to orderstatus.LineStatus) (message.Order, error) {
+// change runs f on the stored order id, locked, in one transaction, and
+// returns the order as f left it.
+func change(ctx context.Context, db *gorm.DB, id string, f func(tx *gorm.DB, s stored) error) (message.Order, error) {
 	var out message.Order
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		s, err := load(tx, id, true)
 		if err != nil {
 			return err
 		}
-		o := s.Order
-		before := o.Clone()
-		if _, err := o.MoveLine(item, to, now()); err != nil {
+		if err := f(tx, s); err != nil {
 			return err
 		}
-		if err := update(tx, before, o); err != nil {
-			return err
-		}
-		out = o.Message()
+		out = s.Message()
 		return nil
 	})
 	return out, err
+}
+
+// move moves a stored order, locked, to status to (a cancellation with
+// reason), queues the releases of its stock and writes the change.
+func move(tx *gorm.DB, o *order.Order, to orderstatus.Status, reason string, shards int) error {
+	before := o.Clone()
+	releases, err := o.Move(to, reason, shards, now())
+	if err != nil {
+		return err
+	}
+	if err := outbox.Add(tx, shards, releases...); err != nil {
+		return err
+	}
+	return update(tx, before, o)
+}
+
+// MoveLine moves the line of item in an order to status to, if the lifecycle
+// allows it.
+func MoveLine(ctx context.Context, db *gorm.DB, id string, item int64, to orderstatus.LineStatus) (message.Order, error) {
+	return change(ctx, db, id, func(tx *gorm.DB, s stored) error {
+		before := s.Clone()
+		if _, err := s.MoveLine(item, to, now()); err != nil {
+			return err
+		}
+		return update(tx, before, s.Order)
+	})
 }
 
 // ExpireUnpaid cancels up to limit orders confirmed before cutoff and still
@@ -244,19 +247,10 @@ func ExpireUnpaid(ctx context.Context, db *gorm.DB, cutoff time.Time, limit, sha
 			return err
 		}
 		for _, s := range orders {
-			o := s.Order
-			before := o.Clone()
-			releases, err := o.Move(orderstatus.Canceled, message.ReasonPaymentTimeout, shards, now())
-			if err != nil {
+			if err := move(tx, s.Order, orderstatus.Canceled, message.ReasonPaymentTimeout, shards); err != nil {
 				return err
 			}
-			if err := outbox.Add(tx, shards, releases...); err != nil {
-				return err
-			}
-			if err := update(tx, before, o); err != nil {
-				return err
-			}
-			out = append(out, o.Message())
+			out = append(out, s.Message())
 		}
 		return nil
 	})

@@ -71,10 +71,10 @@ func notFound(what string) *apiError {
 	return newError(http.StatusNotFound, what+"_not_found", "%s not found", what)
 }
 
-// storeErr turns store.ErrNotFound into the 404 for what.
-func storeErr(err error, what string) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound(what)
+// itemErr turns store.ErrNoItem into the 404 item_not_found.
+func itemErr(err error) error {
+	if errors.Is(err, store.ErrNoItem) {
+		return notFound("item")
 	}
 	return err
 }

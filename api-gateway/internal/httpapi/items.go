@@ -148,7 +148,7 @@ func (s *Server) getItem(c *gin.Context) {
 	}
 	item, err := s.store.Item(c.Request.Context(), id)
 	if err != nil {
-		s.fail(c, storeErr(err, "item"))
+		s.fail(c, itemErr(err))
 		return
 	}
 	c.JSON(http.StatusOK, item)
@@ -226,7 +226,7 @@ func (s *Server) updateItem(c *gin.Context) {
 	item, err := s.store.UpdateItem(c.Request.Context(), id, store.ItemPatch{Name: req.Name, MaxPerCustomer: req.MaxPerCustomer,
 		Price: req.Price, Currency: req.Currency})
 	if err != nil {
-		s.fail(c, storeErr(err, "item"))
+		s.fail(c, itemErr(err))
 		return
 	}
 	c.JSON(http.StatusOK, item)
@@ -313,7 +313,7 @@ func (s *Server) deleteItem(c *gin.Context) {
 // applied yet.
 func (s *Server) command(ctx context.Context, cmd message.Command) (res message.Result, done bool, err error) {
 	if _, err := s.store.Item(ctx, cmd.ItemID); err != nil {
-		return res, false, storeErr(err, "item")
+		return res, false, itemErr(err)
 	}
 	cmd.AcceptedAt = time.Now().UTC()
 	if err := s.intake.Submit(ctx, cmd); err != nil {

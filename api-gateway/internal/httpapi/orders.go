@@ -358,7 +358,7 @@ func (s *Server) order(ctx context.Context, id string) (message.Order, bool, err
 	}
 	o, err := s.store.Order(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, order.ErrNotFound):
 		return o, false, nil
 	case err != nil:
 		return o, false, err

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstore"
 )
 
@@ -26,7 +27,7 @@ type lookups struct {
 
 type lookup struct {
 	o   message.Order
-	err error // ErrNotFound when there is no such order
+	err error // order.ErrNotFound when there is no such order
 }
 
 const (
@@ -41,7 +42,7 @@ func newLookups(db *gorm.DB) *lookups {
 	return &lookups{db: db, waiting: map[string][]chan lookup{}}
 }
 
-// order returns the order id, ErrNotFound, or the query's error; it gives up
+// order returns the order id, order.ErrNotFound, or the query's error; it gives up
 // waiting when ctx ends.
 func (l *lookups) order(ctx context.Context, id string) (message.Order, error) {
 	ch := make(chan lookup, 1)
@@ -89,7 +90,7 @@ func (l *lookups) run() {
 			if err == nil {
 				var ok bool
 				if r.o, ok = found[id]; !ok {
-					r.err = ErrNotFound
+					r.err = order.ErrNotFound
 				}
 			}
 			for _, ch := range chs {

@@ -37,7 +37,7 @@ func testDB(t *testing.T) *gorm.DB {
 }
 
 // TestOrderCoalescesConcurrentReads: many requests reading orders at once get
-// each their own order (or ErrNotFound), from a few queries.
+// each their own order (or order.ErrNotFound), from a few queries.
 func TestOrderCoalescesConcurrentReads(t *testing.T) {
 	db := testDB(t)
 	s := New(db)
@@ -74,8 +74,8 @@ func TestOrderCoalescesConcurrentReads(t *testing.T) {
 			o, err := s.Order(t.Context(), id)
 			switch {
 			case i%2 == 1:
-				if !errors.Is(err, ErrNotFound) {
-					t.Errorf("missing order %s: %+v, %v; want ErrNotFound", id, o, err)
+				if !errors.Is(err, order.ErrNotFound) {
+					t.Errorf("missing order %s: %+v, %v; want order.ErrNotFound", id, o, err)
 				}
 			case err != nil:
 				t.Errorf("order %s: %v", id, err)
@@ -107,7 +107,7 @@ func TestOrderGivesUpWithItsContext(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	// The query it started still serves the next reader.
-	if _, err := s.Order(t.Context(), uuid.NewString()); !errors.Is(err, ErrNotFound) {
-		t.Errorf("err = %v, want ErrNotFound", err)
+	if _, err := s.Order(t.Context(), uuid.NewString()); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("err = %v, want order.ErrNotFound", err)
 	}
 }

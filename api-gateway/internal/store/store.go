@@ -22,8 +22,8 @@ import (
 // IntakeReadTimeout bounds each database read of an order's intake.
 const IntakeReadTimeout = 2 * time.Second
 
-// ErrNotFound means the item or order does not exist (or the item was deleted).
-var ErrNotFound = errors.New("not found")
+// ErrNoItem means the item does not exist (or was deleted).
+var ErrNoItem = errors.New("item not found")
 
 // Store reads and writes through gorm.
 type Store struct {
@@ -67,7 +67,7 @@ func (s *Store) Item(ctx context.Context, id int64) (message.Item, error) {
 	var row items.Row
 	err := s.db.WithContext(ctx).Where("id = ? AND deleted_at IS NULL", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return message.Item{}, ErrNotFound
+		return message.Item{}, ErrNoItem
 	}
 	if err != nil {
 		return message.Item{}, fmt.Errorf("get item: %w", err)
