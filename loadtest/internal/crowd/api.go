@@ -11,6 +11,8 @@ import (
 
 	"github.com/bytedance/sonic"
 	"github.com/valyala/fasthttp"
+
+	"github.com/orderq/orderq/shared/message"
 )
 
 // json is sonic, configured to behave as encoding/json: decoding the answers
@@ -25,29 +27,12 @@ type Item struct {
 	MaxPerCustomer int    `json:"max_per_customer"`
 }
 
-// order is the gateway's order document.
+// order is the gateway's order document, as the crowd received it.
 type order struct {
-	ID            string      `json:"id"`
-	ItemID        int64       `json:"item_id"`
-	Quantity      int         `json:"quantity"`
-	CustomerID    string      `json:"customer_id"`
-	Status        string      `json:"status"`
-	Reason        *string     `json:"reason"`
-	Lines         []orderLine `json:"lines"`
-	DisplayStatus struct {
-		Code string `json:"code"`
-	} `json:"display_status"`
+	message.Order
 	// Waited is how long the gateway held the answer to Prefer: wait after
 	// accepting the order; 0 when it did not wait.
 	Waited time.Duration `json:"-"`
-}
-
-// orderLine is a line of an order document, and of a cart's request.
-type orderLine struct {
-	ItemID   int64   `json:"item_id"`
-	Quantity int     `json:"quantity"`
-	Status   string  `json:"status,omitempty"`
-	Reason   *string `json:"reason,omitempty"`
 }
 
 // APIError is an answer of the gateway that is not a success.
@@ -136,7 +121,7 @@ func (a *api) placeOrder(ctx context.Context, cred credential, key string, body 
 
 // getOrder reads an order as the buyer of cred, long-polling up to wait
 // seconds for it to be final.
-func (a *api) getOrder(ctx context.Context, cred credential, id string, wait int) (order, error) {
+func (a *api) getOrder(ctx context.Context, cred credential, id string, wait int) (message.Order, error) {
 	path := "/api/v1/orders/" + id
 	if wait > 0 {
 		path += "?wait=" + strconv.Itoa(wait)
@@ -145,7 +130,7 @@ func (a *api) getOrder(ctx context.Context, cred credential, id string, wait int
 	if cred.name != "" {
 		h = header{cred.name, cred.value}
 	}
-	var o order
+	var o message.Order
 	_, err := a.do(ctx, http.MethodGet, path, h, nil, &o, http.StatusOK)
 	return o, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/loadtest/internal/check"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // TestDoAnswers checks how each kind of answer of the gateway is reported: the
@@ -46,7 +47,7 @@ func TestDoAnswers(t *testing.T) {
 
 	var o order
 	ans, err := a.do(context.Background(), http.MethodPost, "/ok", header{"Idempotency-Key", "k1"}, []byte(`{}`), &o, http.StatusAccepted)
-	if err != nil || ans.status != http.StatusAccepted || ans.waited != 12500*time.Microsecond || o.ID != "o1" || o.Status != "pending" {
+	if err != nil || ans.status != http.StatusAccepted || ans.waited != 12500*time.Microsecond || o.ID != "o1" || o.Status != orderstatus.Pending {
 		t.Errorf("ok: answer %+v, order %+v, err %v", ans, o, err)
 	}
 

@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orderq/orderq/loadtest/internal/check"
+	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/token"
 )
 
@@ -698,7 +699,7 @@ func (r *runner) follow(ctx context.Context, o *Order) {
 	}
 	o.Accepted, o.Uncertain, o.ID = true, false, ord.ID
 	r.progress.Accepted.Add(1)
-	r.see(o, ord)
+	r.see(o, &ord.Order)
 	if o.Final() {
 		o.FinalAt = answered
 		r.progress.Final.Add(1)
@@ -773,7 +774,7 @@ func (r *runner) poll(ctx context.Context, o *Order) {
 			continue
 		}
 		failures = 0
-		r.see(o, ord)
+		r.see(o, &ord)
 		if o.Final() {
 			o.FinalAt = time.Now()
 			r.progress.Final.Add(1)
@@ -794,32 +795,38 @@ func (r *runner) body(o *Order) ([]byte, error) {
 	if o.Lines == nil {
 		return json.Marshal(orderBody{ItemID: r.items[o.Item].ID, Quantity: o.Quantity, CustomerID: customer})
 	}
-	lines := make([]orderLine, len(o.Lines))
+	lines := make([]bodyLine, len(o.Lines))
 	for i, l := range o.Lines {
-		lines[i] = orderLine{ItemID: r.items[l.Item].ID, Quantity: l.Quantity}
+		lines[i] = bodyLine{ItemID: r.items[l.Item].ID, Quantity: l.Quantity}
 	}
 	return json.Marshal(orderBody{CustomerID: customer, Lines: lines})
 }
 
 // orderBody is an order's request: a single item, or a cart's lines.
 type orderBody struct {
-	ItemID     int64       `json:"item_id,omitempty"`
-	Quantity   int         `json:"quantity,omitempty"`
-	CustomerID string      `json:"customer_id,omitempty"`
-	Lines      []orderLine `json:"lines,omitempty"`
+	ItemID     int64      `json:"item_id,omitempty"`
+	Quantity   int        `json:"quantity,omitempty"`
+	CustomerID string     `json:"customer_id,omitempty"`
+	Lines      []bodyLine `json:"lines,omitempty"`
+}
+
+// bodyLine is a line of a cart's request.
+type bodyLine struct {
+	ItemID   int64 `json:"item_id"`
+	Quantity int   `json:"quantity"`
 }
 
 // see records what the gateway answered about o; a cart's line the answer
 // lacks is left without a status.
-func (r *runner) see(o *Order, ord order) {
-	o.Status, o.Reason, o.Display = ord.Status, deref(ord.Reason), ord.DisplayStatus.Code
+func (r *runner) see(o *Order, ord *message.Order) {
+	o.Status, o.Reason, o.Display = string(ord.Status), deref(ord.Reason), ord.DisplayStatus.Code
 	for i := range o.Lines {
 		l := &o.Lines[i]
 		l.Status, l.Reason = "", ""
 		id := r.items[l.Item].ID
 		for _, al := range ord.Lines {
 			if al.ItemID == id {
-				l.Status, l.Reason = al.Status, deref(al.Reason)
+				l.Status, l.Reason = string(al.Status), deref(al.Reason)
 				break
 			}
 		}

@@ -27,6 +27,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // Defaults of the credentials the fake accepts.
@@ -92,39 +95,47 @@ type item struct {
 	held map[string]int // confirmed quantity by customer
 }
 
+// order is an order the fake took: the contract's document, as the decider
+// keeps it (a single-item order without lines, a cart with them), and what
+// the decider needs besides.
 type order struct {
-	ID            string  `json:"id"`
-	ItemID        int64   `json:"item_id,omitempty"`
-	Quantity      int     `json:"quantity,omitempty"`
-	CustomerID    string  `json:"customer_id"`
-	Status        string  `json:"status"`
-	Reason        *string `json:"reason"`
-	Lines         []line  `json:"lines,omitempty"`
-	DisplayStatus display `json:"display_status"`
-	CreatedAt     string  `json:"created_at"`
-	ProcessedAt   *string `json:"processed_at"`
+	message.Order
 
 	created time.Time
 	decided chan struct{}
 }
 
-// line is a cart's line.
-type line struct {
-	ItemID   int64   `json:"item_id"`
-	Quantity int     `json:"quantity"`
-	Status   string  `json:"status"`
-	Reason   *string `json:"reason"`
+// lineRequest is a line of a cart's request.
+type lineRequest struct {
+	ItemID   int64 `json:"item_id"`
+	Quantity int   `json:"quantity"`
 }
 
-type display struct {
-	Code  string `json:"code"`
-	Label string `json:"label"`
+// singleLine is the status of a single-item order's one line, by the
+// order's status.
+var singleLine = map[orderstatus.Status]orderstatus.LineStatus{
+	orderstatus.Pending:   orderstatus.LinePending,
+	orderstatus.Confirmed: orderstatus.Reserved,
+	orderstatus.Rejected:  orderstatus.LineRejected,
 }
 
-var displays = map[string]display{
-	"pending":   {"processing", "Processing"},
-	"confirmed": {"awaiting_payment", "Awaiting payment"},
-	"rejected":  {"canceled", "Canceled"},
+// view is o as the contract answers it: a single-item order with its one
+// line, and the display status of its status and its lines', labelled in
+// English. It is a copy: the decider changes o's lines after the lock is
+// released.
+func (o *order) view() message.Order {
+	v := o.Order
+	v.Lines = slices.Clone(o.Lines)
+	if v.Lines == nil {
+		v.Lines = []message.OrderLine{{ItemID: o.ItemID, Quantity: o.Quantity, Status: singleLine[o.Status], Reason: o.Reason}}
+	}
+	statuses := make([]orderstatus.LineStatus, len(v.Lines))
+	for i, l := range v.Lines {
+		statuses[i] = l.Status
+	}
+	code := orderstatus.Code(v.Status, statuses)
+	v.DisplayStatus = orderstatus.Display{Code: code, Label: orderstatus.Label(code, "en")}
+	return v
 }
 
 type idempotency struct {
@@ -321,23 +332,22 @@ func (s *Server) decide() {
 
 func (s *Server) apply(o *order) {
 	now := timestamp()
-	o.ProcessedAt = &now
-	defer func() { o.DisplayStatus = displays[o.Status] }()
+	o.ProcessedAt, o.UpdatedAt = &now, now
 	if o.Lines != nil {
 		s.applyCart(o)
 		return
 	}
 	it, ok := s.items[o.ItemID]
-	reject := func(reason string) { o.Status, o.Reason = "rejected", &reason }
+	reject := func(reason string) { o.Status, o.Reason = orderstatus.Rejected, &reason }
 	switch {
 	case !ok:
-		reject("item_not_found")
+		reject(message.ReasonItemNotFound)
 	case !s.opts.Oversell && it.Stock < int64(o.Quantity):
-		reject("out_of_stock")
+		reject(message.ReasonOutOfStock)
 	case !s.opts.Oversell && it.MaxPerCustomer > 0 && it.held[o.CustomerID]+o.Quantity > it.MaxPerCustomer:
-		reject("limit_exceeded")
+		reject(message.ReasonLimitExceeded)
 	default:
-		o.Status = "confirmed"
+		o.Status = orderstatus.Confirmed
 		it.Stock -= int64(o.Quantity)
 		it.held[o.CustomerID] += o.Quantity
 	}
@@ -353,13 +363,13 @@ func (s *Server) applyCart(o *order) {
 		it, ok := s.items[l.ItemID]
 		switch {
 		case !ok:
-			reason = "item_not_found"
+			reason = message.ReasonItemNotFound
 		case !s.opts.Oversell && it.Stock < int64(l.Quantity):
-			reason = "out_of_stock"
+			reason = message.ReasonOutOfStock
 		case !s.opts.Oversell && it.MaxPerCustomer > 0 && it.held[o.CustomerID]+l.Quantity > it.MaxPerCustomer:
-			reason = "limit_exceeded"
+			reason = message.ReasonLimitExceeded
 		default:
-			l.Status = "reserved"
+			l.Status = orderstatus.Reserved
 			it.Stock -= int64(l.Quantity)
 			it.held[o.CustomerID] += l.Quantity
 			continue
@@ -368,15 +378,15 @@ func (s *Server) applyCart(o *order) {
 		break
 	}
 	if failed < 0 {
-		o.Status = "confirmed"
+		o.Status = orderstatus.Confirmed
 		return
 	}
-	o.Status, o.Reason = "rejected", &reason
+	o.Status, o.Reason = orderstatus.Rejected, &reason
 	o.Lines[failed].Reason = &reason
 	for i := range o.Lines {
 		l := &o.Lines[i]
-		if l.Status != "reserved" {
-			l.Status = "rejected" // it never held stock
+		if l.Status != orderstatus.Reserved {
+			l.Status = orderstatus.LineRejected // it never held stock
 			continue
 		}
 		if !s.opts.Leak {
@@ -384,7 +394,7 @@ func (s *Server) applyCart(o *order) {
 			it.Stock += int64(l.Quantity)
 			it.held[o.CustomerID] -= l.Quantity
 		}
-		l.Status = "released"
+		l.Status = orderstatus.Released
 	}
 }
 
@@ -411,7 +421,7 @@ func (s *Server) createItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	now := timestamp()
+	now := timestamp().Format(time.RFC3339)
 	it := &item{ID: int64(len(s.items) + 1), Name: in.Name, Stock: in.Stock, MaxPerCustomer: in.MaxPerCustomer,
 		CreatedAt: now, UpdatedAt: now, held: map[string]int{}}
 	s.items[it.ID] = it
@@ -463,10 +473,10 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		ItemID     int64  `json:"item_id"`
-		Quantity   int    `json:"quantity"`
-		CustomerID string `json:"customer_id"`
-		Lines      []line `json:"lines"`
+		ItemID     int64         `json:"item_id"`
+		Quantity   int           `json:"quantity"`
+		CustomerID string        `json:"customer_id"`
+		Lines      []lineRequest `json:"lines"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", err.Error())
@@ -510,10 +520,11 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 		}
 		o = s.orders[k.orderID]
 	} else {
-		o = &order{ID: uuid.NewString(), ItemID: in.ItemID, Quantity: in.Quantity, CustomerID: in.CustomerID,
-			Status: "pending", DisplayStatus: displays["pending"], CreatedAt: timestamp(), created: time.Now(), decided: make(chan struct{})}
+		now := timestamp()
+		o = &order{Order: message.Order{ID: uuid.NewString(), ItemID: in.ItemID, Quantity: in.Quantity, CustomerID: in.CustomerID,
+			Status: orderstatus.Pending, CreatedAt: now, UpdatedAt: now}, created: time.Now(), decided: make(chan struct{})}
 		for _, l := range in.Lines {
-			o.Lines = append(o.Lines, line{ItemID: l.ItemID, Quantity: l.Quantity, Status: "pending"})
+			o.Lines = append(o.Lines, message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, Status: orderstatus.LinePending})
 		}
 		s.orders[o.ID] = o
 		if key != "" {
@@ -542,7 +553,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 
 // validOrder checks a single-item order (item_id, quantity) or a cart
 // (lines), as the contract does, and says what is wrong; "" when nothing.
-func validOrder(itemID int64, quantity int, customer string, lines []line) string {
+func validOrder(itemID int64, quantity int, customer string, lines []lineRequest) string {
 	switch {
 	case customer == "" || len(customer) > 64:
 		return "customer_id must be 1…64 characters"
@@ -589,8 +600,9 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, snap)
 }
 
-// await waits up to wait seconds for o to be decided and returns a copy of it.
-func (s *Server) await(r *http.Request, o *order, wait int) (order, bool) {
+// await waits up to wait seconds for o to be decided and returns it as
+// answered.
+func (s *Server) await(r *http.Request, o *order, wait int) (message.Order, bool) {
 	if wait > 0 {
 		t := time.NewTimer(time.Duration(min(wait, 30)) * time.Second)
 		defer t.Stop()
@@ -603,9 +615,7 @@ func (s *Server) await(r *http.Request, o *order, wait int) (order, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := *o
-	snap.Lines = slices.Clone(o.Lines) // the decider changes them after the lock is released
-	return snap, o.Status != "pending"
+	return o.view(), o.Status != orderstatus.Pending
 }
 
 func sleepUntil(at time.Time, stop <-chan struct{}) bool {
@@ -623,7 +633,8 @@ func sleepUntil(at time.Time, stop <-chan struct{}) bool {
 	}
 }
 
-func timestamp() string { return time.Now().UTC().Format(time.RFC3339) }
+// timestamp is now, to the second as the fake's times are.
+func timestamp() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

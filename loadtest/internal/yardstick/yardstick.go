@@ -31,6 +31,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
+
+	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/orderstatus"
 )
 
 // The strategies.
@@ -229,7 +232,7 @@ func naive(window time.Duration) decider {
 			return err
 		}
 		if stock < int64(o.Quantity) {
-			o.reject(reasonOutOfStock)
+			o.reject(message.ReasonOutOfStock)
 			return insert(ctx, db, o)
 		}
 		if window > 0 {
@@ -238,7 +241,7 @@ func naive(window time.Duration) decider {
 		if _, err := db.ExecContext(ctx, `UPDATE items SET stock = ? WHERE id = ?`, stock-int64(o.Quantity), o.ItemID); err != nil {
 			return err
 		}
-		o.Status = statusConfirmed
+		o.Status = orderstatus.Confirmed
 		if err := insert(ctx, db, o); err != nil {
 			if errors.Is(err, errDuplicate) {
 				// A retry of an order already placed: give back what it took.
@@ -271,9 +274,9 @@ func forUpdate(ctx context.Context, db *sql.DB, o *order) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE items SET stock = stock - ? WHERE id = ?`, o.Quantity, o.ItemID); err != nil {
 			return err
 		}
-		o.Status = statusConfirmed
+		o.Status = orderstatus.Confirmed
 	} else {
-		o.reject(reasonOutOfStock)
+		o.reject(message.ReasonOutOfStock)
 	}
 	if err := insert(ctx, tx, o); err != nil {
 		return err // a duplicate rolls the decrement back with the rest
@@ -294,7 +297,7 @@ func atomicUpdate(ctx context.Context, db *sql.DB, o *order) error {
 		return err
 	}
 	if n == 1 {
-		o.Status = statusConfirmed
+		o.Status = orderstatus.Confirmed
 	} else {
 		var one int
 		err := db.QueryRowContext(ctx, `SELECT 1 FROM items WHERE id = ?`, o.ItemID).Scan(&one)
@@ -304,7 +307,7 @@ func atomicUpdate(ctx context.Context, db *sql.DB, o *order) error {
 		if err != nil {
 			return err
 		}
-		o.reject(reasonOutOfStock)
+		o.reject(message.ReasonOutOfStock)
 	}
 	if err := insert(ctx, db, o); err != nil {
 		if errors.Is(err, errDuplicate) && n == 1 {
@@ -322,7 +325,7 @@ type execer interface {
 
 func insert(ctx context.Context, db execer, o *order) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO orders (id, item_id, quantity, customer_id, status, reason, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, o.ItemID, o.Quantity, o.CustomerID, o.Status, o.Reason, o.created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, o.ItemID, o.Quantity, o.CustomerID, string(o.Status), o.Reason, o.created)
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1062 { // ER_DUP_ENTRY
 		return errDuplicate
@@ -330,28 +333,31 @@ func insert(ctx context.Context, db execer, o *order) error {
 	return err
 }
 
-// Order statuses and reasons of the contract.
-const (
-	statusConfirmed  = "confirmed"
-	statusRejected   = "rejected"
-	reasonOutOfStock = "out_of_stock"
-)
-
-// order is the contract's order document.
+// order is an order a yardstick places or reads: the contract's order
+// document, and when the order was created.
 type order struct {
-	ID          string  `json:"id"`
-	ItemID      int64   `json:"item_id"`
-	Quantity    int     `json:"quantity"`
-	CustomerID  string  `json:"customer_id"`
-	Status      string  `json:"status"`
-	Reason      *string `json:"reason"`
-	CreatedAt   string  `json:"created_at"`
-	ProcessedAt *string `json:"processed_at"`
-
+	message.Order
 	created time.Time
 }
 
-func (o *order) reject(reason string) { o.Status, o.Reason = statusRejected, &reason }
+func (o *order) reject(reason string) { o.Status, o.Reason = orderstatus.Rejected, &reason }
+
+// document is o as the contract answers it, its display status labelled in
+// lang. A yardstick's order is one line, decided with the order, and has no
+// price: its total and currency stay null.
+func (o *order) document(lang string) message.Order {
+	d := o.Order
+	at := o.created.UTC().Truncate(time.Second) // the answers' times are to the second
+	d.CreatedAt, d.ProcessedAt, d.UpdatedAt = at, &at, at
+	line := orderstatus.Reserved
+	if d.Status == orderstatus.Rejected {
+		line = orderstatus.LineRejected
+	}
+	d.Lines = []message.OrderLine{{ItemID: d.ItemID, Quantity: d.Quantity, Status: line, Reason: d.Reason}}
+	code := orderstatus.Code(d.Status, []orderstatus.LineStatus{line})
+	d.DisplayStatus = orderstatus.Display{Code: code, Label: orderstatus.Label(code, lang)}
+	return d
+}
 
 // item is the contract's item document.
 type item struct {
@@ -482,7 +488,7 @@ func (h *handler) placeOrder(c *gin.Context) {
 		return
 	}
 	now := time.Now().UTC()
-	o := &order{ItemID: in.ItemID, Quantity: qty, CustomerID: in.CustomerID, created: now}
+	o := &order{Order: message.Order{ItemID: in.ItemID, Quantity: qty, CustomerID: in.CustomerID}, created: now}
 	if key := c.GetHeader("Idempotency-Key"); key != "" {
 		o.ID = uuid.NewSHA1(idSpace, []byte(in.CustomerID+"\x00"+key)).String()
 	} else {
@@ -497,10 +503,8 @@ func (h *handler) placeOrder(c *gin.Context) {
 	case err != nil:
 		h.internal(c, "place order", err)
 	default:
-		ts := now.Format(time.RFC3339)
-		o.CreatedAt, o.ProcessedAt = ts, &ts
 		c.Header("Location", "/api/v1/orders/"+o.ID)
-		c.JSON(http.StatusOK, o)
+		c.JSON(http.StatusOK, o.document(lang(c)))
 	}
 }
 
@@ -514,10 +518,9 @@ func (h *handler) getOrder(c *gin.Context) {
 
 // answer sends the stored order id.
 func (h *handler) answer(c *gin.Context, id string) {
-	o := order{ID: id}
-	var created time.Time
+	o := order{Order: message.Order{ID: id}}
 	err := h.db.QueryRowContext(c.Request.Context(), `SELECT item_id, quantity, customer_id, status, reason, created_at
-		FROM orders WHERE id = ?`, id).Scan(&o.ItemID, &o.Quantity, &o.CustomerID, &o.Status, &o.Reason, &created)
+		FROM orders WHERE id = ?`, id).Scan(&o.ItemID, &o.Quantity, &o.CustomerID, &o.Status, &o.Reason, &o.created)
 	if errors.Is(err, sql.ErrNoRows) {
 		fail(c, http.StatusNotFound, "order_not_found", "no such order")
 		return
@@ -526,10 +529,14 @@ func (h *handler) answer(c *gin.Context, id string) {
 		h.internal(c, "read order", err)
 		return
 	}
-	ts := created.UTC().Format(time.RFC3339)
-	o.CreatedAt, o.ProcessedAt = ts, &ts
 	c.Header("Location", "/api/v1/orders/"+o.ID)
-	c.JSON(http.StatusOK, o)
+	c.JSON(http.StatusOK, o.document(lang(c)))
+}
+
+// lang is the language of an answer's labels: ?lang=, else Accept-Language,
+// as the gateway reads it.
+func lang(c *gin.Context) string {
+	return orderstatus.Lang(c.Query("lang"), c.GetHeader("Accept-Language"))
 }
 
 func decode(c *gin.Context, v any) bool {
