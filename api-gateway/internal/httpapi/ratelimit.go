@@ -8,9 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderq/orderq/api-gateway/internal/recent"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/orderq/orderq/api-gateway/internal/recent"
 )
 
 // RateLimit bounds the orders one customer may place: PerSecond on average,

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/orderq/orderq/api-gateway/internal/recent"
-
 	"github.com/orderq/orderq/shared/message"
 )
 

@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/orderq/orderq/api-gateway/internal/recent"
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/api-gateway/internal/recent"
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
