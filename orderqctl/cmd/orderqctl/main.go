@@ -2,6 +2,7 @@
 // the same environment variables as the programs it works with.
 //
 //	orderqctl token --sub alice [--ttl 24h]   print a customer token
+//	orderqctl audit [--older 1m] [--json]     check the books of a live database
 //	orderqctl help [command]                  what the commands do
 //
 // Exit status: 0 success, 1 a checked invariant or audit
@@ -38,7 +39,7 @@ type command struct {
 }
 
 // commands is every subcommand, in the order help lists them.
-var commands = []command{tokenCommand}
+var commands = []command{tokenCommand, auditCommand}
 
 func main() {
 	cli.Main("orderqctl", func(ctx context.Context) error {
