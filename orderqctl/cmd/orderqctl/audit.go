@@ -37,10 +37,13 @@ It changes nothing. Exit status 0: the books hold; 1: something is broken
 
 Environment: MYSQL_DSN (required), as the gateway and the worker read it.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, env) error {
+	flags: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 		older := fs.Duration("older", time.Minute, "how long a release, a queued command or a decision may be in flight")
 		asJSON := fs.Bool("json", false, "print one JSON document instead of lines of text")
-		return func(ctx context.Context, e env) error {
+		return func(ctx context.Context, e env, args []string) error {
+			if err := noArgs("audit", args); err != nil {
+				return err
+			}
 			if *older <= 0 {
 				return cli.UsageError{Err: fmt.Errorf("--older %s: want a duration above 0", *older), Help: "orderqctl help audit"}
 			}

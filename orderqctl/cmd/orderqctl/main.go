@@ -3,6 +3,7 @@
 //
 //	orderqctl token --sub alice [--ttl 24h]   print a customer token
 //	orderqctl audit [--older 1m] [--json]     check the books of a live database
+//	orderqctl dead-letters list|show|redrive  the dead letters, without the shovel plugin
 //	orderqctl help [command]                  what the commands do
 //
 // Exit status: 0 success, 1 a checked invariant or audit
@@ -35,11 +36,13 @@ type command struct {
 	usage   string // the command line, as in "token --sub ID [--ttl 24h]"
 	summary string // one line for orderqctl help
 	about   string // what orderqctl help <name> prints above the flags
-	flags   func(fs *flag.FlagSet) func(ctx context.Context, e env) error
+	// flags declares the command's flags on fs and returns what runs it, with
+	// the arguments that are not flags (wherever the flags stand among them).
+	flags func(fs *flag.FlagSet) func(ctx context.Context, e env, args []string) error
 }
 
 // commands is every subcommand, in the order help lists them.
-var commands = []command{tokenCommand, auditCommand}
+var commands = []command{tokenCommand, auditCommand, deadLettersCommand}
 
 func main() {
 	cli.Main("orderqctl", func(ctx context.Context) error {
@@ -61,15 +64,43 @@ func run(ctx context.Context, args []string, e env) error {
 		}
 		fs := newFlagSet(c)
 		exec := c.flags(fs)
-		if err := cli.Parse(fs, args[1:], "orderqctl help "+c.name); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				printHelp(e.stdout, c)
-				return nil
-			}
+		rest, err := parseArgs(fs, args[1:], "orderqctl help "+c.name)
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(e.stdout, c)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		return exec(ctx, e)
+		return exec(ctx, e, rest)
 	}
+}
+
+// parseArgs parses the flags wherever they stand among args, and returns
+// the other arguments in order.
+func parseArgs(fs *flag.FlagSet, args []string, help string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, cli.UsageError{Err: err, Help: help}
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// noArgs refuses arguments that are not flags, for a command that takes none.
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return cli.UsageError{Err: fmt.Errorf("unexpected argument %q", args[0]), Help: "orderqctl help " + name}
+	}
+	return nil
 }
 
 func lookup(name string) (command, bool) {

@@ -29,10 +29,13 @@ then takes the customer from the token.
 Environment: CUSTOMER_JWT_SECRET (required, at least 32 bytes),
 CUSTOMER_JWT_ISSUER, CUSTOMER_JWT_AUDIENCE.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, env) error {
+	flags: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 		sub := fs.String("sub", "", "the customer `id` the token is for (its sub claim; required)")
 		ttl := fs.Duration("ttl", 24*time.Hour, fmt.Sprintf("how long the token is valid, at most %s", maxTTL))
-		return func(_ context.Context, e env) error {
+		return func(_ context.Context, e env, args []string) error {
+			if err := noArgs("token", args); err != nil {
+				return err
+			}
 			return mintToken(e, *sub, *ttl)
 		}
 	},
