@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -105,11 +104,7 @@ func Compare(crowd CompareCrowd, strategies []Strategy) Comparison {
 }
 
 // WriteJSON writes c as an indented JSON document.
-func (c Comparison) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(c)
-}
+func (c Comparison) WriteJSON(w io.Writer) error { return writeJSON(w, c) }
 
 // WriteText writes c as one table for people, then every violation.
 func (c Comparison) WriteText(w io.Writer) error {

@@ -441,12 +441,15 @@ func round(x float64, digits int) float64 {
 	return math.Round(x*p) / p
 }
 
-// WriteJSON writes s as an indented JSON document.
-func (s Summary) WriteJSON(w io.Writer) error {
+// writeJSON writes v as an indented JSON document.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(s)
+	return enc.Encode(v)
 }
+
+// WriteJSON writes s as an indented JSON document.
+func (s Summary) WriteJSON(w io.Writer) error { return writeJSON(w, s) }
 
 // WriteText writes s as a table for people.
 func (s Summary) WriteText(w io.Writer) error {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -141,11 +140,7 @@ func NewSoak(c SoakCrowd, before *Store, note string, sales []SoakSale) Soak {
 }
 
 // WriteJSON writes s as an indented JSON document.
-func (s Soak) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
-}
+func (s Soak) WriteJSON(w io.Writer) error { return writeJSON(w, s) }
 
 // WriteText writes s for people: WriteSoakHead, a row a sale, WriteEnd.
 func (s Soak) WriteText(w io.Writer) error {

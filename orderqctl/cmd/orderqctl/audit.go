@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -208,9 +207,7 @@ func inList(statuses []orderstatus.LineStatus) string {
 
 func writeReport(w io.Writer, r auditReport, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	var b strings.Builder
 	for _, f := range r.Findings {

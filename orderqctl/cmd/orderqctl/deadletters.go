@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -132,7 +133,7 @@ func listLetters(e env, ch *amqp.Channel, n int, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(e, letters)
+		return writeJSON(e.stdout, letters)
 	}
 	for _, l := range letters {
 		fmt.Fprintf(e.stdout, "%s  %s at %s, from %s (key %s): %s\n", l.MessageID, l.Reason,
@@ -159,7 +160,7 @@ func showLetter(e env, ch *amqp.Channel, n int, id string, asJSON bool) error {
 		return cli.Failure(fmt.Sprintf("no dead letter %s", id))
 	}
 	if asJSON {
-		return writeJSON(e, found)
+		return writeJSON(e.stdout, found)
 	}
 	_, err = fmt.Fprintf(e.stdout, "message %s\n%s at %s, from %s (key %s)\ncommands: %s\nheaders: %v\nbody: %s\n",
 		found.MessageID, found.Reason, found.DiedAt.Format(time.RFC3339), found.Queue, found.RoutingKey,
@@ -253,8 +254,9 @@ func describe(d amqp.Delivery, whole bool) letter {
 	return l
 }
 
-func writeJSON(e env, v any) error {
-	enc := json.NewEncoder(e.stdout)
+// writeJSON writes v as an indented JSON document.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
