@@ -269,8 +269,9 @@ type Order struct {
 // OrderLine is one line of an order with its own status: pending until its
 // shard decided it, then reserved (it holds stock) or rejected (it never held
 // any; Reason says why when the line itself failed); a reserved line is
-// released when it gives its stock back, or moves on through the fulfilment
-// states.
+// released when it gives its stock back. A line that was reserved has
+// Quantity units, which move on through the fulfilment states each on its
+// own; the line's status is then the earliest its units are in.
 type OrderLine struct {
 	ItemID   int64 `json:"item_id"`
 	Quantity int   `json:"quantity"`
@@ -279,6 +280,14 @@ type OrderLine struct {
 	UnitPrice *int64                 `json:"unit_price"`
 	Status    orderstatus.LineStatus `json:"status"`
 	Reason    *string                `json:"reason"`
+	// Units are the line's units in order, none for a line never reserved.
+	Units []Unit `json:"units"`
+}
+
+// Unit is one unit of a line: Unit is its number in the line, from 1.
+type Unit struct {
+	Unit   int                    `json:"unit"`
+	Status orderstatus.LineStatus `json:"status"`
 }
 
 // Final reports whether the order's outcome is decided.

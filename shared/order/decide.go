@@ -452,7 +452,7 @@ func (d *decider) release(c *message.Command) error {
 		if line == nil || !orderstatus.Holds(line.Status) {
 			continue
 		}
-		line.Status = orderstatus.Released
+		line.Status, line.Units = orderstatus.Released, nil
 		released = true
 		if item := d.Items[l.ItemID]; item != nil {
 			item.Stock += int64(line.Quantity)

@@ -25,6 +25,7 @@ import (
 var (
 	ErrNotFound          = errors.New("order not found")
 	ErrLineNotFound      = errors.New("order line not found")
+	ErrUnitNotFound      = errors.New("order unit not found")
 	ErrInvalidTransition = errors.New("invalid status transition")
 )
 
@@ -52,14 +53,49 @@ type Order struct {
 	Lines     []Line // in line order
 }
 
-// Line is one item of an order.
+// Line is one item of an order. A line that was reserved has Quantity units,
+// numbered from 1, each with its status.
 type Line struct {
 	No        int // its position in the order, from 0
 	ItemID    int64
 	Quantity  int
 	UnitPrice *int64 // the item's price when the line was reserved
-	Status    orderstatus.LineStatus
-	Reason    *string // why the line failed, on the line that did
+	// Status is the line's, and while it holds stock the earliest its
+	// units are in (orderstatus.Earliest).
+	Status orderstatus.LineStatus
+	Reason *string // why the line failed, on the line that did
+	// Units are the statuses of units 1…Quantity while they are not all
+	// the same; nil while every unit is in Status.
+	Units []orderstatus.LineStatus
+}
+
+// HasUnits reports whether the line has units: it was reserved.
+func (l *Line) HasUnits() bool {
+	return orderstatus.Holds(l.Status) || l.Status == orderstatus.Released
+}
+
+// Unit returns the status of unit n of the line, which must have it.
+func (l *Line) Unit(n int) orderstatus.LineStatus {
+	if l.Units == nil {
+		return l.Status
+	}
+	return l.Units[n-1]
+}
+
+// setUnits sets the statuses of the line's units 1…Quantity.
+func (l *Line) setUnits(units []orderstatus.LineStatus) {
+	l.Status = orderstatus.Earliest(units)
+	if slices.ContainsFunc(units, func(s orderstatus.LineStatus) bool { return s != l.Status }) {
+		l.Units = units
+	} else {
+		l.Units = nil
+	}
+}
+
+// UnitRef names a unit of an order: unit Unit, from 1, of the line of ItemID.
+type UnitRef struct {
+	ItemID int64
+	Unit   int
 }
 
 // Line returns the line numbered no, nil if there is none.
@@ -76,18 +112,31 @@ func (o *Order) Line(no int) *Line {
 func (o *Order) Clone() *Order {
 	c := *o
 	c.Lines = slices.Clone(o.Lines)
+	for i := range c.Lines {
+		c.Lines[i].Units = slices.Clone(c.Lines[i].Units)
+	}
 	return &c
 }
 
 // Display returns the display code of the order: what its customer sees.
 func (o *Order) Display() string {
-	return orderstatus.Code(o.Status, o.lineStatuses())
+	return orderstatus.Code(o.Status, o.unitStatuses())
 }
 
-func (o *Order) lineStatuses() []orderstatus.LineStatus {
-	statuses := make([]orderstatus.LineStatus, len(o.Lines))
-	for i, l := range o.Lines {
-		statuses[i] = l.Status
+// unitStatuses returns the statuses the order's units are in, each once
+// (for a line without units, its status).
+func (o *Order) unitStatuses() []orderstatus.LineStatus {
+	var statuses []orderstatus.LineStatus
+	add := func(s orderstatus.LineStatus) {
+		if !slices.Contains(statuses, s) {
+			statuses = append(statuses, s)
+		}
+	}
+	for _, l := range o.Lines {
+		add(l.Status)
+		for _, u := range l.Units {
+			add(u)
+		}
 	}
 	return statuses
 }
@@ -104,7 +153,14 @@ func (o *Order) Message() message.Order {
 		m.Total, m.Currency = o.Total, o.Currency
 	}
 	for i, l := range o.Lines {
-		m.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Status: l.Status, Reason: l.Reason}
+		m.Lines[i] = message.OrderLine{ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Status: l.Status,
+			Reason: l.Reason, Units: []message.Unit{}}
+		if l.HasUnits() {
+			m.Lines[i].Units = make([]message.Unit, l.Quantity)
+			for n := 1; n <= l.Quantity; n++ {
+				m.Lines[i].Units[n-1] = message.Unit{Unit: n, Status: l.Unit(n)}
+			}
+		}
 	}
 	if len(o.Lines) == 1 {
 		m.ItemID, m.Quantity = o.Lines[0].ItemID, o.Lines[0].Quantity
@@ -148,21 +204,63 @@ func (o *Order) Move(to orderstatus.Status, reason string, shards int, now time.
 	return releases, nil
 }
 
-// MoveLine moves the line of item to status to, if the lifecycle allows it,
-// and returns it.
+// MoveLine moves every unit of the line of item to status to, if the
+// lifecycle allows it for each, and returns the line.
 func (o *Order) MoveLine(item int64, to orderstatus.LineStatus, now time.Time) (*Line, error) {
-	i := slices.IndexFunc(o.Lines, func(l Line) bool { return l.ItemID == item })
-	if i < 0 {
+	l := o.lineOf(item)
+	if l == nil {
 		return nil, ErrLineNotFound
 	}
-	l := &o.Lines[i]
-	if !orderstatus.CanMoveLine(o.Status, l.Status, to) {
-		return nil, fmt.Errorf("%w: order is %s and the line %s, the line cannot become %s",
-			ErrInvalidTransition, o.Status, l.Status, to)
+	units := make([]UnitRef, l.Quantity)
+	for n := range units {
+		units[n] = UnitRef{ItemID: item, Unit: n + 1}
 	}
-	l.Status = to
-	o.stamp(now)
+	if err := o.MoveUnits(to, units, now); err != nil {
+		return nil, err
+	}
 	return l, nil
+}
+
+// MoveUnits moves units of the order to status to, all or none: if one does
+// not exist or may not move there, nothing moves.
+func (o *Order) MoveUnits(to orderstatus.LineStatus, units []UnitRef, now time.Time) error {
+	if len(units) == 0 {
+		return fmt.Errorf("%w: no unit to move", ErrInvalidTransition)
+	}
+	moved := map[int64][]orderstatus.LineStatus{}
+	for _, u := range units {
+		l := o.lineOf(u.ItemID)
+		if l == nil || !l.HasUnits() || u.Unit < 1 || u.Unit > l.Quantity {
+			return fmt.Errorf("%w: the order has no unit %d of item %d", ErrUnitNotFound, u.Unit, u.ItemID)
+		}
+		statuses, ok := moved[u.ItemID]
+		if !ok {
+			statuses = make([]orderstatus.LineStatus, l.Quantity)
+			for n := range statuses {
+				statuses[n] = l.Unit(n + 1)
+			}
+			moved[u.ItemID] = statuses
+		}
+		if from := l.Unit(u.Unit); !orderstatus.CanMoveUnit(o.Status, from, to) {
+			return fmt.Errorf("%w: order is %s and unit %d of item %d %s, the unit cannot become %s",
+				ErrInvalidTransition, o.Status, u.Unit, u.ItemID, from, to)
+		}
+		statuses[u.Unit-1] = to
+	}
+	for item, statuses := range moved {
+		o.lineOf(item).setUnits(statuses)
+	}
+	o.stamp(now)
+	return nil
+}
+
+// lineOf returns the line of item, nil if there is none.
+func (o *Order) lineOf(item int64) *Line {
+	i := slices.IndexFunc(o.Lines, func(l Line) bool { return l.ItemID == item })
+	if i < 0 {
+		return nil
+	}
+	return &o.Lines[i]
 }
 
 // Releases returns the commands that give back the stock the order's lines

@@ -3,6 +3,7 @@ package order
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -212,8 +213,9 @@ func TestMoveLine(t *testing.T) {
 		{"no such item", orderstatus.Paid, orderstatus.Reserved, 8, orderstatus.TransitForOutbound, ErrLineNotFound},
 		{"not paid yet", orderstatus.AwaitingPayment, orderstatus.Reserved, 7, orderstatus.TransitForOutbound, ErrInvalidTransition},
 		{"canceled", orderstatus.Canceled, orderstatus.Released, 7, orderstatus.TransitForOutbound, ErrInvalidTransition},
-		{"skipping a step", orderstatus.Paid, orderstatus.Reserved, 7, orderstatus.RentInProgress, ErrInvalidTransition},
+		{"skipping a step", orderstatus.Paid, orderstatus.Reserved, 7, orderstatus.RentInProgress, nil},
 		{"back", orderstatus.Active, orderstatus.PreparingAndCleaning, 7, orderstatus.Reserved, ErrInvalidTransition},
+		{"where it is", orderstatus.Active, orderstatus.RentInProgress, 7, orderstatus.RentInProgress, ErrInvalidTransition},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,6 +244,123 @@ func TestMoveLine(t *testing.T) {
 				t.Errorf("moved %+v, want %+v", o, want)
 			}
 		})
+	}
+}
+
+// unitsOrder is an order of status with a line of 3 units of item 7 in
+// units and a line of 2 units of item 8, both reserved.
+func unitsOrder(status orderstatus.Status, units ...orderstatus.LineStatus) *Order {
+	o := lifecycleOrder(status, nil)
+	o.Lines[0].Quantity = 3
+	o.Lines[0].setUnits(units)
+	o.Lines = append(o.Lines, Line{No: 1, ItemID: 8, Quantity: 2, UnitPrice: o.Lines[0].UnitPrice, Status: orderstatus.Reserved})
+	return o
+}
+
+// TestMoveUnits moves units of two lines, all or none: each refused move
+// leaves the order exactly as it was.
+func TestMoveUnits(t *testing.T) {
+	const (
+		r = orderstatus.Reserved
+		x = orderstatus.TransitForOutbound
+		n = orderstatus.RentInProgress
+		c = orderstatus.PreparingAndCleaning
+	)
+	type units = []orderstatus.LineStatus
+	tests := []struct {
+		name  string
+		order orderstatus.Status
+		from  units // of item 7's three units
+		to    orderstatus.LineStatus
+		move  []UnitRef
+		want  error
+		// What items 7 and 8 are left with.
+		line7, line8 orderstatus.LineStatus
+		units7       units
+	}{
+		{"one unit, the others stay", orderstatus.Paid, units{r, r, r}, x, []UnitRef{{7, 2}}, nil, r, r, units{r, x, r}},
+		{"the design's example", orderstatus.Active, units{r, n, c}, x, []UnitRef{{7, 1}}, nil, x, r, units{x, n, c}},
+		{"units of two lines at once", orderstatus.Active, units{x, n, c}, c, []UnitRef{{7, 1}, {7, 2}, {8, 1}}, nil, c, r, nil},
+		{"the last unit makes the line uniform", orderstatus.Active, units{n, n, c}, c, []UnitRef{{7, 1}, {7, 2}}, nil, c, r, nil},
+		{"skipping a step", orderstatus.Active, units{r, r, r}, n, []UnitRef{{7, 3}}, nil, r, r, units{r, r, n}},
+		{"backwards", orderstatus.Active, units{x, n, c}, x, []UnitRef{{7, 1}, {7, 2}}, ErrInvalidTransition, "", "", nil},
+		{"where it is", orderstatus.Active, units{x, n, c}, n, []UnitRef{{7, 2}}, ErrInvalidTransition, "", "", nil},
+		{"one of many may not move", orderstatus.Active, units{r, r, c}, n, []UnitRef{{7, 1}, {8, 2}, {7, 3}}, ErrInvalidTransition, "", "", nil},
+		{"an unknown unit", orderstatus.Active, units{r, r, r}, x, []UnitRef{{7, 1}, {7, 4}}, ErrUnitNotFound, "", "", nil},
+		{"unit 0", orderstatus.Active, units{r, r, r}, x, []UnitRef{{7, 0}}, ErrUnitNotFound, "", "", nil},
+		{"an item the order has no line of", orderstatus.Active, units{r, r, r}, x, []UnitRef{{7, 1}, {9, 1}}, ErrUnitNotFound, "", "", nil},
+		{"the order not paid yet", orderstatus.AwaitingPayment, units{r, r, r}, x, []UnitRef{{7, 1}}, ErrInvalidTransition, "", "", nil},
+		{"the order fulfilled", orderstatus.Fulfilled, units{c, c, c}, c, []UnitRef{{7, 1}}, ErrInvalidTransition, "", "", nil},
+		{"back to reserved", orderstatus.Paid, units{x, r, r}, r, []UnitRef{{7, 1}}, ErrInvalidTransition, "", "", nil},
+		{"released", orderstatus.Paid, units{r, r, r}, orderstatus.Released, []UnitRef{{7, 1}}, ErrInvalidTransition, "", "", nil},
+		{"no unit named", orderstatus.Paid, units{r, r, r}, x, nil, ErrInvalidTransition, "", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := unitsOrder(tt.order, tt.from...)
+			before := o.Clone()
+			err := o.MoveUnits(tt.to, tt.move, lifecycleNow)
+			if tt.want != nil {
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("MoveUnits = %v, want %v", err, tt.want)
+				}
+				if !reflect.DeepEqual(o, before) {
+					t.Errorf("a refused move changed the order: %+v, was %+v", o, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("MoveUnits: %v", err)
+			}
+			l7, l8 := o.Line(0), o.Line(1)
+			if l7.Status != tt.line7 || l8.Status != tt.line8 || !slices.Equal(l7.Units, tt.units7) {
+				t.Errorf("lines %s %v and %s %v, want %s %v and %s", l7.Status, l7.Units, l8.Status, l8.Units, tt.line7, tt.units7, tt.line8)
+			}
+			if !o.UpdatedAt.Equal(lifecycleNow) {
+				t.Errorf("updated_at %v, want %v", o.UpdatedAt, lifecycleNow)
+			}
+		})
+	}
+}
+
+// TestUnitsShow: what an order's units show, and the display they make.
+func TestUnitsShow(t *testing.T) {
+	o := unitsOrder(orderstatus.Active, orderstatus.TransitForOutbound, orderstatus.RentInProgress, orderstatus.PreparingAndCleaning)
+	m := o.Message()
+	want := [][]message.Unit{
+		{{Unit: 1, Status: orderstatus.TransitForOutbound}, {Unit: 2, Status: orderstatus.RentInProgress}, {Unit: 3, Status: orderstatus.PreparingAndCleaning}},
+		{{Unit: 1, Status: orderstatus.Reserved}, {Unit: 2, Status: orderstatus.Reserved}},
+	}
+	for i, l := range m.Lines {
+		if !reflect.DeepEqual(l.Units, want[i]) {
+			t.Errorf("line %d's units %+v, want %+v", i, l.Units, want[i])
+		}
+	}
+	if m.Lines[0].Status != orderstatus.TransitForOutbound || m.DisplayStatus.Code != orderstatus.ShowShipped {
+		t.Errorf("line status %s and display %s, want the earliest unit's and shipped", m.Lines[0].Status, m.DisplayStatus.Code)
+	}
+	// Selesai needs every unit of every line cleaned.
+	if err := o.MoveUnits(orderstatus.PreparingAndCleaning, []UnitRef{{7, 1}, {7, 2}}, lifecycleNow); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Display(); got != orderstatus.ShowActive {
+		t.Errorf("display %s with item 8 still reserved, want active", got)
+	}
+	if _, err := o.MoveLine(8, orderstatus.PreparingAndCleaning, lifecycleNow); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Display(); got != orderstatus.ShowCompleted {
+		t.Errorf("display %s with every unit cleaned, want completed", got)
+	}
+	// A released line's units are released; lines never reserved have none.
+	canceled := lifecycleOrder(orderstatus.Canceled, nil).Message()
+	if u := canceled.Lines[0].Units; len(u) != 2 || u[0].Status != orderstatus.Released {
+		t.Errorf("a released line's units %+v, want 2 released", u)
+	}
+	for _, st := range []orderstatus.Status{orderstatus.Pending, orderstatus.Rejected} {
+		if u := lifecycleOrder(st, nil).Message().Lines[0].Units; u == nil || len(u) != 0 {
+			t.Errorf("a %s line's units %#v, want none (an empty list)", st, u)
+		}
 	}
 }
 
@@ -289,7 +408,8 @@ func TestMessage(t *testing.T) {
 		o := lifecycleOrder(orderstatus.Confirmed, nil)
 		m := o.Message()
 		want := message.Order{ID: o.ID, ItemID: 7, Quantity: 2, CustomerID: "c-1", Status: orderstatus.Confirmed,
-			Lines: []message.OrderLine{{ItemID: 7, Quantity: 2, UnitPrice: o.Lines[0].UnitPrice, Status: orderstatus.Reserved}},
+			Lines: []message.OrderLine{{ItemID: 7, Quantity: 2, UnitPrice: o.Lines[0].UnitPrice, Status: orderstatus.Reserved,
+				Units: []message.Unit{{Unit: 1, Status: orderstatus.Reserved}, {Unit: 2, Status: orderstatus.Reserved}}}},
 			Total: o.Total, Currency: o.Currency, CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt, UpdatedAt: o.UpdatedAt,
 			DisplayStatus: orderstatus.Display{Code: orderstatus.ShowAwaitingPayment}}
 		if !reflect.DeepEqual(m, want) {
@@ -326,16 +446,16 @@ func TestMessage(t *testing.T) {
 }
 
 func TestCloneSharesNothing(t *testing.T) {
-	o := lifecycleOrder(orderstatus.Paid, nil)
+	o := unitsOrder(orderstatus.Paid, orderstatus.Reserved, orderstatus.TransitForOutbound, orderstatus.Reserved)
 	c := o.Clone()
 	if !reflect.DeepEqual(c, o) {
 		t.Fatalf("Clone() = %+v, want %+v", c, o)
 	}
-	c.Lines[0].Status, c.Status = orderstatus.TransitForOutbound, orderstatus.Active
-	if o.Lines[0].Status != orderstatus.Reserved || o.Status != orderstatus.Paid {
+	c.Lines[0].Status, c.Status, c.Lines[0].Units[0] = orderstatus.TransitForOutbound, orderstatus.Active, orderstatus.RentInProgress
+	if o.Lines[0].Status != orderstatus.Reserved || o.Status != orderstatus.Paid || o.Lines[0].Units[0] != orderstatus.Reserved {
 		t.Errorf("changing the clone changed the order: %+v", o)
 	}
-	if o.Line(0) != &o.Lines[0] || o.Line(1) != nil {
-		t.Errorf("Line(0) = %p, Line(1) = %p; want %p and nil", o.Line(0), o.Line(1), &o.Lines[0])
+	if o.Line(0) != &o.Lines[0] || o.Line(2) != nil {
+		t.Errorf("Line(0) = %p, Line(2) = %p; want %p and nil", o.Line(0), o.Line(2), &o.Lines[0])
 	}
 }

@@ -5,37 +5,103 @@ import (
 	"testing"
 )
 
+// TestCode goes through the display table row by row, each with the units
+// of an order in mixed states: the statuses given are those its units are in.
 func TestCode(t *testing.T) {
 	tests := []struct {
 		name  string
 		order Status
-		lines []LineStatus
+		units []LineStatus
 		want  string
 	}{
+		// Pending: whatever its lines.
 		{"pending", Pending, []LineStatus{LinePending}, ShowProcessing},
+		{"pending cart, one part reserved", Pending, []LineStatus{Reserved, LinePending}, ShowProcessing},
+		// Menunggu Pembayaran.
 		{"confirmed awaits payment", Confirmed, []LineStatus{Reserved}, ShowAwaitingPayment},
-		{"awaiting payment", AwaitingPayment, []LineStatus{Reserved, Reserved}, ShowAwaitingPayment},
-		{"paid, one line in transit", Paid, []LineStatus{Reserved, TransitForOutbound}, ShowShipped},
-		{"active, in transit", Active, []LineStatus{TransitForOutbound}, ShowShipped},
-		{"active, rented", Active, []LineStatus{RentInProgress, RentInProgress}, ShowActive},
+		{"awaiting payment", AwaitingPayment, []LineStatus{Reserved}, ShowAwaitingPayment},
+		// Sudah Dibayar & Aktif, Transit for Outbound: Pesanan Dikirim.
+		{"paid, one unit in transit, the others reserved", Paid, []LineStatus{Reserved, TransitForOutbound}, ShowShipped},
+		{"paid, units in transit and rented", Paid, []LineStatus{RentInProgress, TransitForOutbound}, ShowShipped},
+		{"active, every unit in transit", Active, []LineStatus{TransitForOutbound}, ShowShipped},
+		{"active: transit wins over rent and cleaning (the design's example)", Active,
+			[]LineStatus{TransitForOutbound, RentInProgress, PreparingAndCleaning}, ShowShipped},
+		{"active, in transit and reserved", Active, []LineStatus{Reserved, TransitForOutbound}, ShowShipped},
+		// Aktif, Rent in Progress: Pesanan Aktif.
+		{"active, every unit rented", Active, []LineStatus{RentInProgress}, ShowActive},
+		{"active: rent wins over cleaning", Active, []LineStatus{PreparingAndCleaning, RentInProgress}, ShowActive},
+		{"active, rented, cleaning and reserved", Active, []LineStatus{Reserved, RentInProgress, PreparingAndCleaning}, ShowActive},
+		// Selesai & Aktif, Preparing & Cleaning: Selesai.
 		{"fulfilled", Fulfilled, []LineStatus{PreparingAndCleaning}, ShowCompleted},
-		{"active, every line cleaning", Active, []LineStatus{PreparingAndCleaning, PreparingAndCleaning}, ShowCompleted},
+		{"fulfilled with units left behind", Fulfilled, []LineStatus{RentInProgress, PreparingAndCleaning}, ShowCompleted},
+		{"active, every unit cleaning", Active, []LineStatus{PreparingAndCleaning}, ShowCompleted},
+		// Dibatalkan.
 		{"canceled", Canceled, []LineStatus{Released}, ShowCanceled},
+		{"canceled wins over unit states", Canceled, []LineStatus{TransitForOutbound, Released}, ShowCanceled},
 		{"rejected", Rejected, []LineStatus{LineRejected}, ShowCanceled},
 		{"rejected cart, one part released", Rejected, []LineStatus{Released, LineRejected}, ShowCanceled},
-		{"mixed units: transit wins over rent and cleaning", Active,
-			[]LineStatus{TransitForOutbound, RentInProgress, PreparingAndCleaning}, ShowShipped},
-		{"mixed units: rent wins over cleaning", Active, []LineStatus{PreparingAndCleaning, RentInProgress}, ShowActive},
-		{"active, one line cleaning, one still reserved", Active, []LineStatus{PreparingAndCleaning, Reserved}, ShowActive},
+		// The rows between: paid, nothing shipped yet; active in mixed
+		// fulfilment with nothing rented or in transit.
 		{"paid, nothing shipped yet", Paid, []LineStatus{Reserved}, ShowProcessing},
-		{"canceled wins over line states", Canceled, []LineStatus{TransitForOutbound}, ShowCanceled},
+		{"paid, a unit cleaning, none in transit or rented", Paid, []LineStatus{Reserved, PreparingAndCleaning}, ShowProcessing},
+		{"active, one unit cleaning, one still reserved", Active, []LineStatus{PreparingAndCleaning, Reserved}, ShowActive},
+		{"active, nothing shipped yet", Active, []LineStatus{Reserved}, ShowActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Code(tt.order, tt.lines); got != tt.want {
-				t.Errorf("Code(%s, %v) = %s, want %s", tt.order, tt.lines, got, tt.want)
+			if got := Code(tt.order, tt.units); got != tt.want {
+				t.Errorf("Code(%s, %v) = %s, want %s", tt.order, tt.units, got, tt.want)
 			}
 		})
+	}
+	// Every row of the table is reached by some case above.
+	reached := map[string]bool{}
+	for _, tt := range tests {
+		reached[tt.want] = true
+	}
+	for _, code := range Codes {
+		if !reached[code] {
+			t.Errorf("no case shows %s", code)
+		}
+	}
+}
+
+// TestFulfilment checks the unit statuses' table: each status, precedence
+// and stored code once.
+func TestFulfilment(t *testing.T) {
+	statuses, codes, precedences := map[LineStatus]bool{}, map[byte]bool{}, map[int]bool{}
+	for _, f := range fulfilment {
+		if statuses[f.Status] || codes[f.Code] || f.Precedence != 0 && precedences[f.Precedence] {
+			t.Errorf("%+v repeats a status, code or precedence", f)
+		}
+		statuses[f.Status], codes[f.Code], precedences[f.Precedence] = true, true, true
+		if c, ok := UnitCode(f.Status); !ok || c != f.Code {
+			t.Errorf("UnitCode(%s) = %q, %v; want %q", f.Status, c, ok, f.Code)
+		}
+		if s, ok := UnitStatus(f.Code); !ok || s != f.Status {
+			t.Errorf("UnitStatus(%q) = %s, %v; want %s", f.Code, s, ok, f.Status)
+		}
+	}
+	for _, s := range []LineStatus{LinePending, LineRejected, Released} {
+		if _, ok := UnitCode(s); ok {
+			t.Errorf("%s has a unit code: no unit is in it", s)
+		}
+	}
+	if s, ok := UnitStatus('?'); ok {
+		t.Errorf("UnitStatus('?') = %s, want none", s)
+	}
+	tests := []struct {
+		units []LineStatus
+		want  LineStatus
+	}{
+		{[]LineStatus{RentInProgress, TransitForOutbound, PreparingAndCleaning}, TransitForOutbound},
+		{[]LineStatus{PreparingAndCleaning, Reserved}, Reserved},
+		{[]LineStatus{RentInProgress}, RentInProgress},
+	}
+	for _, tt := range tests {
+		if got := Earliest(tt.units); got != tt.want {
+			t.Errorf("Earliest(%v) = %s, want %s", tt.units, got, tt.want)
+		}
 	}
 }
 
@@ -101,28 +167,35 @@ func TestTransitions(t *testing.T) {
 			t.Errorf("%s → %s allowed", m[0], m[1])
 		}
 	}
-	type lineMove struct {
+	type unitMove struct {
 		order    Status
 		from, to LineStatus
 	}
-	lineAllowed := []lineMove{
+	unitAllowed := []unitMove{
 		{Paid, Reserved, TransitForOutbound}, {Active, TransitForOutbound, RentInProgress},
 		{Active, RentInProgress, PreparingAndCleaning},
+		// Forward, skipping a step: a unit handed over in the shop.
+		{Active, Reserved, RentInProgress}, {Paid, TransitForOutbound, PreparingAndCleaning},
 	}
-	for _, m := range lineAllowed {
-		if !CanMoveLine(m.order, m.from, m.to) {
-			t.Errorf("line %s → %s under %s refused", m.from, m.to, m.order)
+	for _, m := range unitAllowed {
+		if !CanMoveUnit(m.order, m.from, m.to) {
+			t.Errorf("unit %s → %s under %s refused", m.from, m.to, m.order)
 		}
 	}
-	lineForbidden := []lineMove{
-		{AwaitingPayment, Reserved, TransitForOutbound}, {Canceled, Reserved, TransitForOutbound},
-		{Active, Released, TransitForOutbound}, {Active, Reserved, RentInProgress},
-		{Active, PreparingAndCleaning, Reserved}, {Paid, Reserved, Released},
-		{Active, LineRejected, TransitForOutbound}, {Paid, Reserved, LineRejected},
+	unitForbidden := []unitMove{
+		{AwaitingPayment, Reserved, TransitForOutbound}, {Confirmed, Reserved, TransitForOutbound},
+		{Canceled, Reserved, TransitForOutbound}, {Fulfilled, RentInProgress, PreparingAndCleaning},
+		{Active, Released, TransitForOutbound}, {Active, LineRejected, TransitForOutbound},
+		{Active, LinePending, TransitForOutbound},
+		// Backwards, or nowhere.
+		{Active, PreparingAndCleaning, Reserved}, {Active, RentInProgress, TransitForOutbound},
+		{Active, RentInProgress, RentInProgress},
+		// Out of fulfilment: stock is given back by releases only.
+		{Paid, Reserved, Released}, {Paid, Reserved, LineRejected}, {Active, Reserved, "lost"},
 	}
-	for _, m := range lineForbidden {
-		if CanMoveLine(m.order, m.from, m.to) {
-			t.Errorf("line %s → %s under %s allowed", m.from, m.to, m.order)
+	for _, m := range unitForbidden {
+		if CanMoveUnit(m.order, m.from, m.to) {
+			t.Errorf("unit %s → %s under %s allowed", m.from, m.to, m.order)
 		}
 	}
 }

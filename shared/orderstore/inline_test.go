@@ -79,7 +79,11 @@ func TestInlineKeepsOnlyARejectedSingleLineInTheRow(t *testing.T) {
 				}
 			}
 			// Whichever way it was stored, the order reads back the same.
-			if got := orderOf(&r, lines); !reflect.DeepEqual(got, want) {
+			got, err := orderOf(&r, lines)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("read back %+v, want %+v", got, want)
 			}
 		})

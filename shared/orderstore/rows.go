@@ -1,6 +1,7 @@
 package orderstore
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/orderq/orderq/shared/order"
@@ -52,6 +53,11 @@ type lineRow struct {
 	CustomerID string
 	Status     orderstatus.LineStatus
 	Reason     *string
+	// Units holds the statuses of the line's units, a byte each
+	// (orderstatus.UnitCode), while they differ; NULL while every unit is in
+	// Status. A line of a thousand units costs a thousand bytes in its own
+	// row, and moving them all is one row's update.
+	Units []byte
 }
 
 func (lineRow) TableName() string { return "order_lines" }
@@ -115,9 +121,38 @@ func rows(o *order.Order) (orderRow, []lineRow) {
 	lines := make([]lineRow, len(o.Lines))
 	for i, l := range o.Lines {
 		lines[i] = lineRow{OrderID: o.ID, LineNo: l.No, ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
-			CustomerID: o.CustomerID, Status: l.Status, Reason: l.Reason}
+			CustomerID: o.CustomerID, Status: l.Status, Reason: l.Reason, Units: unitCodes(l.Units)}
 	}
 	return r, lines
+}
+
+// unitCodes encodes the statuses of a line's units for lineRow.Units.
+func unitCodes(units []orderstatus.LineStatus) []byte {
+	if units == nil {
+		return nil
+	}
+	codes := make([]byte, len(units))
+	for i, u := range units {
+		codes[i], _ = orderstatus.UnitCode(u)
+	}
+	return codes
+}
+
+// unitStatuses decodes lineRow.Units. A code no status has is an error: a
+// newer program's status this one does not know.
+func unitStatuses(codes []byte) ([]orderstatus.LineStatus, error) {
+	if codes == nil {
+		return nil, nil
+	}
+	units := make([]orderstatus.LineStatus, len(codes))
+	for i, c := range codes {
+		s, ok := orderstatus.UnitStatus(c)
+		if !ok {
+			return nil, fmt.Errorf("unit %d has status code %q, which no status has", i+1, c)
+		}
+		units[i] = s
+	}
+	return units, nil
 }
 
 // listed is the ListedCustomerID of o.
@@ -139,7 +174,8 @@ func inline(o *order.Order) (order.Line, bool) {
 	if l.Reason == nil || *l.Reason != *o.Reason {
 		return order.Line{}, false
 	}
-	if l.Reason = o.Reason; l != inlined(o, l.ItemID, l.Quantity) {
+	l.Reason = o.Reason
+	if want := inlined(o, l.ItemID, l.Quantity); l.No != want.No || l.UnitPrice != nil || l.Status != want.Status || l.Units != nil {
 		return order.Line{}, false
 	}
 	return l, true
@@ -151,16 +187,20 @@ func inlined(o *order.Order, item int64, quantity int) order.Line {
 }
 
 // orderOf returns the order r and its lines (in line order) store.
-func orderOf(r *orderRow, lines []lineRow) *order.Order {
+func orderOf(r *orderRow, lines []lineRow) (*order.Order, error) {
 	o := &order.Order{ID: r.ID, CustomerID: r.CustomerID, Status: r.Status, Reason: r.Reason, Parts: r.Parts,
 		PartsDone: r.PartsDone, Total: r.Total, Currency: r.Currency, RefundRequired: r.RefundRequired,
 		CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt, UpdatedAt: r.UpdatedAt, Lines: make([]order.Line, len(lines))}
 	for i, l := range lines {
+		units, err := unitStatuses(l.Units)
+		if err != nil {
+			return nil, fmt.Errorf("order %s, line %d: %w", r.ID, l.LineNo, err)
+		}
 		o.Lines[i] = order.Line{No: l.LineNo, ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
-			Status: l.Status, Reason: l.Reason}
+			Status: l.Status, Reason: l.Reason, Units: units}
 	}
 	if len(lines) == 0 && r.ItemID != nil && r.Quantity != nil {
 		o.Lines = []order.Line{inlined(o, *r.ItemID, *r.Quantity)}
 	}
-	return o
+	return o, nil
 }

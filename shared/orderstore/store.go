@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -89,7 +90,11 @@ func withLines(tx *gorm.DB, rows []orderRow, lock bool) ([]stored, error) {
 		byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
 	}
 	for i := range rows {
-		orders[i] = stored{orderOf(&rows[i], byOrder[rows[i].ID]), rows[i].DisplayStatus}
+		o, err := orderOf(&rows[i], byOrder[rows[i].ID])
+		if err != nil {
+			return nil, fmt.Errorf("load order lines: %w", err)
+		}
+		orders[i] = stored{o, rows[i].DisplayStatus}
 	}
 	return orders, nil
 }
@@ -216,12 +221,24 @@ func move(tx *gorm.DB, o *order.Order, to orderstatus.Status, reason string, sha
 	return update(tx, before, o)
 }
 
-// MoveLine moves the line of item in an order to status to, if the lifecycle
-// allows it.
+// MoveLine moves every unit of the line of item in an order to status to, if
+// the lifecycle allows it for each.
 func MoveLine(ctx context.Context, db *gorm.DB, id string, item int64, to orderstatus.LineStatus) (message.Order, error) {
 	return change(ctx, db, id, func(tx *gorm.DB, s stored) error {
 		before := s.Clone()
 		if _, err := s.MoveLine(item, to, now()); err != nil {
+			return err
+		}
+		return update(tx, before, s.Order)
+	})
+}
+
+// MoveUnits moves units of an order to status to, all or none (see
+// order.MoveUnits).
+func MoveUnits(ctx context.Context, db *gorm.DB, id string, to orderstatus.LineStatus, units []order.UnitRef) (message.Order, error) {
+	return change(ctx, db, id, func(tx *gorm.DB, s stored) error {
+		before := s.Clone()
+		if err := s.MoveUnits(to, units, now()); err != nil {
 			return err
 		}
 		return update(tx, before, s.Order)
@@ -298,11 +315,13 @@ func Insert(tx *gorm.DB, orders []*order.Order, assumeNew bool) error {
 // each line that changed.
 func update(tx *gorm.DB, before, o *order.Order) error {
 	for _, l := range o.Lines {
-		if b := before.Line(l.No); b != nil && b.Status == l.Status && equal(b.Reason, l.Reason) && equal(b.UnitPrice, l.UnitPrice) {
+		if b := before.Line(l.No); b != nil && b.Status == l.Status && equal(b.Reason, l.Reason) &&
+			equal(b.UnitPrice, l.UnitPrice) && slices.Equal(b.Units, l.Units) {
 			continue
 		}
 		err := tx.Model(&lineRow{}).Where("order_id = ? AND line_no = ?", database.ID(o.ID), l.No).
-			Updates(map[string]any{"status": l.Status, "reason": l.Reason, "unit_price": l.UnitPrice}).Error
+			Updates(map[string]any{"status": l.Status, "reason": l.Reason, "unit_price": l.UnitPrice,
+				"units": unitCodes(l.Units)}).Error
 		if err != nil {
 			return fmt.Errorf("update order line: %w", err)
 		}

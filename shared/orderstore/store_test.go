@@ -131,7 +131,11 @@ func loadStored(t *testing.T, db *gorm.DB, id string) held {
 	if err := q.Where("order_id = ?", database.ID(id)).Order("line_no").Find(&s.Lines).Error; err != nil {
 		t.Fatalf("load lines: %v", err)
 	}
-	s.Order = orderOf(&s.Row, s.Lines)
+	o, err := orderOf(&s.Row, s.Lines)
+	if err != nil {
+		t.Fatalf("read order %s: %v", id, err)
+	}
+	s.Order = o
 	if err := q.Where("order_id = ?", database.ID(id)).Order("received_at, event_id").Find(&s.Payments).Error; err != nil {
 		t.Fatalf("load payments: %v", err)
 	}

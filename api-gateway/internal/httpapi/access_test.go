@@ -160,6 +160,12 @@ func TestAccessMatrix(t *testing.T) {
 		{name: "move a line", method: "POST", target: func() string {
 			return aliceOrder(orderstatus.Paid, orderstatus.Reserved) + "/lines/" + strconv.FormatInt(item.ID, 10) + "/status"
 		}, body: `{"status":"transit_for_outbound"}`, want: adminOnly(200)},
+		{name: "move a unit", method: "POST", target: func() string {
+			return aliceOrder(orderstatus.Paid, orderstatus.Reserved) + "/lines/" + strconv.FormatInt(item.ID, 10) + "/units/1/status"
+		}, body: `{"status":"transit_for_outbound"}`, want: adminOnly(200)},
+		{name: "move units", method: "POST", target: func() string {
+			return aliceOrder(orderstatus.Paid, orderstatus.Reserved) + "/units/status"
+		}, body: `{"status":"transit_for_outbound","units":[{"item_id":` + strconv.FormatInt(item.ID, 10) + `,"unit":1}]}`, want: adminOnly(200)},
 		{name: "payment webhook without a signature", method: "POST", target: fixed("/api/v1/payments/webhook"),
 			body: `{"event_id":"e-1","order_id":"` + uuid.NewString() + `","status":"succeeded","amount":0,"currency":"IDR"}`, want: all(401)},
 		{name: "refund list", method: "GET", target: fixed("/api/v1/payments/refunds"), want: adminOnly(200)},

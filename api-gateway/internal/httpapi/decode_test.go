@@ -38,6 +38,7 @@ func FuzzUnmarshal(f *testing.F) {
 		func() any { return new(updateItemRequest) },
 		func() any { return new(stockRequest) },
 		func() any { return new(statusRequest) },
+		func() any { return new(unitsRequest) },
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, newReq := range types {

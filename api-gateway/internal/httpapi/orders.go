@@ -601,24 +601,130 @@ func (s *Server) moveOrder(c *gin.Context, to orderstatus.Status, may func(messa
 	c.JSON(http.StatusOK, s.view(c, o))
 }
 
-// setLineStatus is the back office's move of one line of an order.
+// setLineStatus is the back office's move of every unit of a line.
 func (s *Server) setLineStatus(c *gin.Context) {
+	id, item, err := lineParams(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	to, err := decodeUnitStatus(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.moveUnits(c, func(ctx context.Context) (message.Order, error) { return s.store.MoveLine(ctx, id, item, to) })
+}
+
+// setUnitStatus is the back office's move of one unit of a line.
+func (s *Server) setUnitStatus(c *gin.Context) {
+	id, item, err := lineParams(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	unit, err := strconv.Atoi(c.Param("unit"))
+	if err != nil || unit <= 0 {
+		s.fail(c, newError(http.StatusBadRequest, "invalid_id", "unit must be a positive whole number"))
+		return
+	}
+	to, err := decodeUnitStatus(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	units := []order.UnitRef{{ItemID: item, Unit: unit}}
+	s.moveUnits(c, func(ctx context.Context) (message.Order, error) { return s.store.MoveUnits(ctx, id, to, units) })
+}
+
+// unitsRequest is the body of a move of several units:
+// {"status": "…", "units": [{"item_id": 7, "unit": 1}, …]}.
+type unitsRequest struct {
+	Status *string `json:"status"`
+	Units  []struct {
+		ItemID *int64 `json:"item_id"`
+		Unit   *int   `json:"unit"`
+	} `json:"units"`
+}
+
+// setUnitsStatus is the back office's move of several units of an order at
+// once, all or none.
+func (s *Server) setUnitsStatus(c *gin.Context) {
 	id, err := orderID(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	item, err := strconv.ParseInt(c.Param("item_id"), 10, 64)
-	if err != nil || item <= 0 {
-		s.fail(c, newError(http.StatusBadRequest, "invalid_id", "item id must be a positive whole number"))
+	var req unitsRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
 		return
 	}
-	to, err := decodeStatus(c)
+	to, err := unitStatus(req.Status)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	o, err := s.store.MoveLine(c.Request.Context(), id, item, orderstatus.LineStatus(to))
+	if len(req.Units) == 0 {
+		s.fail(c, invalid("units is required: name at least one unit"))
+		return
+	}
+	units := make([]order.UnitRef, len(req.Units))
+	for i, u := range req.Units {
+		switch {
+		case u.ItemID == nil || *u.ItemID <= 0:
+			s.fail(c, invalid("units[%d].item_id must be a positive whole number", i))
+			return
+		case u.Unit == nil || *u.Unit <= 0:
+			s.fail(c, invalid("units[%d].unit must be a positive whole number", i))
+			return
+		}
+		units[i] = order.UnitRef{ItemID: *u.ItemID, Unit: *u.Unit}
+		if slices.Contains(units[:i], units[i]) {
+			s.fail(c, invalid("units[%d] names unit %d of item %d again", i, units[i].Unit, units[i].ItemID))
+			return
+		}
+	}
+	s.moveUnits(c, func(ctx context.Context) (message.Order, error) { return s.store.MoveUnits(ctx, id, to, units) })
+}
+
+// lineParams reads the order id and item id of a line's path.
+func lineParams(c *gin.Context) (string, int64, error) {
+	id, err := orderID(c)
+	if err != nil {
+		return "", 0, err
+	}
+	item, err := strconv.ParseInt(c.Param("item_id"), 10, 64)
+	if err != nil || item <= 0 {
+		return "", 0, newError(http.StatusBadRequest, "invalid_id", "item id must be a positive whole number")
+	}
+	return id, item, nil
+}
+
+// decodeUnitStatus reads the body of a move of units: {"status": "…"}.
+func decodeUnitStatus(c *gin.Context) (orderstatus.LineStatus, error) {
+	var req statusRequest
+	if err := decode(c, &req); err != nil {
+		return "", err
+	}
+	return unitStatus(req.Status)
+}
+
+// unitStatus checks the status units are to move to: required, and a line
+// status (whether the units may move there is the lifecycle's to say).
+func unitStatus(status *string) (orderstatus.LineStatus, error) {
+	if status == nil || *status == "" {
+		return "", invalid("status is required")
+	}
+	if to := orderstatus.LineStatus(*status); slices.Contains(orderstatus.LineStatuses, to) {
+		return to, nil
+	}
+	return "", invalid("status must be one of %v", orderstatus.LineStatuses)
+}
+
+// moveUnits runs a move of units and answers with the order it left.
+func (s *Server) moveUnits(c *gin.Context, move func(context.Context) (message.Order, error)) {
+	o, err := move(c.Request.Context())
 	if err != nil {
 		s.fail(c, lifecycleErr(err))
 		return
@@ -644,6 +750,8 @@ func lifecycleErr(err error) error {
 		return notFound("order")
 	case errors.Is(err, order.ErrLineNotFound):
 		return newError(http.StatusNotFound, "line_not_found", "the order has no line for this item")
+	case errors.Is(err, order.ErrUnitNotFound):
+		return newError(http.StatusNotFound, "unit_not_found", "%s", err.Error())
 	case errors.Is(err, order.ErrInvalidTransition):
 		return newError(http.StatusConflict, "invalid_transition", "%s", err.Error())
 	}

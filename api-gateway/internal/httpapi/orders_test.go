@@ -586,15 +586,16 @@ func TestLineTransitions(t *testing.T) {
 		{"under confirmed", stConfirmed, reserved, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"under canceled", stCanceled, reserved, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"under fulfilled", stFulfilled, []orderstatus.LineStatus{lnRent, lnCleaning}, 0, lnCleaning, "", nil, 409, "invalid_transition", "", ""},
-		{"skipping transit", stPaid, reserved, 0, lnRent, "", nil, 409, "invalid_transition", "", ""},
-		{"skipping rent", stActive, []orderstatus.LineStatus{lnTransit, lnReserved}, 0, lnCleaning, "", nil, 409, "invalid_transition", "", ""},
+		{"skipping transit", stPaid, reserved, 0, lnRent, "", nil, 200, "", "processing", "id"},
+		{"skipping rent", stActive, []orderstatus.LineStatus{lnTransit, lnReserved}, 0, lnCleaning, "", nil, 200, "", "active", "id"},
 		{"backwards", stActive, []orderstatus.LineStatus{lnRent, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"cleaning → reserved", stActive, []orderstatus.LineStatus{lnCleaning, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
 		{"released → transit", stActive, []orderstatus.LineStatus{lnReleased, lnReserved}, 0, lnTransit, "", nil, 409, "invalid_transition", "", ""},
 		{"released → reserved", stActive, []orderstatus.LineStatus{lnReleased, lnReserved}, 0, lnReserved, "", nil, 409, "invalid_transition", "", ""},
 		{"reserved → rejected", stPaid, reserved, 0, lnRejected, "", nil, 409, "invalid_transition", "", ""},
 		{"reserved → released", stPaid, reserved, 0, lnReleased, "", nil, 409, "invalid_transition", "", ""},
-		{"unknown status", stPaid, reserved, 0, "lost", "", nil, 409, "invalid_transition", "", ""},
+		{"where it is", stActive, []orderstatus.LineStatus{lnRent, lnReserved}, 0, lnRent, "", nil, 409, "invalid_transition", "", ""},
+		{"unknown status", stPaid, reserved, 0, "lost", "", nil, 422, "validation_failed", "", ""},
 		{"no line for the item", stPaid, reserved, -1, lnTransit, "", nil, 404, "line_not_found", "", ""},
 	}
 	for _, tt := range tests {
@@ -626,6 +627,10 @@ func TestLineTransitions(t *testing.T) {
 			decodeBody(t, rec, &got)
 			wantLines := append([]message.OrderLine(nil), o.Lines...)
 			wantLines[tt.line].Status = tt.to
+			wantLines[tt.line].Units = []message.Unit{}
+			for n := 1; n <= wantLines[tt.line].Quantity; n++ {
+				wantLines[tt.line].Units = append(wantLines[tt.line].Units, message.Unit{Unit: n, Status: tt.to})
+			}
 			if got.ID != o.ID || got.Status != tt.order || !reflect.DeepEqual(got.Lines, wantLines) {
 				t.Errorf("answered %s %s lines %+v, want %s %s lines %+v", got.ID, got.Status, got.Lines, o.ID, tt.order, wantLines)
 			}

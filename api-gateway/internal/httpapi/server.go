@@ -127,6 +127,8 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/orders/:id/pay", s.payOrder)
 	admin.POST("/orders/:id/status", s.setOrderStatus)
 	admin.POST("/orders/:id/lines/:item_id/status", s.setLineStatus)
+	admin.POST("/orders/:id/lines/:item_id/units/:unit/status", s.setUnitStatus)
+	admin.POST("/orders/:id/units/status", s.setUnitsStatus)
 	api.POST("/payments/webhook", s.paymentWebhook)
 	admin.GET("/payments/refunds", s.listRefunds)
 	return r

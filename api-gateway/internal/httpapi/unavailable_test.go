@@ -91,6 +91,8 @@ func TestDatabaseUnavailable(t *testing.T) {
 		{"cancel order", "POST", ord + "/cancel", "", asCustomer(t, "c-db")},
 		{"move order", "POST", ord + "/status", `{"status":"awaiting_payment"}`, nil},
 		{"move line", "POST", fmt.Sprintf("%s/lines/%d/status", ord, items[0].ID), `{"status":"transit_for_outbound"}`, nil},
+		{"move unit", "POST", fmt.Sprintf("%s/lines/%d/units/1/status", ord, items[0].ID), `{"status":"transit_for_outbound"}`, nil},
+		{"move units", "POST", ord + "/units/status", fmt.Sprintf(`{"status":"transit_for_outbound","units":[{"item_id":%d,"unit":1}]}`, items[0].ID), nil},
 		{"payment webhook", "POST", "/api/v1/payments/webhook", webhook, provider(webhook)},
 		{"list refunds", "GET", "/api/v1/payments/refunds", "", nil},
 	}

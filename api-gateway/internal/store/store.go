@@ -15,6 +15,7 @@ import (
 	"github.com/orderq/orderq/api-gateway/internal/recent"
 	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/orderstore"
 )
@@ -161,6 +162,12 @@ func (s *Store) MoveOrder(ctx context.Context, id string, to orderstatus.Status,
 // MoveLine moves an order's line of item to status to (see orderstore.MoveLine).
 func (s *Store) MoveLine(ctx context.Context, id string, item int64, to orderstatus.LineStatus) (message.Order, error) {
 	return orderstore.MoveLine(ctx, s.db, id, item, to)
+}
+
+// MoveUnits moves units of an order to status to, all or none (see
+// orderstore.MoveUnits).
+func (s *Store) MoveUnits(ctx context.Context, id string, to orderstatus.LineStatus, units []order.UnitRef) (message.Order, error) {
+	return orderstore.MoveUnits(ctx, s.db, id, to, units)
 }
 
 // Ping reports whether the database answers.
