@@ -125,13 +125,13 @@ func (f *fakeSubmitter) calls() (attempts, published []message.Command) {
 
 // testLogger writes warnings and errors to the test's output, so a failing
 // test shows what the server logged.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	t.Helper()
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // testDB returns a migrated database of the test's own, dropped when it ends.
-func testDB(t *testing.T) *gorm.DB {
+func testDB(t testing.TB) *gorm.DB {
 	t.Helper()
 	dsn := testenv.Database(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -159,7 +159,7 @@ type testServer struct {
 
 // newTestServer serves the API over db with the admin token testAdminToken;
 // configure may change the Config (the store, cache and intake are already set).
-func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testServer {
+func newTestServer(t testing.TB, db *gorm.DB, configure ...func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{db: db, store: store.New(db), cache: results.NewCache(), sub: &fakeSubmitter{}}
 	cfg := Config{
@@ -182,7 +182,7 @@ func newTestServer(t *testing.T, db *gorm.DB, configure ...func(*Config)) *testS
 
 // serve sends one request, as the admin unless header sets Authorization (see
 // asCustomer, asStorefront); a header with an empty value is not sent.
-func (ts *testServer) serve(t *testing.T, method, target, body string, header map[string]string) *httptest.ResponseRecorder {
+func (ts *testServer) serve(t testing.TB, method, target, body string, header map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
 	if body != "" {
@@ -202,7 +202,7 @@ func (ts *testServer) serve(t *testing.T, method, target, body string, header ma
 }
 
 // createItem stores an item directly, as an admin would have.
-func (ts *testServer) createItem(t *testing.T, name string, stock int64, maxPerCustomer int) message.Item {
+func (ts *testServer) createItem(t testing.TB, name string, stock int64, maxPerCustomer int) message.Item {
 	t.Helper()
 	item, err := ts.store.CreateItem(t.Context(), store.NewItem{Name: name, Stock: stock, MaxPerCustomer: maxPerCustomer})
 	if err != nil {
@@ -248,7 +248,7 @@ func insertOrder(t *testing.T, db *gorm.DB, o message.Order) {
 // positions in o.Lines), display_status derived as the worker derives it. It
 // returns the order as stored: as the API answers it, but for the label of
 // its display status, which the gateway adds in the request's language.
-func insertCart(t *testing.T, db *gorm.DB, o message.Order) message.Order {
+func insertCart(t testing.TB, db *gorm.DB, o message.Order) message.Order {
 	t.Helper()
 	stored := &order.Order{ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Reason: o.Reason,
 		CreatedAt: o.CreatedAt, ProcessedAt: o.ProcessedAt, UpdatedAt: o.CreatedAt, Lines: make([]order.Line, len(o.Lines))}
@@ -284,7 +284,7 @@ func newCart(customer string, status orderstatus.Status, created time.Time, item
 }
 
 // loadStored returns an order as stored, with the display code stored with it.
-func loadStored(t *testing.T, db *gorm.DB, id string) message.Order {
+func loadStored(t testing.TB, db *gorm.DB, id string) message.Order {
 	t.Helper()
 	o, err := orderstore.Load(t.Context(), db, id)
 	if err != nil {
@@ -364,7 +364,7 @@ func assertError(t *testing.T, rec *httptest.ResponseRecorder, status int, code 
 }
 
 // decodeBody decodes rec's JSON body strictly into v.
-func decodeBody(t *testing.T, rec *httptest.ResponseRecorder, v any) {
+func decodeBody(t testing.TB, rec *httptest.ResponseRecorder, v any) {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
 	dec.DisallowUnknownFields()

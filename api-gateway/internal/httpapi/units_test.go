@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstatus"
+	"github.com/orderq/orderq/shared/orderstore"
 )
 
 // TestUnitMoves moves the units of an active order of two lines (3 units of
@@ -142,4 +146,94 @@ func unitStatuses(l message.OrderLine) []orderstatus.LineStatus {
 		statuses[i] = u.Status
 	}
 	return statuses
+}
+
+// paidOrder stores a paid order of customer with a line of quantity units
+// of each item, units 1, 3, 5, … of each line in transit when mixed.
+func paidOrder(b *testing.B, db *gorm.DB, customer string, quantity int, mixed bool, items ...int64) string {
+	b.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	price, currency := int64(1000), "IDR"
+	total := price * int64(quantity*len(items))
+	o := &order.Order{ID: uuid.NewString(), CustomerID: customer, Status: orderstatus.Paid, Parts: 1, PartsDone: 1,
+		Total: &total, Currency: &currency, CreatedAt: now, ProcessedAt: &now, UpdatedAt: now}
+	for i, item := range items {
+		l := order.Line{No: i, ItemID: item, Quantity: quantity, UnitPrice: &price, Status: orderstatus.Reserved}
+		if mixed && quantity > 1 {
+			l.Units = make([]orderstatus.LineStatus, quantity)
+			for n := range l.Units {
+				l.Units[n] = orderstatus.Reserved
+				if n%2 == 0 {
+					l.Units[n] = orderstatus.TransitForOutbound
+				}
+			}
+		}
+		o.Lines = append(o.Lines, l)
+	}
+	if err := orderstore.Insert(db.WithContext(b.Context()), []*order.Order{o}, false); err != nil {
+		b.Fatalf("store order: %v", err)
+	}
+	return o.ID
+}
+
+// BenchmarkMoveUnits is the back office's bulk move of 1,000 units in one
+// request through the API, on a real database: every other unit of two lines
+// of 1,000 (units 2, 4, …), so that both lines are left with their units in
+// two statuses and the answer lists 2,000 units. Each request has a fresh
+// paid order; storing it is not timed.
+func BenchmarkMoveUnits(b *testing.B) {
+	db := testDB(b)
+	ts := newTestServer(b, db)
+	items := []int64{ts.createItem(b, "tent", 1_000_000_000, 0).ID, ts.createItem(b, "stove", 1_000_000_000, 0).ID}
+	var units []string
+	for _, item := range items {
+		for n := 2; n <= message.MaxQuantity; n += 2 {
+			units = append(units, fmt.Sprintf(`{"item_id":%d,"unit":%d}`, item, n))
+		}
+	}
+	body := `{"status":"transit_for_outbound","units":[` + strings.Join(units, ",") + `]}`
+	b.ReportMetric(float64(len(body)), "B/request")
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		id := paidOrder(b, db, "c-bench", message.MaxQuantity, false, items...)
+		b.StartTimer()
+		rec := ts.serve(b, http.MethodPost, "/api/v1/orders/"+id+"/units/status", body, nil)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("move: %d %s", rec.Code, rec.Body)
+		}
+		if i == 0 {
+			b.ReportMetric(float64(rec.Body.Len()), "B/answer")
+		}
+	}
+}
+
+// BenchmarkListOrdersWithUnits is a customer's page of 100 orders through the
+// API, on a real database: each order a line of 3 units, or of 1,000, half of
+// them in transit.
+func BenchmarkListOrdersWithUnits(b *testing.B) {
+	for _, quantity := range []int{3, message.MaxQuantity} {
+		b.Run(fmt.Sprintf("units=%d", quantity), func(b *testing.B) {
+			db := testDB(b)
+			ts := newTestServer(b, db)
+			item := ts.createItem(b, "tent", 1_000_000_000, 0).ID
+			for range 100 {
+				paidOrder(b, db, "c-bench", quantity, true, item)
+			}
+			target := "/api/v1/orders?customer_id=c-bench&limit=100"
+			for i := 0; i < b.N; i++ {
+				rec := ts.serve(b, http.MethodGet, target, "", nil)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("list: %d %s", rec.Code, rec.Body)
+				}
+				if i == 0 {
+					var page orderList
+					decodeBody(b, rec, &page)
+					if len(page.Orders) != 100 || len(page.Orders[0].Lines[0].Units) != quantity {
+						b.Fatalf("listed %d orders, want 100 with %d units each", len(page.Orders), quantity)
+					}
+					b.ReportMetric(float64(rec.Body.Len()), "B/answer")
+				}
+			}
+		})
+	}
 }
