@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -57,8 +59,8 @@ func LoadCommon(getenv func(string) string) (Common, error) {
 	if c.ShardQueueMaxLength, err = Int(getenv, "SHARD_QUEUE_MAX_LENGTH", DefaultShardQueueMaxLength, 1, 100_000_000); err != nil {
 		return c, err
 	}
-	if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
-		return c, fmt.Errorf("AMQP_URL %q: want amqp://user:pass@host:port/vhost", RedactURL(c.AMQPURL))
+	if err := checkAMQPURL(c.AMQPURL); err != nil {
+		return c, err
 	}
 	dsn, err := mysql.ParseDSN(c.MySQLDSN)
 	if err != nil {
@@ -140,13 +142,36 @@ func Duration(getenv func(string) string, key string, def, lo, hi time.Duration)
 	return d, nil
 }
 
-// RedactURL hides the password of a URL.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable)"
+// checkAMQPURL checks AMQP_URL: one URL, or the comma-separated URLs of
+// the nodes of one cluster, all of the same vhost (a program on another
+// vhost would be in another deployment).
+func checkAMQPURL(s string) error {
+	vhost := ""
+	for i, node := range mq.Nodes(s) {
+		u, err := url.Parse(node)
+		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+			return fmt.Errorf("AMQP_URL %q: want amqp://user:pass@host:port/vhost, or several such URLs separated by commas", RedactURL(s))
+		}
+		if v := strings.TrimPrefix(u.Path, "/"); i == 0 {
+			vhost = v
+		} else if v != vhost {
+			return fmt.Errorf("AMQP_URL %q: its URLs name the vhosts %q and %q; the nodes of one cluster share one", RedactURL(s), vhost, v)
+		}
 	}
-	return u.Redacted()
+	return nil
+}
+
+// RedactURL hides the password of a URL, or of each of comma-separated URLs.
+func RedactURL(s string) string {
+	var out []string
+	for _, node := range mq.Nodes(s) {
+		u, err := url.Parse(node)
+		if err != nil {
+			return "(unparsable)"
+		}
+		out = append(out, u.Redacted())
+	}
+	return strings.Join(out, ",")
 }
 
 // RedactDSN hides the password of a MySQL DSN.

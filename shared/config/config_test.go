@@ -26,6 +26,11 @@ func TestLoadCommon(t *testing.T) {
 		{name: "shards not a number", env: map[string]string{"SHARDS": "four"}, wantErr: "SHARDS"},
 		{name: "shards too many", env: map[string]string{"SHARDS": "257"}, wantErr: "SHARDS"},
 		{name: "amqp scheme", env: map[string]string{"AMQP_URL": "http://x"}, wantErr: "AMQP_URL"},
+		{name: "a cluster's nodes", env: map[string]string{"AMQP_URL": "amqp://u:p@a:5672/shop, amqp://u:p@b:5672/shop,amqp://u:p@c:5672/shop"},
+			want: Common{AMQPURL: "amqp://u:p@a:5672/shop, amqp://u:p@b:5672/shop,amqp://u:p@c:5672/shop", MySQLDSN: DefaultMySQLDSN, Shards: 4, ShardQueueMaxLength: 100_000}},
+		{name: "nodes of two vhosts", env: map[string]string{"AMQP_URL": "amqp://u:p@a:5672/shop,amqp://u:p@b:5672/"}, wantErr: "vhosts"},
+		{name: "a node of another scheme", env: map[string]string{"AMQP_URL": "amqp://u:p@a:5672/,http://b"}, wantErr: "AMQP_URL"},
+		{name: "a node without a host", env: map[string]string{"AMQP_URL": "amqp://u:p@a:5672/,amqp:///"}, wantErr: "AMQP_URL"},
 		{name: "dsn without database", env: map[string]string{"MYSQL_DSN": "root:@tcp(127.0.0.1:3306)/?parseTime=true"}, wantErr: "names no database"},
 		{name: "dsn without parseTime", env: map[string]string{"MYSQL_DSN": "root:@tcp(127.0.0.1:3306)/orderq"}, wantErr: "parseTime"},
 		{name: "dsn garbage", env: map[string]string{"MYSQL_DSN": "::::"}, wantErr: "MYSQL_DSN"},
@@ -52,6 +57,10 @@ func TestLoadCommon(t *testing.T) {
 func TestRedact(t *testing.T) {
 	if got := RedactURL("amqp://user:secret@host:5672/"); strings.Contains(got, "secret") {
 		t.Errorf("RedactURL leaked the password: %s", got)
+	}
+	if got := RedactURL("amqp://user:secret@a:5672/,amqp://user:other@b:5672/"); strings.Contains(got, "secret") ||
+		strings.Contains(got, "other") || !strings.Contains(got, "@a:5672/,") || !strings.Contains(got, "@b:5672/") {
+		t.Errorf("RedactURL of two nodes: %s, want both without their passwords", got)
 	}
 	if got := RedactDSN("user:secret@tcp(db:3306)/orderq?parseTime=true"); strings.Contains(got, "secret") {
 		t.Errorf("RedactDSN leaked the password: %s", got)

@@ -22,21 +22,48 @@ import (
 	"github.com/orderq/orderq/shared/message"
 )
 
-// Dial connects to url with a heartbeat and a connection name that shows in the
-// management dashboard.
-func Dial(url, name string) (*amqp.Connection, error) {
-	props := amqp.NewConnectionProperties()
-	props.SetClientConnectionName(name)
-	conn, err := amqp.DialConfig(url, amqp.Config{
-		Heartbeat:  5 * time.Second,
-		Locale:     "en_US",
-		Properties: props,
-		Dial:       amqp.DefaultDial(5 * time.Second),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dial broker: %w", err)
+// Dial connects to a node of the broker urls names — one URL, or the
+// comma-separated URLs of a cluster's nodes — with a heartbeat and a
+// connection name that shows in the management dashboard. It tries each node
+// once, from a random one: programs spread over the nodes, and a program
+// whose node is lost reconnects (see Reconnect) to one that is not.
+func Dial(urls, name string) (*amqp.Connection, error) {
+	nodes := Nodes(urls)
+	start := rand.IntN(len(nodes))
+	var errs []error
+	for i := range nodes {
+		url := nodes[(start+i)%len(nodes)]
+		props := amqp.NewConnectionProperties()
+		props.SetClientConnectionName(name)
+		conn, err := amqp.DialConfig(url, amqp.Config{
+			Heartbeat:  5 * time.Second,
+			Locale:     "en_US",
+			Properties: props,
+			Dial:       amqp.DefaultDial(5 * time.Second),
+		})
+		if err == nil {
+			return conn, nil
+		}
+		if len(nodes) == 1 {
+			return nil, fmt.Errorf("dial broker: %w", err)
+		}
+		errs = append(errs, fmt.Errorf("node %d of %d: %w", (start+i)%len(nodes)+1, len(nodes), err))
 	}
-	return conn, nil
+	return nil, fmt.Errorf("dial broker: no node of %d answered: %w", len(nodes), errors.Join(errs...))
+}
+
+// Nodes splits AMQP_URL's value into the URLs of the nodes it names.
+func Nodes(urls string) []string {
+	var nodes []string
+	for u := range strings.SplitSeq(urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			nodes = append(nodes, u)
+		}
+	}
+	if len(nodes) == 0 {
+		return []string{urls} // for amqp's own error
+	}
+	return nodes
 }
 
 // Topology is what DeclareTopology declares beyond the fixed names.
