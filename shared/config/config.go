@@ -44,9 +44,21 @@ type Common struct {
 	// shard queue holds; the broker refuses (nacks) publishes past it. Both
 	// programs declare the queues, so both read it.
 	ShardQueueMaxLength int
+	// QuorumSize is QUORUM_SIZE: how many nodes hold each quorum queue.
+	QuorumSize int
 }
 
-// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS and SHARD_QUEUE_MAX_LENGTH.
+// DefaultQuorumSize replicates each queue on three nodes: it survives the
+// loss of one, and a cluster of fewer nodes holds it on all of them.
+const DefaultQuorumSize = 3
+
+// Topology is the broker topology both programs declare.
+func (c Common) Topology() mq.Topology {
+	return mq.Topology{Shards: c.Shards, MaxLength: c.ShardQueueMaxLength, QuorumSize: c.QuorumSize}
+}
+
+// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS, SHARD_QUEUE_MAX_LENGTH and
+// QUORUM_SIZE.
 func LoadCommon(getenv func(string) string) (Common, error) {
 	c := Common{
 		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
@@ -57,6 +69,9 @@ func LoadCommon(getenv func(string) string) (Common, error) {
 		return c, err
 	}
 	if c.ShardQueueMaxLength, err = Int(getenv, "SHARD_QUEUE_MAX_LENGTH", DefaultShardQueueMaxLength, 1, 100_000_000); err != nil {
+		return c, err
+	}
+	if c.QuorumSize, err = Int(getenv, "QUORUM_SIZE", DefaultQuorumSize, 1, 9); err != nil {
 		return c, err
 	}
 	if err := checkAMQPURL(c.AMQPURL); err != nil {
@@ -104,7 +119,8 @@ func (c Common) LogValue() slog.Value {
 		slog.String("amqp_url", RedactURL(c.AMQPURL)),
 		slog.String("mysql_dsn", RedactDSN(c.MySQLDSN)),
 		slog.Int("shards", c.Shards),
-		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength))
+		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength),
+		slog.Int("quorum_size", c.QuorumSize))
 }
 
 // String returns the variable, or def when it is unset or empty.

@@ -74,6 +74,9 @@ type Topology struct {
 	// Publisher reports as ErrUnavailable: the gateway answers 503, and the
 	// outbox keeps its row to publish again.
 	MaxLength int
+	// QuorumSize is how many nodes hold each quorum queue: a cluster of
+	// fewer holds them on every node; 0 leaves it to the broker.
+	QuorumSize int
 }
 
 // DeclareTopology declares the exchanges and queues of message's doc comment.
@@ -82,10 +85,12 @@ type Topology struct {
 //
 // A queue's arguments are fixed when it is created, and the broker refuses a
 // declaration with other ones (PRECONDITION_FAILED, which also closes the
-// channel). A shard queue that an older version created without the bound,
-// or with another one, is then used as it is, once a passive declaration
-// showed it exists, and one warning names the policy command that bounds it:
-// refusing to start would stop a running shop for a limit it ran without.
+// channel). A queue that an older version created without an argument of
+// this one's (the bound, the replication size, the leader placement), or with
+// another value, is then used as it is, once a passive declaration showed it
+// exists, and one warning names the policy command that bounds the shard
+// queues: refusing to start would stop a running shop for settings it ran
+// without.
 func DeclareTopology(conn *amqp.Connection, t Topology, log *slog.Logger) error {
 	ch, err := conn.Channel()
 	if err != nil {
@@ -96,10 +101,38 @@ func DeclareTopology(conn *amqp.Connection, t Topology, log *slog.Logger) error 
 	if err := ch.ExchangeDeclare(message.DeadExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare %s: %w", message.DeadExchange, err)
 	}
-	if _, err := ch.QueueDeclare(message.DeadQueue, true, false, false, false, amqp.Table{
-		amqp.QueueTypeArg: amqp.QueueTypeQuorum,
-	}); err != nil {
-		return fmt.Errorf("declare %s: %w", message.DeadQueue, err)
+	// asIs are the queues of an earlier version used as they are, refused
+	// the broker's refusal of the first.
+	var asIs []string
+	var refused string
+	declare := func(q string, args amqp.Table) error {
+		args[amqp.QueueTypeArg] = amqp.QueueTypeQuorum
+		if t.QuorumSize > 0 {
+			args["x-quorum-initial-group-size"] = t.QuorumSize
+		}
+		// A new queue's leader goes to the node with the fewest leaders,
+		// not the declarer's: shards spread over the cluster.
+		args["x-queue-leader-locator"] = "balanced"
+		_, err := ch.QueueDeclare(q, true, false, false, false, args)
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
+			if ch, err = conn.Channel(); err != nil {
+				return fmt.Errorf("declare topology: open channel: %w", err)
+			}
+			if _, err = ch.QueueDeclarePassive(q, true, false, false, false, nil); err == nil {
+				asIs = append(asIs, q)
+				if refused == "" {
+					refused = ae.Reason
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("declare %s: %w", q, err)
+		}
+		return nil
+	}
+	if err := declare(message.DeadQueue, amqp.Table{}); err != nil {
+		return err
 	}
 	if err := ch.QueueBind(message.DeadQueue, "", message.DeadExchange, false, nil); err != nil {
 		return fmt.Errorf("bind %s: %w", message.DeadQueue, err)
@@ -109,30 +142,17 @@ func DeclareTopology(conn *amqp.Connection, t Topology, log *slog.Logger) error 
 	}); err != nil {
 		return fmt.Errorf("declare %s: %w", message.OrdersExchange, err)
 	}
-	var unbounded []string
-	var refusal string
 	for n := range t.Shards {
 		q := message.ShardQueue(n)
-		_, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{
-			amqp.QueueTypeArg:            amqp.QueueTypeQuorum,
+		err := declare(q, amqp.Table{
 			amqp.SingleActiveConsumerArg: true,
 			"x-delivery-limit":           message.DeliveryLimit,
 			"x-dead-letter-exchange":     message.DeadExchange,
 			"x-max-length":               t.MaxLength,
 			"x-overflow":                 "reject-publish",
 		})
-		var ae *amqp.Error
-		if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
-			if ch, err = conn.Channel(); err != nil {
-				return fmt.Errorf("declare topology: open channel: %w", err)
-			}
-			if _, err = ch.QueueDeclarePassive(q, true, false, false, false, nil); err == nil {
-				unbounded = append(unbounded, q)
-				refusal = ae.Reason
-			}
-		}
 		if err != nil {
-			return fmt.Errorf("declare %s: %w", q, err)
+			return err
 		}
 		if err := ch.QueueBind(q, message.RoutingKey(n), message.OrdersExchange, false, nil); err != nil {
 			return fmt.Errorf("bind %s: %w", q, err)
@@ -141,10 +161,11 @@ func DeclareTopology(conn *amqp.Connection, t Topology, log *slog.Logger) error 
 	if err := ch.ExchangeDeclare(message.ResultsExchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
 	}
-	if len(unbounded) > 0 {
-		log.Warn("shard queues not bounded by SHARD_QUEUE_MAX_LENGTH: they exist with other arguments than this version declares, "+
-			"and are used as they are; run the command in fix to bound them",
-			"queues", unbounded, "broker_said", refusal, "fix", BoundCommand(conn.Config.Vhost, t.MaxLength))
+	if len(asIs) > 0 {
+		log.Warn("queues of an earlier version used as they are: they exist with other arguments than this version declares "+
+			"(a bound, a replication size or a leader placement they lack); run the command in fix to bound the shard queues, "+
+			"and see the README for their replication",
+			"queues", asIs, "broker_said", refused, "fix", BoundCommand(conn.Config.Vhost, t.MaxLength))
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func TestShardQueueRefusesPastItsLength(t *testing.T) {
 	if err := p.Publish(context.Background(), message.OrdersExchange, message.RoutingKey(1), amqp.Publishing{Body: []byte("x")}); err != nil {
 		t.Errorf("publish to shard 1: %v", err)
 	}
-	if strings.Contains(logs.String(), "not bounded") {
+	if strings.Contains(logs.String(), "used as they are") {
 		t.Errorf("warned about queues this version created:\n%s", logs)
 	}
 }
@@ -159,7 +159,7 @@ func TestQueueOfAnOlderVersionIsUsedAndCanBeBounded(t *testing.T) {
 	out := logs.String()
 	var warning string
 	for line := range strings.Lines(out) {
-		if strings.Contains(line, "not bounded") {
+		if strings.Contains(line, "used as they are") {
 			if warning != "" {
 				t.Errorf("more than one warning for one declaration:\n%s", out)
 			}

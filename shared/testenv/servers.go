@@ -28,10 +28,18 @@ type TLSFiles struct {
 	CA, Cert, Key string
 }
 
-// RabbitMQNode is a RabbitMQ node of a test's own.
+// RabbitMQNode is a RabbitMQ node of a test's own. Kill and Restart crash
+// it and start it again on its data, for fail-over tests.
 type RabbitMQNode struct {
 	Name string // node name, for rabbitmqctl -n
 	Port int    // AMQP on 127.0.0.1, or AMQPS when the node was started with TLS
+
+	t       testing.TB
+	server  string
+	env     []string
+	dir     string
+	pidFile string
+	pid     int
 }
 
 // StartRabbitMQ starts a RabbitMQ node that accepts guest from 127.0.0.1:
@@ -71,34 +79,87 @@ func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string) *RabbitMQNod
 	for _, sub := range []string{"mnesia", "log"} {
 		mkdirOwned(t, filepath.Join(dir, sub), "rabbitmq")
 	}
-	pidFile := filepath.Join(dir, "pid")
-	cmd := exec.Command(server, "-detached")
-	cmd.Env = append(os.Environ(),
+	n.t, n.server, n.dir, n.pidFile = t, server, dir, filepath.Join(dir, "pid")
+	n.env = append(os.Environ(),
 		"RABBITMQ_NODENAME="+n.Name,
 		"RABBITMQ_DIST_PORT="+strconv.Itoa(freePort(t)),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
 		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
-		"RABBITMQ_PID_FILE="+pidFile,
+		"RABBITMQ_PID_FILE="+n.pidFile,
 	)
 	// The node detaches: it is stopped by the pid it writes, which it may
 	// write after a start this test gave up waiting for.
-	var pid int
 	t.Cleanup(func() {
-		if pid == 0 {
-			pid = readPid(pidFile, 10*time.Second)
+		if n.pid == 0 {
+			n.pid = readPid(n.pidFile, 10*time.Second)
 		}
-		stopPid(t, "rabbitmq node "+n.Name, pid)
+		stopPid(t, "rabbitmq node "+n.Name, n.pid)
 	})
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("rabbitmq-server -detached: %v\n%s", err, out)
-	}
-	pid = readPid(pidFile, 60*time.Second)
-	if pid == 0 || !waitPort(n.Port, 60*time.Second) {
-		t.Fatalf("rabbitmq node %s did not start within 60 s:\n%s", n.Name, logs(filepath.Join(dir, "log")))
-	}
+	n.start()
 	return n
+}
+
+// start runs the node and returns once it listens.
+func (n *RabbitMQNode) start() {
+	n.t.Helper()
+	os.Remove(n.pidFile)
+	cmd := exec.Command(n.server, "-detached")
+	cmd.Env = n.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		n.t.Fatalf("rabbitmq-server -detached: %v\n%s", err, out)
+	}
+	n.pid = readPid(n.pidFile, 60*time.Second)
+	if n.pid == 0 || !waitPort(n.Port, 60*time.Second) {
+		n.t.Fatalf("rabbitmq node %s did not start within 60 s:\n%s", n.Name, logs(filepath.Join(n.dir, "log")))
+	}
+}
+
+// Kill crashes the node (SIGKILL: no shutdown) and returns once it is gone.
+func (n *RabbitMQNode) Kill() {
+	n.t.Helper()
+	kill(n.t, "rabbitmq node "+n.Name, n.pid)
+	n.pid = 0
+}
+
+// Restart starts the node Kill crashed or Stop stopped, on the same data and
+// ports, and returns once it listens and has rejoined its cluster, if it was
+// in one.
+func (n *RabbitMQNode) Restart() {
+	n.t.Helper()
+	n.start()
+	n.Ctl(n.t, "await_startup")
+}
+
+// Stop stops the node gracefully and returns once it is gone, and Start
+// starts it again: a rolling restart's step.
+func (n *RabbitMQNode) Stop() {
+	n.t.Helper()
+	n.Ctl(n.t, "stop")
+	for syscall.Kill(n.pid, 0) == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.pid = 0
+}
+
+// StartRabbitMQCluster starts size nodes (as StartRabbitMQ without TLS or
+// definitions) and joins them into one cluster.
+func StartRabbitMQCluster(t testing.TB, size int) []*RabbitMQNode {
+	t.Helper()
+	nodes := make([]*RabbitMQNode, size)
+	for i := range nodes {
+		nodes[i] = StartRabbitMQ(t, nil, "")
+	}
+	for _, n := range nodes[1:] {
+		n.Ctl(t, "stop_app")
+		n.Ctl(t, "join_cluster", nodes[0].Name)
+		n.Ctl(t, "start_app")
+	}
+	for _, n := range nodes {
+		n.Ctl(t, "await_startup")
+	}
+	return nodes
 }
 
 // Ctl runs rabbitmqctl against the node and returns its output.
@@ -348,6 +409,25 @@ func stopPid(t testing.TB, what string, pid int) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// kill crashes a server that is not the test's child (SIGKILL) and returns
+// once it is gone.
+func kill(t testing.TB, what string, pid int) {
+	t.Helper()
+	if pid == 0 {
+		t.Fatalf("%s is not running", what)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %s (pid %d): %v", what, pid, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) still there 30 s after SIGKILL", what, pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -207,7 +207,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	}
 
 	host, _ := os.Hostname()
-	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
+	topology := cfg.Topology()
 	pub := mq.NewPublisher(mq.PublisherConfig{
 		URL: cfg.AMQPURL, Name: "orderq-gateway " + host,
 		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },

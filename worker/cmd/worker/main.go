@@ -140,7 +140,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer))
 	host, _ := os.Hostname()
-	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
+	topology := cfg.Topology()
 	pub := mq.NewPublisher(mq.PublisherConfig{
 		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + host,
 		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
@@ -164,8 +164,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	}
 
 	c := consumer.New(consumer.Config{
-		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
-		Linger: cfg.Linger, ShardQueueMaxLength: cfg.ShardQueueMaxLength,
+		AMQPURL: cfg.AMQPURL, Topology: topology, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize, Linger: cfg.Linger,
 	}, store, m, log)
 	g.Go("consumer", func(ctx context.Context) error { c.Run(ctx); return nil })
 	return g.Wait(ctx)

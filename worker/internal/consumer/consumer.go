@@ -29,12 +29,10 @@ import (
 // Config configures a Consumer.
 type Config struct {
 	AMQPURL   string
-	Shards    int
+	Topology  mq.Topology   // what it declares, and the shards it consumes
 	Prefetch  int           // unacknowledged deliveries per shard
 	BatchSize int           // most commands applied in one transaction
 	Linger    time.Duration // how long a batch waits for more deliveries after its first
-	// ShardQueueMaxLength bounds each shard queue the consumer declares.
-	ShardQueueMaxLength int
 }
 
 // Consumer consumes every shard queue.
@@ -80,17 +78,17 @@ func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
-	if err := mq.DeclareTopology(conn, mq.Topology{Shards: c.cfg.Shards, MaxLength: c.cfg.ShardQueueMaxLength}, c.log); err != nil {
+	if err := mq.DeclareTopology(conn, c.cfg.Topology, c.log); err != nil {
 		return false, err
 	}
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	c.log.Info("broker connected", "shards", c.cfg.Shards)
+	c.log.Info("broker connected", "shards", c.cfg.Topology.Shards)
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, c.cfg.Shards)
+	errs := make(chan error, c.cfg.Topology.Shards)
 	var wg sync.WaitGroup
-	for n := range c.cfg.Shards {
+	for n := range c.cfg.Topology.Shards {
 		wg.Go(func() { errs <- c.consume(sctx, conn, n) })
 	}
 	select {
@@ -184,7 +182,7 @@ func (c *Consumer) misrouted(cmds []message.Command, n int) error {
 			items = []int64{cmds[i].Home()}
 		}
 		for _, item := range items {
-			if s := shard.Of(item, c.cfg.Shards); s != n {
+			if s := shard.Of(item, c.cfg.Topology.Shards); s != n {
 				return fmt.Errorf("%w: item %d belongs to shard %d, not %d", message.ErrMalformed, item, s, n)
 			}
 		}

@@ -115,7 +115,7 @@ func (e *env) results(t *testing.T) <-chan amqp.Delivery {
 // start runs a consumer until the test ends or stop is called.
 func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 	t.Helper()
-	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond, ShardQueueMaxLength: 1000},
+	c := New(Config{AMQPURL: e.url, Topology: mq.Topology{Shards: shards, MaxLength: 1000}, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond},
 		stock.NewStore(e.db, shards), metrics.New(), e.log)
 	c.afterCommit = afterCommit
 	ctx, cancel := context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
 	"github.com/orderq/orderq/worker/internal/metrics"
@@ -79,7 +80,7 @@ func TestBlockedResultsDoNotHoldUpAcks(t *testing.T) {
 	m := metrics.New()
 	// One message a batch: a results message a batch, each after the first
 	// meeting a blocked connection.
-	c := New(Config{AMQPURL: e.url, Shards: shards, Prefetch: 100, BatchSize: 1, ShardQueueMaxLength: 1000},
+	c := New(Config{AMQPURL: e.url, Topology: mq.Topology{Shards: shards, MaxLength: 1000}, Prefetch: 100, BatchSize: 1},
 		stock.NewStore(e.db, shards), m, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
