@@ -44,10 +44,16 @@ type crowd struct {
 	http    *http.Client
 	base    atomic.Pointer[string]
 	lostOK  atomic.Bool
+	// pace is how long a client waits after each accepted order, so that a
+	// crowd can last as long as a fault; stop ends it early.
+	pace    time.Duration
+	stopped atomic.Bool
 
 	accepted atomic.Int64
 	mu       sync.Mutex
 	ids      []string       // order i's id once accepted
+	begun    []bool         // whether order i was sent (a stopped crowd sends no more)
+	times    []time.Time    // when each acceptance came, in order
 	statuses map[int]int    // every answer, by status
 	lost     map[string]int // requests that got no answer, by error
 	done     chan struct{}
@@ -60,12 +66,15 @@ func newCrowd(t *testing.T, base string, item int64, n, clients int) *crowd {
 			Timeout:   60 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients},
 		},
-		ids: make([]string, n), statuses: map[int]int{}, lost: map[string]int{}, done: make(chan struct{}),
+		ids: make([]string, n), begun: make([]bool, n), statuses: map[int]int{}, lost: map[string]int{}, done: make(chan struct{}),
 	}
 	c.base.Store(&base)
 	t.Cleanup(c.http.CloseIdleConnections)
 	return c
 }
+
+// stop sends no order after those sent; wait waits for them.
+func (c *crowd) stop() { c.stopped.Store(true) }
 
 // setBase sends the requests from now on to another gateway.
 func (c *crowd) setBase(base string) { c.base.Store(&base) }
@@ -82,7 +91,14 @@ func (c *crowd) start() {
 	for range c.clients {
 		wg.Go(func() {
 			for i := range work {
+				if c.stopped.Load() {
+					return
+				}
+				c.mu.Lock()
+				c.begun[i] = true
+				c.mu.Unlock()
 				c.place(i)
+				time.Sleep(c.pace)
 			}
 		})
 	}
@@ -138,6 +154,7 @@ func (c *crowd) place(i int) {
 			}
 			c.mu.Lock()
 			c.ids[i] = o.ID
+			c.times = append(c.times, time.Now())
 			c.mu.Unlock()
 			c.accepted.Add(1)
 			return
@@ -203,6 +220,7 @@ func (c *crowd) acceptedIDs() []string {
 	var ids []string
 	for i, id := range c.ids {
 		switch {
+		case !c.begun[i]:
 		case id == "":
 			c.t.Errorf("order %d never accepted", i)
 		case seen[id]:
@@ -213,6 +231,19 @@ func (c *crowd) acceptedIDs() []string {
 		}
 	}
 	return ids
+}
+
+// longestGap is the longest time the crowd went without an order accepted,
+// from its first acceptance to its last: the time without service of a fault
+// it lived through.
+func (c *crowd) longestGap() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var gap time.Duration
+	for i := 1; i < len(c.times); i++ {
+		gap = max(gap, c.times[i].Sub(c.times[i-1]))
+	}
+	return gap
 }
 
 // summary tells what the crowd saw, for the test log.
