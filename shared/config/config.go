@@ -42,9 +42,11 @@ type Common struct {
 	// shard queue holds; the broker refuses (nacks) publishes past it. Both
 	// programs declare the queues, so both read it.
 	ShardQueueMaxLength int
+	Tracing             Tracing
 }
 
-// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS and SHARD_QUEUE_MAX_LENGTH.
+// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS, SHARD_QUEUE_MAX_LENGTH and
+// the tracing variables (LoadTracing).
 func LoadCommon(getenv func(string) string) (Common, error) {
 	c := Common{
 		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
@@ -70,7 +72,8 @@ func LoadCommon(getenv func(string) string) (Common, error) {
 	if !dsn.ParseTime {
 		return c, fmt.Errorf("MYSQL_DSN needs parseTime=true")
 	}
-	return c, nil
+	c.Tracing, err = LoadTracing(getenv)
+	return c, err
 }
 
 // The garbage collector's settings in both binaries when the environment sets
@@ -102,7 +105,8 @@ func (c Common) LogValue() slog.Value {
 		slog.String("amqp_url", RedactURL(c.AMQPURL)),
 		slog.String("mysql_dsn", RedactDSN(c.MySQLDSN)),
 		slog.Int("shards", c.Shards),
-		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength))
+		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength),
+		slog.Any("tracing", c.Tracing))
 }
 
 // String returns the variable, or def when it is unset or empty.
