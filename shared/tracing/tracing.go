@@ -70,8 +70,9 @@ const FlushTimeout = 5 * time.Second
 // exports the spans not yet exported, within FlushTimeout, and stops the
 // exporter: call it once nothing makes spans any more. Without
 // cfg.Endpoint it returns a nil Tracer and a close that does nothing.
-// Errors of the export later on (a receiver out of reach) are logged to
-// log; they never stop the program.
+// Errors of the export (a receiver out of reach), then or before, are
+// logged to log and never returned: spans are not a reason for a program
+// to fail, nor to exit with an error.
 func Setup(ctx context.Context, cfg config.Tracing, service string, log *slog.Logger) (*Tracer, func() error, error) {
 	if cfg.Endpoint == "" {
 		return nil, func() error { return nil }, nil
@@ -96,7 +97,7 @@ func Setup(ctx context.Context, cfg config.Tracing, service string, log *slog.Lo
 		ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
 		defer cancel()
 		if err := tp.Shutdown(ctx); err != nil {
-			return fmt.Errorf("flush spans: %w", err)
+			log.Warn("spans not exported at exit", "err", err)
 		}
 		return nil
 	}

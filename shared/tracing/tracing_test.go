@@ -4,8 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -151,9 +154,9 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 	}{
 		{name: "the program's name", cfg: config.Tracing{Sampler: "parentbased_always_on", SamplerArg: 1}, wantService: "worker", wantSpans: 1},
 		{name: "a service name in the resource", wantService: "from-resource", wantSpans: 1,
-			cfg: config.Tracing{Sampler: "always_on", SamplerArg: 1, Resource: []config.Attribute{{"service.name", "from-resource"}, {"deployment.environment.name", "test"}}}},
+			cfg: config.Tracing{Sampler: "always_on", SamplerArg: 1, Resource: []config.Attribute{{Key: "service.name", Value: "from-resource"}, {Key: "deployment.environment.name", Value: "test"}}}},
 		{name: "OTEL_SERVICE_NAME wins", wantService: "from-variable", wantSpans: 1,
-			cfg: config.Tracing{Sampler: "always_on", SamplerArg: 1, ServiceName: "from-variable", Resource: []config.Attribute{{"service.name", "from-resource"}}}},
+			cfg: config.Tracing{Sampler: "always_on", SamplerArg: 1, ServiceName: "from-variable", Resource: []config.Attribute{{Key: "service.name", Value: "from-resource"}}}},
 		{name: "a ratio of 0 keeps nothing", cfg: config.Tracing{Sampler: "parentbased_traceidratio", SamplerArg: 0}, wantSpans: 0},
 	}
 	for _, tt := range tests {
@@ -202,4 +205,35 @@ func TestCarrier(t *testing.T) {
 	if !slices.Equal(keys, []string{"traceparent", "tracestate"}) {
 		t.Errorf("keys %v", keys)
 	}
+}
+
+// TestCloseWithTheReceiverGone: spans that cannot be exported at exit are
+// logged, and close returns nil within FlushTimeout: a program stops as
+// cleanly with its receiver out of reach.
+func TestCloseWithTheReceiverGone(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close() // nothing listens there any more
+	log := testenv.NewLog(t)
+	tr, closeTracing, err := Setup(context.Background(), config.Tracing{Endpoint: srv.URL, Sampler: "always_on", SamplerArg: 1}, "worker", log.Logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.Start(context.Background(), "lost")
+	span.End()
+	start := time.Now()
+	if err := closeTracing(); err != nil {
+		t.Errorf("close: %v, want nil", err)
+	}
+	if took := time.Since(start); took > FlushTimeout+time.Second {
+		t.Errorf("close took %s, want at most %s", took, FlushTimeout)
+	}
+	// The SDK reports a failed export through the handler Setup gives it;
+	// one that outlasts the flush, through close.
+	for _, r := range log.Records(t) {
+		if r["msg"] == "tracing" || r["msg"] == "spans not exported at exit" {
+			return
+		}
+	}
+	t.Error("the spans lost were not logged")
 }
