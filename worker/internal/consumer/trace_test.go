@@ -162,3 +162,38 @@ func TestDeadLetteredTracedCommand(t *testing.T) {
 		t.Errorf("process span with status %v and parent %v, want a failure, child of %v", p.Status, p.Parent, send.SpanContext())
 	}
 }
+
+// TestTracedMessageToAWorkerThatDoesNotTrace: a worker without a tracer,
+// as one of a version before tracing, applies a traced message as any other
+// (its body is all it reads) and publishes results without trace headers.
+func TestTracedMessageToAWorkerThatDoesNotTrace(t *testing.T) {
+	e := newEnv(t)
+	tr, _ := recordedTracer(t)
+	item := e.item(t, 5)
+	cmds := orders(item, 2)
+	body, err := message.EncodeCommands(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, send := tr.Start(context.Background(), "gateway's send")
+	send.End()
+	results := e.results(t)
+	e.publishWith(t, item, body, tr.Inject(nil, 1, send))
+	e.start(t, nil)
+
+	select {
+	case m := <-results:
+		rs, err := message.DecodeResults(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 2 || rs[0].Order == nil || rs[1].Order == nil || !rs[0].Order.Final() || !rs[1].Order.Final() {
+			t.Errorf("results %+v, want both orders decided", rs)
+		}
+		if m.Headers != nil {
+			t.Errorf("results headers %v, want none", m.Headers)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no results message")
+	}
+}
