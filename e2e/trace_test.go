@@ -12,7 +12,7 @@ import (
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
-	"github.com/orderq/orderq/shared/testenv"
+	"github.com/orderq/orderq/shared/testenv/otlp"
 )
 
 // TestOneOrderIsOneTrace: an order a storefront places within a trace of
@@ -25,10 +25,10 @@ import (
 // order without a traceparent leaves no span at all.
 func TestOneOrderIsOneTrace(t *testing.T) {
 	t.Parallel()
-	otlp := testenv.NewOTLP(t)
+	receiver := otlp.NewReceiver(t)
 	s := newSystem(t)
 	tracing := map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL,
+		"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.URL,
 		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
 		"OTEL_TRACES_SAMPLER_ARG":     "0",
 	}
@@ -65,7 +65,7 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 		{"worker", "apply batch", processSpan, tracepb.Span_SPAN_KIND_INTERNAL},
 		{"api-gateway", "receive orderq.results", processSpan, tracepb.Span_SPAN_KIND_CONSUMER},
 	}
-	spans := otlp.Spans()
+	spans := receiver.Spans()
 	var summary strings.Builder
 	for _, sp := range spans {
 		fmt.Fprintf(&summary, "\n  %s %s %q span %s parent %s %v", sp.Service, sp.TraceID, sp.Name, sp.SpanID, sp.Parent, sp.Attributes)
@@ -73,7 +73,7 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 	if len(spans) != len(want) {
 		t.Fatalf("received %d spans, want %d, all of the traced order:%s", len(spans), len(want), summary.String())
 	}
-	byName := map[string]testenv.Span{"storefront": {SpanID: storefrontSpan}}
+	byName := map[string]otlp.Span{"storefront": {SpanID: storefrontSpan}}
 	for _, sp := range spans {
 		byName[sp.Name] = sp
 	}

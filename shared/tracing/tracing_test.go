@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/testenv"
+	"github.com/orderq/orderq/shared/testenv/otlp"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -161,8 +162,8 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			otlp := testenv.NewOTLP(t)
-			tt.cfg.Endpoint = otlp.URL
+			receiver := otlp.NewReceiver(t)
+			tt.cfg.Endpoint = receiver.URL
 			tr, closeTracing, err := Setup(context.Background(), tt.cfg, "worker", quiet)
 			if err != nil {
 				t.Fatal(err)
@@ -172,7 +173,7 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 			if err := closeTracing(); err != nil {
 				t.Fatalf("close: %v", err)
 			}
-			spans := otlp.Spans()
+			spans := receiver.Spans()
 			if len(spans) != tt.wantSpans {
 				t.Fatalf("received %d spans, want %d: %+v", len(spans), tt.wantSpans, spans)
 			}

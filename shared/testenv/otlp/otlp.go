@@ -1,4 +1,8 @@
-package testenv
+// Package otlp is an OTLP/HTTP receiver of traces for tests: it keeps the
+// spans the programs under test export, for the test to read. It is a
+// package of its own so that only the tests that trace pull in
+// OpenTelemetry's protocol.
+package otlp
 
 import (
 	"compress/gzip"
@@ -18,9 +22,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// OTLP is an OTLP/HTTP receiver of traces that keeps what it receives in
-// memory: point a program's OTEL_EXPORTER_OTLP_ENDPOINT at URL.
-type OTLP struct {
+// Receiver keeps what it receives in memory: point a program's
+// OTEL_EXPORTER_OTLP_ENDPOINT at URL.
+type Receiver struct {
 	URL string
 
 	mu    sync.Mutex
@@ -41,17 +45,17 @@ type Span struct {
 	Events                  []string
 }
 
-// NewOTLP serves an OTLP/HTTP receiver until the test ends.
-func NewOTLP(t testing.TB) *OTLP {
+// NewReceiver serves a receiver until the test ends.
+func NewReceiver(t testing.TB) *Receiver {
 	t.Helper()
-	o := &OTLP{}
+	o := &Receiver{}
 	srv := httptest.NewServer(http.HandlerFunc(o.serve))
 	t.Cleanup(srv.Close)
 	o.URL = srv.URL
 	return o
 }
 
-func (o *OTLP) serve(w http.ResponseWriter, r *http.Request) {
+func (o *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" {
 		http.Error(w, "want POST /v1/traces", http.StatusNotFound)
 		return
@@ -129,7 +133,7 @@ func attributes(kvs []*commonpb.KeyValue) map[string]string {
 }
 
 // Spans returns every span received so far.
-func (o *OTLP) Spans() []Span {
+func (o *Receiver) Spans() []Span {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]Span(nil), o.spans...)
