@@ -46,6 +46,7 @@ type Common struct {
 	ShardQueueMaxLength int
 	// QuorumSize is QUORUM_SIZE: how many nodes hold each quorum queue.
 	QuorumSize int
+	Tracing    Tracing
 }
 
 // DefaultQuorumSize replicates each queue on three nodes: it survives the
@@ -57,8 +58,8 @@ func (c Common) Topology() mq.Topology {
 	return mq.Topology{Shards: c.Shards, MaxLength: c.ShardQueueMaxLength, QuorumSize: c.QuorumSize}
 }
 
-// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS, SHARD_QUEUE_MAX_LENGTH and
-// QUORUM_SIZE.
+// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS, SHARD_QUEUE_MAX_LENGTH,
+// QUORUM_SIZE and the tracing variables (LoadTracing).
 func LoadCommon(getenv func(string) string) (Common, error) {
 	c := Common{
 		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
@@ -87,7 +88,8 @@ func LoadCommon(getenv func(string) string) (Common, error) {
 	if !dsn.ParseTime {
 		return c, fmt.Errorf("MYSQL_DSN needs parseTime=true")
 	}
-	return c, nil
+	c.Tracing, err = LoadTracing(getenv)
+	return c, err
 }
 
 // The garbage collector's settings in both binaries when the environment sets
@@ -120,7 +122,8 @@ func (c Common) LogValue() slog.Value {
 		slog.String("mysql_dsn", RedactDSN(c.MySQLDSN)),
 		slog.Int("shards", c.Shards),
 		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength),
-		slog.Int("quorum_size", c.QuorumSize))
+		slog.Int("quorum_size", c.QuorumSize),
+		slog.Any("tracing", c.Tracing))
 }
 
 // String returns the variable, or def when it is unset or empty.

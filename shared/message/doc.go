@@ -39,4 +39,9 @@
 // message is dead-lettered rather than guessed at. New optional fields may be added
 // within a version; anything else needs a new version, which consumers learn to read
 // before producers start to write it.
+//
+// Nothing a consumer must understand travels in AMQP headers. The one header
+// orderq sets, the trace contexts of a message's traced commands or results
+// (shared/tracing), is read only by a consumer that traces, and ignored by
+// any other.
 package message

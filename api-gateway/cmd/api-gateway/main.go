@@ -34,6 +34,7 @@ import (
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/ops"
+	"github.com/orderq/orderq/shared/tracing"
 )
 
 // Config is the gateway's configuration.
@@ -181,6 +182,11 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
 		return err
 	}
+	tracer, closeTracing, err := tracing.Setup(ctx, cfg.Tracing, "api-gateway", log)
+	if err != nil {
+		return err
+	}
+	g.Defer("tracing", closeTracing)
 	st := store.New(db)
 	authn, err := auth.New(ctx, cfg.Auth, log)
 	if err != nil {
@@ -215,10 +221,10 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	g.Go("broker connection", func(ctx context.Context) error { pub.Run(ctx); return nil })
 	cache := results.NewCache()
 	g.Go("results subscription", func(ctx context.Context) error {
-		results.Subscribe(ctx, cfg.AMQPURL, "orderq-gateway-results "+host, cache, log)
+		results.Subscribe(ctx, cfg.AMQPURL, "orderq-gateway-results "+host, cache, tracer, log)
 		return nil
 	})
-	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger})
+	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger, Tracer: tracer})
 	g.Go("intake", func(ctx context.Context) error { in.Run(ctx); return nil })
 
 	reg.MustRegister(in.Collectors()...)
@@ -228,7 +234,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 			Store: st, Intake: in, Cache: cache, Shards: cfg.Shards, BrokerReady: pub.Ready,
 			Auth: authn, OrderIDSecret: cfg.OrderIDSecret, PaymentWebhookSecret: cfg.PaymentWebhookSecret,
 			MaxInFlight: cfg.MaxInFlight, MaxWaiters: cfg.MaxWaiters, CustomerRate: cfg.CustomerRate,
-			Registry: reg, Log: log,
+			Registry: reg, Tracer: tracer, Log: log,
 		})),
 		ReadHeaderTimeout: 5 * time.Second,
 		// With the 4 KiB net/http adds, at most 16 KiB of headers; past that 431.

@@ -262,7 +262,7 @@ func TestRunShutsDownInOrderOnSIGTERM(t *testing.T) {
 
 	// Each stage once, last started first; "stopped" last.
 	want := []string{"shutting down", "stopping http", "stopping intake", "stopping results subscription",
-		"stopping broker connection", "stopping debug server", "stopping metrics server", "stopping database", "stopped"}
+		"stopping broker connection", "stopping debug server", "stopping metrics server", "stopping tracing", "stopping database", "stopped"}
 	var got []string
 	for _, m := range log.Messages(t) {
 		if slices.Contains(want, m) {

@@ -19,6 +19,7 @@ import (
 	"github.com/orderq/orderq/api-gateway/internal/results"
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/tracing"
 )
 
 // Submitter publishes a command and returns once the broker confirmed it, and
@@ -52,7 +53,10 @@ type Config struct {
 	// its own: metrics describe the shop's traffic and are not the public's.
 	// Nil: a registry nobody serves.
 	Registry *prometheus.Registry
-	Log      *slog.Logger
+	// Tracer, when set, gives each API request a server span
+	// (traceRequest); nil: off.
+	Tracer *tracing.Tracer
+	Log    *slog.Logger
 }
 
 // Server serves the API.
@@ -71,6 +75,7 @@ type Server struct {
 	customers     *customerLimits // nil: no per-customer limit
 	log           *slog.Logger
 	metrics       *metrics
+	tracer        *tracing.Tracer // nil: off
 }
 
 // New returns the API's handler.
@@ -85,7 +90,7 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, intake: cfg.Intake, cache: cfg.Cache, shards: cfg.Shards, brokerReady: cfg.BrokerReady,
 		auth: cfg.Auth, orderIDKey: cfg.OrderIDSecret, webhookSecret: cfg.PaymentWebhookSecret,
 		inFlight: make(chan struct{}, cfg.MaxInFlight), waiters: make(chan struct{}, cfg.MaxWaiters),
-		log: cfg.Log, metrics: newMetrics(cfg.Registry),
+		log: cfg.Log, metrics: newMetrics(cfg.Registry), tracer: cfg.Tracer,
 	}
 	s.customers = newCustomerLimits(cfg.CustomerRate, s.metrics.registry)
 	return s.routes()
@@ -96,6 +101,9 @@ func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	if s.tracer != nil {
+		r.Use(s.traceRequest)
+	}
 	r.Use(s.recoverer, s.observe)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, newError(http.StatusNotFound, "not_found", "no such endpoint")) })
 	r.NoMethod(func(c *gin.Context) {

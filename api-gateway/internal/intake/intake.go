@@ -14,10 +14,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
+	"github.com/orderq/orderq/shared/tracing"
 )
 
 // Publisher publishes one message and returns once the broker confirmed it.
@@ -38,6 +40,9 @@ type Config struct {
 	// made its messages four times fewer (1,006 instead of 3,931 in 10 s),
 	// and the broker's CPU per order fell from 61 to 35 µs.
 	Linger time.Duration
+	// Tracer, when set, gives each command submitted within a sampled trace
+	// a send span (SendSpan) in it; nil: off.
+	Tracer *tracing.Tracer
 }
 
 // Intake publishes commands, coalesced per shard.
@@ -60,6 +65,7 @@ type Intake struct {
 type request struct {
 	cmd  message.Command
 	done chan error
+	span trace.Span // the command's send span; nil when not tracing
 }
 
 // New returns an Intake; call Run to start it.
@@ -121,7 +127,13 @@ func (in *Intake) Submit(ctx context.Context, cmd message.Command) error {
 		return fmt.Errorf("submit: %w", err)
 	}
 	r := &request{cmd: cmd, done: make(chan error, 1)}
+	if in.cfg.Tracer != nil && trace.SpanContextFromContext(ctx).IsSampled() {
+		r.span = in.startSend(ctx, cmd)
+	}
 	if err := in.enqueue(ctx, r); err != nil {
+		if r.span != nil {
+			endSend(r.span, err)
+		}
 		return err
 	}
 	select {
@@ -214,6 +226,9 @@ func (in *Intake) loop(ctx context.Context, n int) {
 		in.publishSeconds.Observe(time.Since(start).Seconds())
 		in.publishCommands.Observe(float64(len(batch)))
 		for _, r := range batch {
+			if r.span != nil {
+				endSend(r.span, err)
+			}
 			r.done <- err
 		}
 	}
@@ -228,12 +243,16 @@ func (in *Intake) publish(ctx context.Context, n int, batch []*request) error {
 	if err != nil {
 		return fmt.Errorf("encode commands: %w", err)
 	}
-	return in.pub.Publish(ctx, message.OrdersExchange, message.RoutingKey(n), amqp.Publishing{
+	msg := amqp.Publishing{
 		ContentType:  message.ContentType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    uuid.NewString(),
 		Timestamp:    time.Now(),
 		Type:         "orderq.commands",
 		Body:         body,
-	})
+	}
+	if in.cfg.Tracer != nil {
+		msg.Headers = in.traced(n, batch, msg.MessageId)
+	}
+	return in.pub.Publish(ctx, message.OrdersExchange, message.RoutingKey(n), msg)
 }

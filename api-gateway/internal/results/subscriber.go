@@ -10,18 +10,20 @@ import (
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/tracing"
 )
 
 // Subscribe feeds c from the results exchange until ctx is done, through a
 // queue of this instance's own that the broker deletes when the instance goes,
-// reconnecting whenever the connection is lost.
-func Subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) {
+// reconnecting whenever the connection is lost. With a tracer, each traced
+// result gets a span (ReceiveSpan) in its order's trace.
+func Subscribe(ctx context.Context, url, name string, c *Cache, tracer *tracing.Tracer, log *slog.Logger) {
 	mq.Reconnect(ctx, log, "results subscription", func(ctx context.Context) (bool, error) {
-		return subscribe(ctx, url, name, c, log)
+		return subscribe(ctx, url, name, c, tracer, log)
 	})
 }
 
-func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) (served bool, err error) {
+func subscribe(ctx context.Context, url, name string, c *Cache, tracer *tracing.Tracer, log *slog.Logger) (served bool, err error) {
 	conn, err := mq.Dial(url, name)
 	if err != nil {
 		return false, err
@@ -64,7 +66,15 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 				log.Error("unreadable results message", "message_id", d.MessageId, "err", err)
 				continue
 			}
+			if tracer == nil {
+				c.Deliver(rs)
+				continue
+			}
+			spans := startReceive(tracer, d.Headers, rs)
 			c.Deliver(rs)
+			for _, span := range spans {
+				span.End()
+			}
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/ops"
 	"github.com/orderq/orderq/shared/outbox"
+	"github.com/orderq/orderq/shared/tracing"
 	"github.com/orderq/orderq/worker/internal/consumer"
 	"github.com/orderq/orderq/worker/internal/expiry"
 	"github.com/orderq/orderq/worker/internal/metrics"
@@ -126,6 +127,11 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
 		return err
 	}
+	tracer, closeTracing, err := tracing.Setup(ctx, cfg.Tracing, "worker", log)
+	if err != nil {
+		return err
+	}
+	g.Defer("tracing", closeTracing)
 
 	m := metrics.New()
 	g.Go("metrics server", func(ctx context.Context) error { return m.Serve(ctx, cfg.MetricsAddr, log) })
@@ -165,6 +171,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Topology: topology, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize, Linger: cfg.Linger,
+		Tracer: tracer,
 	}, store, m, log)
 	g.Go("consumer", func(ctx context.Context) error { c.Run(ctx); return nil })
 	return g.Wait(ctx)

@@ -303,7 +303,7 @@ func TestRunShutsDownInOrderOnSIGTERM(t *testing.T) {
 	ids := published()
 
 	want := []string{"shutting down", "stopping consumer", "stopping rejected retention", "stopping payment timeouts", "stopping outbox relay",
-		"stopping outbox broker connection", "stopping debug server", "stopping metrics server", "stopping database", "stopped"}
+		"stopping outbox broker connection", "stopping debug server", "stopping metrics server", "stopping tracing", "stopping database", "stopped"}
 	var got []string
 	for _, m := range w.log.Messages(t) {
 		if slices.Contains(want, m) {

@@ -16,12 +16,14 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/shard"
+	"github.com/orderq/orderq/shared/tracing"
 	"github.com/orderq/orderq/worker/internal/metrics"
 	"github.com/orderq/orderq/worker/internal/stock"
 )
@@ -33,6 +35,9 @@ type Config struct {
 	Prefetch  int           // unacknowledged deliveries per shard
 	BatchSize int           // most commands applied in one transaction
 	Linger    time.Duration // how long a batch waits for more deliveries after its first
+	// Tracer, when set, continues the traces of the commands that carry one
+	// (trace.go); nil: off.
+	Tracer *tracing.Tracer
 }
 
 // Consumer consumes every shard queue.
@@ -108,6 +113,10 @@ type delivery struct {
 	amqp.Delivery
 	cmds []message.Command
 	err  error
+	// traced are the commands that continue a trace, and arrived the time
+	// the delivery arrived; both only when tracing.
+	traced  []tracedCommand
+	arrived time.Time
 }
 
 // consume runs shard n's queue until ctx is done or the channel fails.
@@ -170,6 +179,9 @@ func (c *Consumer) decode(d amqp.Delivery, n int) delivery {
 	if err != nil {
 		return delivery{Delivery: d, err: err}
 	}
+	if c.cfg.Tracer != nil {
+		return c.traces(delivery{Delivery: d, cmds: cmds})
+	}
 	return delivery{Delivery: d, cmds: cmds}
 }
 
@@ -228,7 +240,8 @@ func (c *Consumer) process(ctx context.Context, n int, batch []delivery) error {
 	if err != nil {
 		return err
 	}
-	c.metrics.ApplySeconds.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	c.metrics.ApplySeconds.Observe(took.Seconds())
 	c.metrics.BatchSize.Observe(float64(len(cmds)))
 	if c.afterCommit != nil {
 		if err := c.afterCommit(); err != nil {
@@ -236,6 +249,11 @@ func (c *Consumer) process(ctx context.Context, n int, batch []delivery) error {
 		}
 	}
 	c.count(results)
+	var spans []trace.Span
+	var headers amqp.Table
+	if c.cfg.Tracer != nil {
+		spans, headers = c.startProcess(n, good, len(cmds), start, start.Add(took), results)
+	}
 	// Results are the fast path to waiting clients; the database is the truth,
 	// so a lost results message costs latency, never correctness. A crash
 	// after the ack loses the results still queued; before it, the
@@ -243,12 +261,14 @@ func (c *Consumer) process(ctx context.Context, n int, batch []delivery) error {
 	if body, err := message.EncodeResults(results); err != nil {
 		c.log.Error("encode results", "shard", n, "err", err)
 	} else {
-		c.results.send(body)
+		c.results.send(body, headers)
 	}
-	if err := good[len(good)-1].Ack(true); err != nil {
-		return fmt.Errorf("ack: %w", err)
+	err = good[len(good)-1].Ack(true)
+	if err != nil {
+		err = fmt.Errorf("ack: %w", err)
 	}
-	return nil
+	endSpans(spans, err)
+	return err
 }
 
 // apply applies cmds, retrying with back-off while the database is unreachable
@@ -302,6 +322,9 @@ func permanent(err error) bool {
 func (c *Consumer) deadLetter(d delivery, n int) error {
 	c.log.Error("dead-lettering message", "shard", n, "message_id", d.MessageId, "err", d.err)
 	c.metrics.DeadLettered.Inc()
+	if len(d.traced) > 0 {
+		c.traceDeadLetter(d, n)
+	}
 	if err := d.Nack(false, false); err != nil {
 		return fmt.Errorf("nack: %w", err)
 	}

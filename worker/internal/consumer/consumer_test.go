@@ -21,6 +21,7 @@ import (
 	"github.com/orderq/orderq/shared/orderstatus"
 	"github.com/orderq/orderq/shared/shard"
 	"github.com/orderq/orderq/shared/testenv"
+	"github.com/orderq/orderq/shared/tracing"
 	"github.com/orderq/orderq/worker/internal/metrics"
 	"github.com/orderq/orderq/worker/internal/stock"
 )
@@ -38,6 +39,8 @@ type env struct {
 	db  *gorm.DB
 	ch  *amqp.Channel // a confirm-mode channel for the test's own publishing
 	log *slog.Logger  // the consumer's; quiet unless a test reads it
+	// tracer is the consumer's; nil, tracing off, unless a test sets it.
+	tracer *tracing.Tracer
 }
 
 func newEnv(t *testing.T) *env {
@@ -85,8 +88,14 @@ func (e *env) item(t *testing.T, stock int64) int64 {
 // publish sends body to item's shard and waits for the confirm.
 func (e *env) publish(t *testing.T, item int64, body []byte) {
 	t.Helper()
+	e.publishWith(t, item, body, nil)
+}
+
+// publishWith publishes as publish does, with headers.
+func (e *env) publishWith(t *testing.T, item int64, body []byte, headers amqp.Table) {
+	t.Helper()
 	dc, err := e.ch.PublishWithDeferredConfirm(message.OrdersExchange, message.RoutingKey(shard.Of(item, shards)), false, false,
-		amqp.Publishing{ContentType: message.ContentType, Body: body})
+		amqp.Publishing{ContentType: message.ContentType, Headers: headers, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +124,8 @@ func (e *env) results(t *testing.T) <-chan amqp.Delivery {
 // start runs a consumer until the test ends or stop is called.
 func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 	t.Helper()
-	c := New(Config{AMQPURL: e.url, Topology: mq.Topology{Shards: shards, MaxLength: 1000}, Prefetch: 100, BatchSize: 100, Linger: time.Millisecond},
-		stock.NewStore(e.db, shards), metrics.New(), e.log)
+	c := New(Config{AMQPURL: e.url, Topology: mq.Topology{Shards: shards, MaxLength: 1000}, Prefetch: 100, BatchSize: 100,
+		Linger: time.Millisecond, Tracer: e.tracer}, stock.NewStore(e.db, shards), metrics.New(), e.log)
 	c.afterCommit = afterCommit
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -31,23 +31,31 @@ const resultsBacklog = 256
 // gateways wake their waiters with them, and fall back to the database.
 type resultsPublisher struct {
 	url, name string
-	queue     chan []byte
+	queue     chan resultsMessage
 	dropped   prometheus.Counter
 	log       *slog.Logger
 
 	conn atomic.Pointer[amqp.Connection] // the live connection, for stop
 }
 
-func newResultsPublisher(url, name string, dropped prometheus.Counter, log *slog.Logger) *resultsPublisher {
-	return &resultsPublisher{url: url, name: name, queue: make(chan []byte, resultsBacklog), dropped: dropped, log: log}
+// resultsMessage is a batch's results, and the trace contexts of those
+// traced (tracing.Header; nil when none is).
+type resultsMessage struct {
+	body    []byte
+	headers amqp.Table
 }
 
-// send queues body for publishing, dropping the oldest queued body when the
-// queue is full. It never blocks. Safe for concurrent use until close.
-func (r *resultsPublisher) send(body []byte) {
+func newResultsPublisher(url, name string, dropped prometheus.Counter, log *slog.Logger) *resultsPublisher {
+	return &resultsPublisher{url: url, name: name, queue: make(chan resultsMessage, resultsBacklog), dropped: dropped, log: log}
+}
+
+// send queues body with headers for publishing, dropping the oldest queued
+// message when the queue is full. It never blocks. Safe for concurrent use
+// until close.
+func (r *resultsPublisher) send(body []byte, headers amqp.Table) {
 	for {
 		select {
-		case r.queue <- body:
+		case r.queue <- resultsMessage{body: body, headers: headers}:
 			return
 		default:
 		}
@@ -133,12 +141,12 @@ func (r *resultsPublisher) serve(ctx context.Context) (served, drained bool, err
 			return true, false, fmt.Errorf("results connection closed: %v", e)
 		case e := <-chClosed:
 			return true, false, fmt.Errorf("results channel closed: %v", e)
-		case body, ok := <-queue:
+		case m, ok := <-queue:
 			if !ok {
 				return true, true, nil
 			}
 			if err := ch.Publish(message.ResultsExchange, "", false, false, amqp.Publishing{
-				ContentType: message.ContentType, Body: body, Timestamp: time.Now(),
+				ContentType: message.ContentType, Headers: m.headers, Body: m.body, Timestamp: time.Now(),
 			}); err != nil {
 				r.dropped.Inc()
 				return true, false, fmt.Errorf("publish results: %w", err)

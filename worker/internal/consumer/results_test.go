@@ -25,12 +25,12 @@ func TestResultsQueueDropsTheOldestWhenFull(t *testing.T) {
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
 	r := newResultsPublisher("amqp://unused", "test", dropped, quiet)
 	for i := range resultsBacklog + 3 {
-		r.send([]byte(fmt.Sprint(i)))
+		r.send([]byte(fmt.Sprint(i)), nil)
 	}
 	if got := testutil.ToFloat64(dropped); got != 3 {
 		t.Errorf("%v dropped, want 3", got)
 	}
-	if first := string(<-r.queue); first != "3" {
+	if first := string((<-r.queue).body); first != "3" {
 		t.Errorf("oldest kept is %s, want 3", first)
 	}
 }
