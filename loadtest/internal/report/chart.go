@@ -24,7 +24,7 @@ type chart struct {
 	Title  string
 	XLabel string // with its unit
 	YLabel string // with its unit
-	Note   string // said in the plot when there is nothing to draw
+	Note   string // said in the plot when it is empty or flat, and why
 	Lines  []line
 	Bars   []bar
 	XTicks []tick

@@ -47,8 +47,8 @@ type StockPoint struct {
 	Stock   int64   `json:"stock"`
 }
 
-// second is one second's durations while a series is built.
-type second struct {
+// spans are the latencies of one second's orders while a series is built.
+type spans struct {
 	accept, toFinal, total []time.Duration
 }
 
@@ -59,7 +59,7 @@ func NewSeries(r *crowd.Result) Series {
 	n := max(int((r.Finished.Sub(r.Started)+time.Second-1)/time.Second), 1)
 	at := func(t time.Time) int { return min(max(int(t.Sub(r.Started)/time.Second), 0), n-1) }
 	s.Seconds = make([]Second, n)
-	spans := make([]second, n)
+	ended := make([]spans, n) // by the second each span ended in
 	for i := range s.Seconds {
 		s.Seconds[i].Second = i
 	}
@@ -73,15 +73,15 @@ func NewSeries(r *crowd.Result) Series {
 		}
 		i := at(o.AcceptedAt)
 		s.Seconds[i].Accepted++
-		spans[i].accept = append(spans[i].accept, o.AcceptedAt.Sub(o.SentAt))
+		ended[i].accept = append(ended[i].accept, o.AcceptedAt.Sub(o.SentAt))
 		if o.Final() {
 			j := at(o.FinalAt)
 			s.Seconds[j].Final++
-			spans[j].toFinal = append(spans[j].toFinal, o.FinalAt.Sub(o.AcceptedAt))
-			spans[j].total = append(spans[j].total, o.FinalAt.Sub(o.SentAt))
+			ended[j].toFinal = append(ended[j].toFinal, o.FinalAt.Sub(o.AcceptedAt))
+			ended[j].total = append(ended[j].total, o.FinalAt.Sub(o.SentAt))
 		}
 	}
-	for i, sp := range spans {
+	for i, sp := range ended {
 		s.Seconds[i].Accept, s.Seconds[i].AcceptToFinal, s.Seconds[i].OrderToFinal = stats(sp.accept), stats(sp.toFinal), stats(sp.total)
 	}
 	for _, f := range r.Failures {
