@@ -81,7 +81,7 @@ func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *f
 	if err := cli.Parse(fs, args, cartsHelp); err != nil {
 		return c, fs, err
 	}
-	applyEnv(fs, getenv)
+	applied := applyEnv(fs, getenv)
 	if err := auth.apply(fs, getenv, &c.crowd, cartsHelp); err != nil {
 		return c, fs, err
 	}
@@ -97,6 +97,7 @@ func loadCartsConfig(args []string, getenv func(string) string) (cartsConfig, *f
 	if err := c.crowd.Validate(); err != nil {
 		return c, fs, cli.UsageError{Err: err, Help: cartsHelp}
 	}
+	c.header = newHeader("loadtest carts", fs, args, applied, getenv)
 	return c, fs, nil
 }
 
@@ -126,6 +127,7 @@ func carts(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stderr, "loadtest: %s of 1–%d lines over %d items of stock %d at %s\n", what, c.MaxLines, c.Items, c.Stock, c.URL)
 	fmt.Fprintf(stderr, "loadtest: %s\n", authNote(c))
+	cfg.header.Target = describeTarget(ctx, c.URL)
 	res, err := runCrowd(ctx, cfg.crowd, cfg.output, stderr, tty, "carts", cfg.crowd.Items)
 	if err != nil {
 		return err
@@ -134,7 +136,7 @@ func carts(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	return cfg.output.write(stdout, stderr, "loadtest carts", in, res, ledgerErr)
+	return cfg.output.write(stdout, stderr, "loadtest carts", in, ledgerErr)
 }
 
 // restockPoll is how often the stocks are read again while waiting for them to

@@ -91,7 +91,7 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 	if err := cli.Parse(fs, args, compareHelp); err != nil {
 		return c, fs, err
 	}
-	applyEnv(fs, getenv)
+	applied := applyEnv(fs, getenv)
 	if err := auth.apply(fs, getenv, &c.crowd, compareHelp); err != nil {
 		return c, fs, err
 	}
@@ -124,6 +124,7 @@ func loadCompareConfig(args []string, getenv func(string) string) (compareConfig
 	if err := c.crowd.Validate(); err != nil {
 		return c, fs, cli.UsageError{Err: err, Help: compareHelp}
 	}
+	c.header = newHeader("loadtest compare", fs, args, applied, getenv)
 	return c, fs, nil
 }
 
@@ -141,6 +142,9 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 		if err := ready(ctx, cfg.crowd.URL); err != nil {
 			return fmt.Errorf("orderq at %s: %w (--strategies without orderq skips it)", cfg.crowd.URL, err)
 		}
+		cfg.header.Target = describeTarget(ctx, cfg.crowd.URL)
+	} else {
+		cfg.header.Target = report.Target{Note: "orderq is not among --strategies: only the yardsticks, in this process, were driven"}
 	}
 	fmt.Fprintf(stderr, "loadtest: %d orders of quantity %d, %d at once, for stock %d, against %s\n",
 		cfg.crowd.Orders, cfg.crowd.Quantity, cfg.crowd.Concurrency, cfg.crowd.Stock, strings.Join(cfg.strategies, ", "))
@@ -150,12 +154,12 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 
 	var (
 		rows      []report.Strategy
-		shown     *report.Page
+		shown     report.Page // the charts of orderq's run, or of the first strategy's without orderq
 		ledgerErr error
 		broken    []string
 	)
 	for _, name := range cfg.strategies {
-		res, in, lerr, err := cfg.runStrategy(ctx, name, stderr, tty)
+		in, lerr, err := cfg.runStrategy(ctx, name, stderr, tty)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -169,8 +173,8 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 		if !s.Invariants.Passed && (name == orderqStrategy || cfg.expectCorrect) {
 			broken = append(broken, name)
 		}
-		if shown == nil || name == orderqStrategy {
-			shown = &report.Page{Title: "loadtest compare: " + name, Summary: s, Timeline: report.NewTimeline(res)}
+		if shown.Summary == nil || name == orderqStrategy {
+			shown = report.Page{Title: "loadtest compare: " + name, Summary: &s}
 		}
 	}
 
@@ -178,6 +182,7 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 		Orders: cfg.crowd.Orders, Concurrency: cfg.crowd.Concurrency, Stock: cfg.crowd.Stock,
 		Quantity: cfg.crowd.Quantity, NaiveWindowMS: float64(cfg.window) / float64(time.Millisecond),
 	}, rows)
+	c.Header = cfg.finished()
 	write := c.WriteText
 	if cfg.json {
 		write = c.WriteJSON
@@ -185,12 +190,9 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 	if err := write(stdout); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if cfg.report != "" {
-		shown.Comparison = &c
-		if err := writeHTML(cfg.report, *shown); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "loadtest: report written to %s\n", cfg.report)
+	shown.Header, shown.Comparison = c.Header, &c
+	if err := cfg.writeHTML(stderr, shown); err != nil {
+		return err
 	}
 	if len(broken) > 0 {
 		return fmt.Errorf("%w by %s", errViolated, strings.Join(broken, ", "))
@@ -201,14 +203,14 @@ func compare(ctx context.Context, args []string, getenv func(string) string, std
 // runStrategy runs the crowd against one strategy and checks the result. The
 // error is a run that could not be made; lerr an orderq ledger that could not
 // be read.
-func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io.Writer, tty bool) (res *crowd.Result, in report.Input, lerr, err error) {
+func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io.Writer, tty bool) (in report.Input, lerr, err error) {
 	cc := cfg.crowd
 	var lr *ledger.Reader
 	note := "a yardstick keeps no ledger"
 	if name == orderqStrategy {
 		lr, note, err = orderqLedger(ctx, cfg.mysqlDSN)
 		if err != nil {
-			return nil, in, nil, err
+			return in, nil, err
 		}
 		if lr != nil {
 			defer lr.Close()
@@ -216,7 +218,7 @@ func (cfg compareConfig) runStrategy(ctx context.Context, name string, stderr io
 	} else {
 		srv, cleanup, err := cfg.startYardstick(ctx, name, stderr)
 		if err != nil {
-			return nil, in, nil, err
+			return in, nil, err
 		}
 		defer cleanup()
 		// A yardstick checks no credential: its buyers name themselves.

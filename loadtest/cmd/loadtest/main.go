@@ -103,16 +103,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // applyEnv gives the flags left out their environment variable, after parsing
 // so that -h never prints a secret, and an explicit --mysql-dsn="" still wins
-// over MYSQL_DSN.
-func applyEnv(fs *flag.FlagSet, getenv func(string) string) {
+// over MYSQL_DSN. It returns the variables it applied, and the flag each set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) (applied map[string]string) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	applied = map[string]string{}
 	for name, key := range map[string]string{"url": "ORDERQ_URL", "admin-token": "ADMIN_TOKEN", "mysql-dsn": "MYSQL_DSN",
 		"jwt-secret": "CUSTOMER_JWT_SECRET", "api-key": "STOREFRONT_API_KEY"} {
 		if v := getenv(key); v != "" && !set[name] && fs.Lookup(name) != nil {
 			fs.Set(name, v)
+			applied[key] = name
 		}
 	}
+	return applied
 }
 
 // printHelp writes a subcommand's usage: what it does, then its flags.

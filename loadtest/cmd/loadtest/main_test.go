@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -604,7 +606,7 @@ func TestRun(t *testing.T) {
 		},
 		{name: "soak json", args: soak(good.URL, "--json"), code: cli.ExitOK, stdout: []string{`"sales": [`, `"complete": true`, `"failed_sales": []`}},
 		{name: "soak help", args: []string{"soak", "-h"}, code: cli.ExitOK,
-			stdout: []string{"Usage: loadtest soak", "accept→final p99", "ANALYZE TABLE", "-sales", "-rate", "-mysql-dsn", "-auth"}},
+			stdout: []string{"Usage: loadtest soak", "accept→final p99", "ANALYZE TABLE", "-sales", "-rate", "-mysql-dsn", "-auth", "-report"}},
 		{name: "soak bad flag", args: soak(good.URL, "--sales=0"), code: cli.ExitUsage, err: "sales"},
 		{name: "soak: gateway unreachable", args: soak(closed.URL), code: cli.ExitCannot, err: "sale 1 of 2: create item"},
 		{
@@ -707,12 +709,80 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-func TestRunWritesHTMLReport(t *testing.T) {
-	gw := gatewaytest.New(t, gatewaytest.Options{Delay: time.Millisecond})
+// reportDoc is what the tests read of a report's JSON document: its header,
+// counts, latencies, histograms and series.
+type reportDoc struct {
+	Header struct {
+		Command     string            `json:"command"`
+		Args        []string          `json:"args"`
+		Flags       map[string]string `json:"flags"`
+		Environment map[string]string `json:"environment"`
+		Started     string            `json:"started"`
+		Finished    string            `json:"finished"`
+		Target      struct {
+			URL        string `json:"url"`
+			APIVersion string `json:"api_version"`
+		} `json:"target"`
+		Build struct {
+			GoVersion string `json:"go_version"`
+			Revision  string `json:"vcs_revision"`
+			Note      string `json:"note"`
+		} `json:"build"`
+		Host struct {
+			OS   string `json:"goos"`
+			Arch string `json:"goarch"`
+			CPUs int    `json:"cpus"`
+		} `json:"host"`
+	} `json:"header"`
+	Item struct {
+		ID int64 `json:"id"`
+	} `json:"item"`
+	Orders struct {
+		Sent     int `json:"sent"`
+		Accepted int `json:"accepted"`
+		Final    int `json:"final"`
+	} `json:"orders"`
+	Latency    map[string]struct{ Count int } `json:"latency"`
+	Histograms map[string][]struct {
+		LoMS  float64  `json:"lo_ms"`
+		HiMS  *float64 `json:"hi_ms"`
+		Count int      `json:"count"`
+	} `json:"histograms"`
+	Series struct {
+		Started string `json:"started"`
+		Seconds []struct {
+			Second      int `json:"second"`
+			Sent        int `json:"sent"`
+			Accepted    int `json:"accepted"`
+			Final       int `json:"final"`
+			Accept      struct{ Count int }
+			Errors      int `json:"errors"`
+			Unavailable int `json:"status_503"`
+		} `json:"seconds"`
+		Stock *struct {
+			Item    int64 `json:"item"`
+			Samples []struct {
+				Stock int64 `json:"stock"`
+			} `json:"samples"`
+		} `json:"stock"`
+	} `json:"series"`
+	Errors map[string]int `json:"errors"`
+}
+
+// TestRunWritesReports runs a flash sale against the fake gateway, which
+// answers some orders 503, with --json and --report, and reads both
+// reports: the header (when, against what, by which build, with which
+// flags, no secret in it), the run second by second and the histograms,
+// each adding up to the run's totals.
+func TestRunWritesReports(t *testing.T) {
+	const adminToken, dbPassword = "admin-token-of-this-test", "db-password-of-this-test"
+	gw := gatewaytest.New(t, gatewaytest.Options{Token: adminToken, Delay: time.Millisecond, FailEvery: 7})
 	path := filepath.Join(t.TempDir(), "out.html")
+	args := []string{"--url", gw.URL, jwtSecret, "--mysql-dsn=", "--stock", "20", "--orders", "200", "--concurrency", "4",
+		"--wait", "1", "--json", "--report", path}
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"flashsale", "--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=",
-		"--stock", "20", "--orders", "200", "--concurrency", "4", "--wait", "1", "--report", path}, &stdout, &stderr)
+	err := sale(context.Background(), "flashsale", args, env(map[string]string{"ADMIN_TOKEN": adminToken,
+		"MYSQL_DSN": "orderq:" + dbPassword + "@tcp(127.0.0.1:1)/orderq"}), &stdout, &stderr, false)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, &stderr)
 	}
@@ -720,7 +790,85 @@ func TestRunWritesHTMLReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<title>loadtest flashsale</title>", `class="accepted"`, `class="final"`, `class="stock"`, `class="bar"`, "invariants    PASS"} {
+	for _, secret := range []string{adminToken, gatewaytest.JWTSecret, dbPassword} {
+		if strings.Contains(stdout.String(), secret) || strings.Contains(string(html), secret) {
+			t.Errorf("a report shows the secret %q", secret)
+		}
+	}
+
+	var doc reportDoc
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, &stdout)
+	}
+	h := doc.Header
+	if h.Command != "loadtest flashsale" || len(h.Args) != len(args) || h.Args[2] != "--jwt-secret=***" || h.Args[1] != gw.URL {
+		t.Errorf("command %q, args %q", h.Command, h.Args)
+	}
+	// --mysql-dsn= on the command line wins over MYSQL_DSN, which is not
+	// applied; ADMIN_TOKEN is.
+	if h.Flags["admin-token"] != "***" || h.Flags["orders"] != "200" || h.Flags["mysql-dsn"] != "" || h.Flags["report"] != path ||
+		!reflect.DeepEqual(h.Environment, map[string]string{"ADMIN_TOKEN": "***"}) {
+		t.Errorf("flags %v, environment %v", h.Flags, h.Environment)
+	}
+	started, err1 := time.Parse(time.RFC3339, h.Started)
+	finished, err2 := time.Parse(time.RFC3339, h.Finished)
+	if err1 != nil || err2 != nil || !strings.HasSuffix(h.Started, "Z") || !strings.HasSuffix(h.Finished, "Z") || finished.Before(started) {
+		t.Errorf("started %q, finished %q: want RFC 3339 in UTC, in order (%v, %v)", h.Started, h.Finished, err1, err2)
+	}
+	if h.Target.URL != gw.URL || h.Target.APIVersion != gatewaytest.APIVersion {
+		t.Errorf("target %+v", h.Target)
+	}
+	if h.Build.GoVersion != runtime.Version() || (h.Build.Revision == "") == (h.Build.Note == "") {
+		t.Errorf("build %+v: want the Go version, and a revision or why there is none", h.Build)
+	}
+	if h.Host.OS != runtime.GOOS || h.Host.Arch != runtime.GOARCH || h.Host.CPUs != runtime.NumCPU() {
+		t.Errorf("host %+v", h.Host)
+	}
+
+	// The seconds add up to the run, and the 503s to the errors counted.
+	var sent, accepted, final, acceptCount, errs, unavailable int
+	for i, s := range doc.Series.Seconds {
+		if s.Second != i {
+			t.Errorf("second %d is numbered %d", i, s.Second)
+		}
+		sent, accepted, final, acceptCount = sent+s.Sent, accepted+s.Accepted, final+s.Final, acceptCount+s.Accept.Count
+		errs, unavailable = errs+s.Errors, unavailable+s.Unavailable
+	}
+	if len(doc.Series.Seconds) == 0 || doc.Series.Started < h.Started || doc.Series.Started > h.Finished {
+		t.Errorf("series of %d seconds from %s, within %s to %s", len(doc.Series.Seconds), doc.Series.Started, h.Started, h.Finished)
+	}
+	if sent != doc.Orders.Sent || accepted != doc.Orders.Accepted || final != doc.Orders.Final || acceptCount != accepted || accepted != 200 {
+		t.Errorf("the seconds sum to %d sent, %d accepted (%d accept latencies), %d final; the run %+v", sent, accepted, acceptCount, final, doc.Orders)
+	}
+	if n := doc.Errors["order 503 unavailable"]; n == 0 || errs != n || unavailable != n {
+		t.Errorf("the seconds count %d errors, %d of them 503; the run counted %v", errs, unavailable, doc.Errors)
+	}
+	if st := doc.Series.Stock; st == nil || st.Item != doc.Item.ID || len(st.Samples) < 2 || st.Samples[len(st.Samples)-1].Stock != 0 {
+		t.Errorf("stock samples %+v of item %d", st, doc.Item.ID)
+	}
+	for _, span := range []string{"accept", "accept_to_final", "order_to_final"} {
+		n := 0
+		for _, b := range doc.Histograms[span] {
+			n += b.Count
+		}
+		if bins := doc.Histograms[span]; n != doc.Latency[span].Count || n == 0 || bins[0].Count == 0 || bins[len(bins)-1].Count == 0 {
+			t.Errorf("%s: %d bins holding %d latencies of %d", span, len(bins), n, doc.Latency[span].Count)
+		}
+	}
+
+	for _, want := range []string{
+		"<title>loadtest flashsale</title>",
+		"<tr><th>target</th><td>" + gw.URL + ", API version " + gatewaytest.APIVersion + "</td></tr>",
+		"<tr><th>started</th><td>" + h.Started + "</td></tr>",
+		`<code class="flag">--admin-token=***</code>`,
+		`<code class="env">ADMIN_TOKEN=***</code>`,
+		`aria-label="Throughput, per second"`, `aria-label="Accept latency, per second"`, `aria-label="Failed requests, per second"`,
+		`aria-label="Accept latency, every order"`, `<rect class="bar"`,
+		fmt.Sprintf(`aria-label="Stock of item %d, sampled"`, doc.Item.ID),
+		">orders/s<", ">ms (log scale)<", ">requests/s<", ">latency (log scale)<",
+		`data-name="accepted"`, `data-name="503"`,
+		"invariants    PASS",
+	} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report does not contain %q", want)
 		}
@@ -786,6 +934,13 @@ func TestCompareAll(t *testing.T) {
 		t.Fatalf("exit %d (%v)\nstdout:\n%s\nstderr:\n%s", got, err, &stdout, &stderr)
 	}
 	var doc struct {
+		Header struct {
+			Command string `json:"command"`
+			Target  struct {
+				URL        string `json:"url"`
+				APIVersion string `json:"api_version"`
+			} `json:"target"`
+		} `json:"header"`
 		Ratio      *float64 `json:"orderq_ratio"`
 		Baseline   string   `json:"ratio_baseline"`
 		Strategies []struct {
@@ -823,11 +978,15 @@ func TestCompareAll(t *testing.T) {
 	if note := doc.Strategies[3].Run.Ledger.Note; note != "--mysql-dsn names no database" {
 		t.Errorf("orderq's ledger note = %q", note)
 	}
+	if h := doc.Header; h.Command != "loadtest compare" || h.Target.URL != gw.URL || h.Target.APIVersion != gatewaytest.APIVersion {
+		t.Errorf("header %+v", h)
+	}
 	html, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"loadtest compare: orderq", `<pre class="comparison">`, "forupdate", `class="stock"`} {
+	for _, want := range []string{"loadtest compare: orderq", `<pre class="comparison">`, "forupdate", `data-name="stock"`,
+		"<tr><th>target</th><td>" + gw.URL + ", API version " + gatewaytest.APIVersion + "</td></tr>", `aria-label="Accept latency, every order"`} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report does not contain %q", want)
 		}

@@ -26,10 +26,11 @@ type config struct {
 	output
 }
 
-// output is where a run's report goes.
+// output is where a run's report goes, and the header it starts with.
 type output struct {
 	json   bool   // JSON on stdout instead of text
 	report string // path of the HTML report; empty writes none
+	header *report.Header
 }
 
 const flashsaleAbout = `Usage: loadtest flashsale [flags]
@@ -95,7 +96,7 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 	if err := cli.Parse(fs, args, help); err != nil {
 		return c, fs, err
 	}
-	applyEnv(fs, getenv)
+	applied := applyEnv(fs, getenv)
 	if err := auth.apply(fs, getenv, &c.crowd, help); err != nil {
 		return c, fs, err
 	}
@@ -105,6 +106,7 @@ func loadConfig(name string, args []string, getenv func(string) string) (config,
 	if err := c.crowd.Validate(); err != nil {
 		return c, fs, cli.UsageError{Err: err, Help: help}
 	}
+	c.header = newHeader("loadtest "+name, fs, args, applied, getenv)
 	return c, fs, nil
 }
 
@@ -138,11 +140,12 @@ func sale(ctx context.Context, name string, args []string, getenv func(string) s
 		fmt.Fprintf(stderr, "loadtest: %s for stock %d at %s\n", crowdLine(c), c.Stock, c.URL)
 	}
 	fmt.Fprintf(stderr, "loadtest: %s\n", authNote(c))
-	res, in, ledgerErr, err := checkedSale(ctx, cfg.crowd, cfg.output, lr, "--mysql-dsn is empty", stderr, tty, name)
+	cfg.header.Target = describeTarget(ctx, c.URL)
+	in, ledgerErr, err := checkedSale(ctx, cfg.crowd, cfg.output, lr, "--mysql-dsn is empty", stderr, tty, name)
 	if err != nil {
 		return err
 	}
-	return cfg.output.write(stdout, stderr, "loadtest "+name, in, res, ledgerErr)
+	return cfg.output.write(stdout, stderr, "loadtest "+name, in, ledgerErr)
 }
 
 // crowdLine says how the crowd of c orders, for the line a run starts with.
@@ -158,13 +161,13 @@ func crowdLine(c crowd.Config) string {
 // and the items' ledgers when lr is set (note says why not when it is nil).
 // err is a sale that could not be run or observed; ledgerErr is verify's.
 func checkedSale(ctx context.Context, c crowd.Config, out output, lr *ledger.Reader, note string,
-	stderr io.Writer, tty bool, label string) (res *crowd.Result, in report.Input, ledgerErr, err error) {
-	res, err = runCrowd(ctx, c, out, stderr, tty, label, max(c.Items, 1))
+	stderr io.Writer, tty bool, label string) (in report.Input, ledgerErr, err error) {
+	res, err := runCrowd(ctx, c, out, stderr, tty, label, max(c.Items, 1))
 	if err != nil {
-		return nil, in, nil, err
+		return in, nil, err
 	}
 	in, ledgerErr = verify(ctx, res, lr, note)
-	return res, in, ledgerErr, nil
+	return in, ledgerErr, nil
 }
 
 // runCrowd runs c with a progress line labelled label, sampling the stock
@@ -183,8 +186,9 @@ func runCrowd(ctx context.Context, c crowd.Config, out output, stderr io.Writer,
 // invariants violated, else ledgerErr (the invariants that could be checked
 // hold, but the database could not be read: the run is not proven, so it must
 // not pass).
-func (out output) write(stdout, stderr io.Writer, title string, in report.Input, res *crowd.Result, ledgerErr error) error {
+func (out output) write(stdout, stderr io.Writer, title string, in report.Input, ledgerErr error) error {
 	s := report.Build(in)
+	s.Header = out.finished()
 	write := s.WriteText
 	if out.json {
 		write = s.WriteJSON
@@ -192,12 +196,8 @@ func (out output) write(stdout, stderr io.Writer, title string, in report.Input,
 	if err := write(stdout); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if out.report != "" {
-		page := report.Page{Title: title, Summary: s, Timeline: report.NewTimeline(res)}
-		if err := writeHTML(out.report, page); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "loadtest: report written to %s\n", out.report)
+	if err := out.writeHTML(stderr, report.Page{Title: title, Header: s.Header, Summary: &s}); err != nil {
+		return err
 	}
 	if n := len(in.Violations); n > 0 {
 		return fmt.Errorf("%w: %d", errViolated, n)
@@ -238,18 +238,30 @@ func verify(ctx context.Context, res *crowd.Result, lr *ledger.Reader, note stri
 	return in, ledgerErr
 }
 
-func writeHTML(path string, p report.Page) error {
-	f, err := os.Create(path)
+// finished returns the header, its run now finished.
+func (out output) finished() *report.Header {
+	out.header.Finished = report.UTC(time.Now())
+	return out.header
+}
+
+// writeHTML writes p to the HTML report's file, when there is one, and says
+// so on stderr.
+func (out output) writeHTML(stderr io.Writer, p report.Page) error {
+	if out.report == "" {
+		return nil
+	}
+	f, err := os.Create(out.report)
 	if err != nil {
 		return fmt.Errorf("write html report: %w", err)
 	}
 	if err := report.WriteHTML(f, p); err != nil {
 		f.Close()
-		return fmt.Errorf("write html report %s: %w", path, err)
+		return fmt.Errorf("write html report %s: %w", out.report, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("write html report %s: %w", path, err)
+		return fmt.Errorf("write html report %s: %w", out.report, err)
 	}
+	fmt.Fprintf(stderr, "loadtest: report written to %s\n", out.report)
 	return nil
 }
 

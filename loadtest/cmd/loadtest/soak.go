@@ -45,7 +45,8 @@ item's ledger included, as flashsale checks them), it prints a row:
 
 and at the end the last sale's throughput in percent of the first's, how the
 store grew, and its tables by size. --json prints one document at the end
-instead (the table goes to stderr), with every sale's full report.
+instead (the table goes to stderr), with every sale's full report; --report
+writes the sales' charts one after another to an HTML file.
 
 The database is read before the first sale and between sales, never during
 one: counting the orders scans an index of the orders table, and ANALYZE
@@ -64,7 +65,7 @@ type soakConfig struct {
 	crowd    crowd.Config
 	sales    int
 	mysqlDSN string // empty reads neither the ledgers nor the store
-	json     bool
+	output
 }
 
 func loadSoakConfig(args []string, getenv func(string) string) (soakConfig, *flag.FlagSet, error) {
@@ -85,10 +86,11 @@ func loadSoakConfig(args []string, getenv func(string) string) (soakConfig, *fla
 	fs.IntVar(&c.crowd.Wait, "wait", 5, "`seconds` of Prefer: wait on orders and of long-polls")
 	fs.DurationVar(&c.crowd.Timeout, "timeout", 2*time.Minute, "deadline for every order of a sale to be final, after its schedule")
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON document at the end (the table goes to stderr)")
+	fs.StringVar(&c.report, "report", "", "also write an HTML report to `file` at the end: the sales' charts, one after another")
 	if err := cli.Parse(fs, args, soakHelp); err != nil {
 		return c, fs, err
 	}
-	applyEnv(fs, getenv)
+	applied := applyEnv(fs, getenv)
 	if err := auth.apply(fs, getenv, &c.crowd, soakHelp); err != nil {
 		return c, fs, err
 	}
@@ -101,6 +103,7 @@ func loadSoakConfig(args []string, getenv func(string) string) (soakConfig, *fla
 	if err := c.crowd.Validate(); err != nil {
 		return c, fs, cli.UsageError{Err: err, Help: soakHelp}
 	}
+	c.header = newHeader("loadtest soak", fs, args, applied, getenv)
 	return c, fs, nil
 }
 
@@ -144,6 +147,7 @@ func (cfg soakConfig) run(ctx context.Context, lr *ledger.Reader, st sizer, stdo
 	c := cfg.crowd
 	fmt.Fprintf(stderr, "loadtest: %s, each %s for a new item of stock %d at %s\n", report.CountSales(cfg.sales), crowdLine(c), c.Stock, c.URL)
 	fmt.Fprintf(stderr, "loadtest: %s\n", authNote(c))
+	cfg.header.Target = describeTarget(ctx, c.URL)
 	table := stdout
 	if cfg.json {
 		table = stderr
@@ -169,7 +173,7 @@ func (cfg soakConfig) run(ctx context.Context, lr *ledger.Reader, st sizer, stdo
 	var sales []report.SoakSale
 	var runErr, ledgerErr, storeErr error
 	for n := 1; n <= cfg.sales; n++ {
-		_, in, lerr, err := checkedSale(ctx, c, output{}, lr, noDatabase, stderr, tty, fmt.Sprintf("soak %d/%d", n, cfg.sales))
+		in, lerr, err := checkedSale(ctx, c, output{}, lr, noDatabase, stderr, tty, fmt.Sprintf("soak %d/%d", n, cfg.sales))
 		if err != nil {
 			runErr = fmt.Errorf("sale %d of %d: %w", n, cfg.sales, err)
 			break
@@ -195,6 +199,7 @@ func (cfg soakConfig) run(ctx context.Context, lr *ledger.Reader, st sizer, stdo
 	}
 
 	s := report.NewSoak(head, before, note, sales)
+	s.Header = cfg.finished()
 	if err := s.WriteEnd(table); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
@@ -203,12 +208,13 @@ func (cfg soakConfig) run(ctx context.Context, lr *ledger.Reader, st sizer, stdo
 			return fmt.Errorf("write report: %w", err)
 		}
 	}
+	htmlErr := cfg.writeHTML(stderr, report.Page{Title: "loadtest soak", Header: s.Header, Soak: &s})
 	var violated error
 	if !s.Passed {
 		violated = fmt.Errorf("%w in %d of %s", errViolated, len(s.Failed), report.CountSales(len(s.Sales)))
 	}
 	// A violation is what matters most, and makes the exit status 1.
-	return errors.Join(violated, runErr, ledgerErr, storeErr)
+	return errors.Join(violated, runErr, ledgerErr, storeErr, htmlErr)
 }
 
 // measure reads the size of the store from st.

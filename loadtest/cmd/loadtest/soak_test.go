@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,7 +46,13 @@ func (f *fakeStore) Size(ctx context.Context) (ledger.Size, error) {
 
 // soakDoc is what the tests read of a soak's JSON document.
 type soakDoc struct {
-	Version     int `json:"version"`
+	Version int `json:"version"`
+	Header  struct {
+		Command string `json:"command"`
+		Target  struct {
+			APIVersion string `json:"api_version"`
+		} `json:"target"`
+	} `json:"header"`
 	StoreBefore *struct {
 		Orders int64 `json:"orders"`
 	} `json:"store_before"`
@@ -65,6 +73,11 @@ type soakDoc struct {
 				Accepted int `json:"accepted"`
 				Final    int `json:"final"`
 			} `json:"orders"`
+			Series struct {
+				Seconds []struct {
+					Accepted int `json:"accepted"`
+				} `json:"seconds"`
+			} `json:"series"`
 		} `json:"run"`
 	} `json:"sales"`
 	Complete    bool     `json:"complete"`
@@ -74,10 +87,12 @@ type soakDoc struct {
 
 // TestSoak runs three short sales against the fake gateway, measured as if
 // it kept a database: a row a sale, each a new item, and the orders stored
-// after each grow by exactly what the sale placed.
+// after each grow by exactly what the sale placed. The JSON and the HTML
+// report have the soak's header, and every sale second by second.
 func TestSoak(t *testing.T) {
 	gw := gatewaytest.New(t, gatewaytest.Options{})
-	cfg, _, err := loadSoakConfig([]string{"--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=", "--json",
+	path := filepath.Join(t.TempDir(), "soak.html")
+	cfg, _, err := loadSoakConfig([]string{"--url", gw.URL, "--admin-token", "secret", jwtSecret, "--mysql-dsn=", "--json", "--report", path,
 		"--sales", "3", "--stock", "50", "--rate", "150", "--duration", "1s", "--concurrency", "32", "--wait", "1", "--timeout", "20s"}, env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +105,8 @@ func TestSoak(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, &stdout)
 	}
-	if doc.Version != 1 || !doc.Complete || !doc.Passed || len(doc.Sales) != 3 || doc.LastOfFirst == nil || doc.StoreBefore == nil {
+	if doc.Version != 1 || !doc.Complete || !doc.Passed || len(doc.Sales) != 3 || doc.LastOfFirst == nil || doc.StoreBefore == nil ||
+		doc.Header.Command != "loadtest soak" || doc.Header.Target.APIVersion != gatewaytest.APIVersion {
 		t.Fatalf("document = %+v", doc)
 	}
 	orders, items := doc.StoreBefore.Orders, map[int64]bool{}
@@ -111,6 +127,23 @@ func TestSoak(t *testing.T) {
 			t.Errorf("sale %d: store %+v", s.Sale, *s.Store)
 		}
 		orders = s.Store.Orders
+		accepted := 0
+		for _, sec := range s.Run.Series.Seconds {
+			accepted += sec.Accepted
+		}
+		if accepted != s.Run.Orders.Accepted {
+			t.Errorf("sale %d: its seconds hold %d accepted orders of %d", s.Sale, accepted, s.Run.Orders.Accepted)
+		}
+	}
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<title>loadtest soak</title>", "<h2>Run</h2>", `<pre class="soak">`, "invariants  PASS in all 3 sales",
+		`aria-label="Throughput, per second"`, ">time since sale 1&#39;s first order was due (s)<", `aria-label="Accept latency, every order"`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("the HTML report does not contain %q", want)
+		}
 	}
 
 	// The table went to stderr, a row a sale, in the order of the sales.

@@ -236,6 +236,13 @@ type Line struct {
 	Reason   string // why this line failed, as last answered
 }
 
+// Failure is one failed request: when it failed, and the status the gateway
+// answered; 0 when no answer came (the network, a timeout, a malformed body).
+type Failure struct {
+	At     time.Time
+	Status int
+}
+
 // StockSample is an item's stock as the gateway reported it at a moment.
 type StockSample struct {
 	At    time.Time
@@ -249,6 +256,9 @@ type Result struct {
 	FinalStocks []int64 // of Items, once the crowd was done
 	Orders      []Order
 	Errors      map[string]int // failed requests by kind, e.g. "order 503 unavailable"
+	// Failures is every failed request Errors counts, with its time and
+	// status, for the report's count of failures by the second.
+	Failures []Failure
 	// StockSamples is the first item's stock over the run, when sampled.
 	StockSamples []StockSample
 	// Open loop: orders the schedule could not start because Concurrency were
@@ -402,7 +412,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Finished = time.Now()
 	stopSampling()
-	res.Errors = r.errs
+	res.Errors, res.Failures = r.errs, r.failures
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sale interrupted: %w", err)
 	}
@@ -638,8 +648,9 @@ type runner struct {
 	items    []Item
 	progress *Progress
 
-	mu   sync.Mutex
-	errs map[string]int
+	mu       sync.Mutex
+	errs     map[string]int
+	failures []Failure
 	// denied is the first answer that refused a buyer's credential, which
 	// stops the run by abort: every other buyer would meet it too, and what
 	// it proves is the setup's fault, not the gateway's.
@@ -667,8 +678,14 @@ func (r *runner) deny(err error) bool {
 
 func (r *runner) count(phase string, err error) {
 	r.progress.Errors.Add(1)
+	f := Failure{At: time.Now()}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		f.Status = ae.Status
+	}
 	r.mu.Lock()
 	r.errs[kind(phase, err)]++
+	r.failures = append(r.failures, f)
 	r.mu.Unlock()
 }
 

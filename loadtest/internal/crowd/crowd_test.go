@@ -137,6 +137,18 @@ func TestRunAgainstACorrectGateway(t *testing.T) {
 			if len(tt.errors) == 0 && len(res.Errors) != 0 {
 				t.Errorf("errors = %v, want none", res.Errors)
 			}
+			counted := 0
+			for _, n := range res.Errors {
+				counted += n
+			}
+			if len(res.Failures) != counted {
+				t.Errorf("%d failures recorded, %d counted in %v", len(res.Failures), counted, res.Errors)
+			}
+			for _, f := range res.Failures {
+				if f.Status != http.StatusServiceUnavailable || f.At.Before(res.Started) || f.At.After(res.Finished) {
+					t.Errorf("failure %+v: want a 503 within the run, %v to %v", f, res.Started, res.Finished)
+				}
+			}
 		})
 	}
 }

@@ -32,6 +32,9 @@ import (
 	"github.com/orderq/orderq/shared/orderstatus"
 )
 
+// APIVersion is the info.version of the fake's /openapi.json.
+const APIVersion = "0.0.0-gatewaytest"
+
 // Defaults of the credentials the fake accepts.
 const (
 	AdminToken = "secret"
@@ -170,6 +173,9 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /api/v1/items", s.createItem)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"openapi": "3.0.3", "info": map[string]string{"title": "orderq (fake)", "version": APIVersion}})
 	})
 	mux.HandleFunc("GET /api/v1/items", s.listItems)
 	mux.HandleFunc("GET /api/v1/items/{id}", s.getItem)

@@ -13,6 +13,7 @@ import (
 // Comparison is one crowd run against several stock strategies in turn.
 type Comparison struct {
 	Version    int          `json:"version"`
+	Header     *Header      `json:"header,omitempty"`
 	Crowd      CompareCrowd `json:"crowd"`
 	Strategies []Strategy   `json:"strategies"`
 	// Ratio is orderq's final throughput over the best of the locking

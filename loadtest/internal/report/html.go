@@ -5,296 +5,319 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/orderq/orderq/loadtest/internal/crowd"
 )
 
-// Timeline is a run over time, for the charts of the HTML page.
-type Timeline struct {
-	Bucket    time.Duration
-	Accepted  []float64 // orders accepted per second, in each bucket from the start
-	Final     []float64 // orders final per second, in each bucket
-	StockItem int64     // the item whose stock was sampled
-	Stock     []Point   // its stock: seconds from the start, units
-	Latency   []Bin     // accept latencies, in logarithmic buckets
+// Page is what an HTML report shows: its header, then one run (a flash
+// sale, a catalogue, a run of carts; or the run a comparison charts, with
+// the comparison's table), or a soak's sales one after another.
+type Page struct {
+	Title      string
+	Header     *Header
+	Summary    *Summary
+	Comparison *Comparison // with Summary, the strategy charted
+	Soak       *Soak       // instead of Summary
 }
 
-// Point is one sample of a series.
-type Point struct {
-	Seconds float64
-	Value   float64
-}
-
-// Bin is one bucket of a histogram: the latencies in [Lo, Hi).
-type Bin struct {
-	Lo, Hi time.Duration
-	Count  int
-}
-
-// NewTimeline buckets r's orders by when they were accepted and became final
-// (100 ms buckets, 1 s for runs over 20 s), takes its stock samples, and bins
-// its accept latencies.
-func NewTimeline(r *crowd.Result) Timeline {
-	t := Timeline{Bucket: 100 * time.Millisecond}
-	span := r.Finished.Sub(r.Started)
-	if span > 20*time.Second {
-		t.Bucket = time.Second
-	}
-	n := int(span/t.Bucket) + 1
-	t.Accepted, t.Final = make([]float64, n), make([]float64, n)
-	perSecond := float64(time.Second) / float64(t.Bucket)
-	bucket := func(at time.Time) int { return min(max(int(at.Sub(r.Started)/t.Bucket), 0), n-1) }
-	var accept []time.Duration
-	for _, o := range r.Orders {
-		if !o.Accepted {
-			continue
+// WriteHTML writes p as one self-contained HTML file: the header, the
+// tables as the text report has them, and charts drawn as inline SVG (no
+// script, no fetched asset), so it can be mailed or attached to a
+// post-mortem as it is. The charts draw what the JSON report holds: the
+// series second by second, and the latency histograms.
+func WriteHTML(w io.Writer, p Page) error {
+	v := view{Page: p}
+	var text, comparison, soak bytes.Buffer
+	var tl timeline
+	switch {
+	case p.Summary != nil:
+		if err := p.Summary.WriteText(&text); err != nil {
+			return err
 		}
-		t.Accepted[bucket(o.AcceptedAt)] += perSecond
-		accept = append(accept, o.AcceptedAt.Sub(o.SentAt))
-		if o.Final() {
-			t.Final[bucket(o.FinalAt)] += perSecond
+		if p.Comparison != nil {
+			if err := p.Comparison.WriteText(&comparison); err != nil {
+				return err
+			}
+		}
+		v.Passed, v.Violated = p.Summary.Invariants.Passed, len(p.Summary.Invariants.Violations)
+		tl = runTimeline(p.Summary)
+	case p.Soak != nil:
+		if err := p.Soak.WriteText(&soak); err != nil {
+			return err
+		}
+		v.Passed, v.Violated = p.Soak.Passed, len(p.Soak.Failed)
+		v.Unit = "sales"
+		tl = soakTimeline(p.Soak)
+	default:
+		return fmt.Errorf("html report %q: nothing to show", p.Title)
+	}
+	v.Text, v.Compare, v.SoakText = text.String(), comparison.String(), soak.String()
+	v.Charts, v.Histograms = tl.charts()
+	if h := p.Header; h != nil {
+		v.Head = newHeadView(*h)
+	}
+	return page.Execute(w, v)
+}
+
+// view is the page as the template reads it.
+type view struct {
+	Page
+	Head                    *headView
+	Passed                  bool
+	Violated                int    // invariants violated; with Unit "sales", sales that violated one
+	Unit                    string // of Violated: "" for invariants
+	Text, Compare, SoakText string
+	Charts, Histograms      []chart
+}
+
+// headView is the header written out for people.
+type headView struct {
+	Started, Finished, Took string
+	Target, Build, Host     string
+	CommandLine             string
+	Flags, Environment      []keyValue
+}
+
+type keyValue struct{ Key, Value string }
+
+func newHeadView(h Header) *headView {
+	v := &headView{
+		Started:     h.Started.Format(time.RFC3339Nano),
+		Finished:    h.Finished.Format(time.RFC3339Nano),
+		Took:        h.Finished.Sub(h.Started).Round(time.Millisecond).String(),
+		CommandLine: shellWords(append(strings.Fields(h.Command), h.Args...)),
+		Flags:       sortedPairs(h.Flags),
+		Environment: sortedPairs(h.Environment),
+	}
+	t := h.Target
+	v.Target = t.URL
+	if t.URL == "" {
+		v.Target = "none"
+	}
+	if t.APIVersion != "" {
+		v.Target += ", API version " + t.APIVersion
+	}
+	if t.Note != "" {
+		v.Target += " (" + t.Note + ")"
+	}
+	b := h.Build
+	v.Build = strings.TrimSpace(b.Path + " " + b.Version)
+	if b.Revision != "" {
+		v.Build += ", commit " + b.Revision
+		if b.Time != "" {
+			v.Build += " of " + b.Time
+		}
+		if b.Modified != nil && *b.Modified {
+			v.Build += ", with changes not committed"
 		}
 	}
-	if len(r.Items) > 0 {
-		t.StockItem = r.Items[0].ID
+	v.Build += ", " + b.GoVersion
+	if b.Note != "" {
+		v.Build += " (" + b.Note + ")"
 	}
-	for _, s := range r.StockSamples {
-		t.Stock = append(t.Stock, Point{Seconds: s.At.Sub(r.Started).Seconds(), Value: float64(s.Stock)})
+	host := h.Host
+	v.Host = fmt.Sprintf("%s/%s, %d CPUs, GOMAXPROCS %d", host.OS, host.Arch, host.CPUs, host.GOMAXPROCS)
+	if host.Name != "" {
+		v.Host = host.Name + ": " + v.Host
 	}
-	t.Latency = histogram(accept)
+	return v
+}
+
+func sortedPairs(m map[string]string) []keyValue {
+	kvs := make([]keyValue, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		kvs = append(kvs, keyValue{k, m[k]})
+	}
+	return kvs
+}
+
+// shellWords joins words as a POSIX shell reads them back: a word with
+// anything but letters, digits and -_=.,:/@+% in single quotes.
+func shellWords(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		plain := w != "" && strings.IndexFunc(w, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,:/@+%", r))
+		}) < 0
+		if plain {
+			quoted[i] = w
+		} else {
+			quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
+}
+
+// timeline is what the charts draw: the seconds of one run or of a soak's
+// sales on one axis, x the middle of each in seconds from the origin, and
+// the histograms of all their orders.
+type timeline struct {
+	xlabel     string
+	span       float64 // seconds the x axis covers
+	x          []float64
+	starts     []bool // the first second of each of a soak's sales; nil for one run
+	seconds    []Second
+	hists      Histograms
+	stock      *StockSeries
+	stockTitle string
+}
+
+func runTimeline(s *Summary) timeline {
+	t := timeline{xlabel: "time since the first order was due (s)", seconds: s.Series.Seconds, hists: s.Histograms, stock: s.Series.Stock}
+	for i := range t.seconds {
+		t.x = append(t.x, float64(i)+0.5)
+	}
+	t.span = float64(len(t.seconds))
+	if st := t.stock; st != nil {
+		for _, p := range st.Samples {
+			t.span = max(t.span, p.Seconds)
+		}
+		t.stockTitle = fmt.Sprintf("Stock of item %d, sampled", st.Item)
+		if c := s.Catalogue; c != nil {
+			t.stockTitle = fmt.Sprintf("Stock of item %d, the most demanded of %d, sampled", st.Item, c.Items)
+		}
+	}
 	return t
 }
 
-// edges are the histogram's bucket bounds: 1-2-5 steps from 100 µs to 1 min.
-var edges = func() []time.Duration {
-	var es []time.Duration
-	for d := 100 * time.Microsecond; d <= time.Minute; d *= 10 {
-		es = append(es, d, 2*d, 5*d)
-	}
-	return es
-}()
-
-// histogram counts ds in the edges' buckets, from the first bucket with a
-// latency to the last; below the first edge counts in the first bucket, above
-// the last in the last.
-func histogram(ds []time.Duration) []Bin {
-	if len(ds) == 0 {
-		return nil
-	}
-	bins := make([]Bin, len(edges)-1)
-	for i := range bins {
-		bins[i] = Bin{Lo: edges[i], Hi: edges[i+1]}
-	}
-	for _, d := range ds {
-		i := 0
-		for i < len(bins)-1 && d >= bins[i].Hi {
-			i++
+// soakTimeline places each sale's seconds at its own start after the first
+// sale's, and sums the sales' histograms.
+func soakTimeline(k *Soak) timeline {
+	t := timeline{xlabel: "time since sale 1's first order was due (s)"}
+	var acc, toFinal, total [][]Bin
+	for _, sale := range k.Sales {
+		run := sale.Run
+		offset := run.Series.Started.Sub(k.Sales[0].Run.Series.Started).Seconds()
+		for i, sec := range run.Series.Seconds {
+			t.x = append(t.x, offset+float64(i)+0.5)
+			t.starts = append(t.starts, i == 0)
+			t.seconds = append(t.seconds, sec)
 		}
-		bins[i].Count++
+		t.span = offset + float64(len(run.Series.Seconds))
+		acc, toFinal, total = append(acc, run.Histograms.Accept), append(toFinal, run.Histograms.AcceptToFinal), append(total, run.Histograms.OrderToFinal)
 	}
-	lo, hi := 0, len(bins)-1
-	for bins[lo].Count == 0 {
-		lo++
-	}
-	for bins[hi].Count == 0 {
-		hi--
-	}
-	return bins[lo : hi+1]
+	t.hists = Histograms{Accept: mergeBins(acc...), AcceptToFinal: mergeBins(toFinal...), OrderToFinal: mergeBins(total...)}
+	return t
 }
 
-// Page is what the HTML report shows.
-type Page struct {
-	Title      string
-	Summary    Summary
-	Timeline   Timeline
-	Comparison *Comparison // a compare run's table; nil for a single run
+// charts lays out the charts over time and the histograms.
+func (t timeline) charts() (over, dists []chart) {
+	values := func(f func(Second) float64) []float64 {
+		ys := make([]float64, len(t.seconds))
+		for i, s := range t.seconds {
+			ys[i] = f(s)
+		}
+		return ys
+	}
+	throughput := []series{
+		{Name: "sent", X: t.x, Starts: t.starts, Y: values(func(s Second) float64 { return float64(s.Sent) })},
+		{Name: "accepted", X: t.x, Starts: t.starts, Y: values(func(s Second) float64 { return float64(s.Accepted) })},
+		{Name: "final", X: t.x, Starts: t.starts, Y: values(func(s Second) float64 { return float64(s.Final) })},
+	}
+	failures := []series{
+		{Name: "all", X: t.x, Starts: t.starts, Y: values(func(s Second) float64 { return float64(s.Errors) })},
+		{Name: "429", X: t.x, Starts: t.starts, Y: values(func(s Second) float64 { return float64(s.TooMany) })},
+		{Name: "503", X: t.x, Starts: t.starts, Y: values(func(s Second) float64 { return float64(s.Unavailable) })},
+	}
+	over = append(over, lineChart("Throughput, per second", t.xlabel, "orders/s", t.span, linear(top(throughput), false), throughput...))
+	for _, span := range []struct {
+		title string
+		of    func(Second) Stats
+	}{
+		{"Accept latency, per second", func(s Second) Stats { return s.Accept }},
+		{"Accept → final latency, per second", func(s Second) Stats { return s.AcceptToFinal }},
+		{"Order → final latency, per second", func(s Second) Stats { return s.OrderToFinal }},
+	} {
+		over = append(over, t.latencyChart(span.title, span.of))
+	}
+	over = append(over, lineChart("Failed requests, per second", t.xlabel, "requests/s", t.span, linear(top(failures), true), failures...))
+	if st := t.stock; st != nil {
+		x, y := make([]float64, len(st.Samples)), make([]float64, len(st.Samples))
+		for i, p := range st.Samples {
+			x[i], y[i] = p.Seconds, float64(p.Stock)
+		}
+		s := series{Name: "stock", X: x, Y: y}
+		over = append(over, lineChart(t.stockTitle, t.xlabel, "units in stock", t.span, linear(top([]series{s}), true), s))
+	}
+	dists = []chart{
+		histogramChart("Accept latency, every order", t.hists.Accept),
+		histogramChart("Accept → final latency, every order", t.hists.AcceptToFinal),
+		histogramChart("Order → final latency, every order", t.hists.OrderToFinal),
+	}
+	return over, dists
 }
 
-// WriteHTML writes p as one self-contained HTML file: the summary table, the
-// comparison when there is one, and charts drawn as inline SVG (no script, no
-// fetched asset), so it can be mailed or attached to a post-mortem as it is.
-func WriteHTML(w io.Writer, p Page) error {
-	var summary, comparison bytes.Buffer
-	if err := p.Summary.WriteText(&summary); err != nil {
-		return err
+// latencyChart draws the percentiles of one span second by second, on a
+// logarithmic scale: a max far above the median leaves both readable. A
+// second without orders is a gap; a latency of 0 (an order final in the
+// answer that accepted it) is drawn on the axis.
+func (t timeline) latencyChart(title string, of func(Second) Stats) chart {
+	pick := []struct {
+		name string
+		f    func(Stats) float64
+	}{
+		{"p50", func(s Stats) float64 { return s.P50 }},
+		{"p90", func(s Stats) float64 { return s.P90 }},
+		{"p99", func(s Stats) float64 { return s.P99 }},
+		{"max", func(s Stats) float64 { return s.Max }},
 	}
-	if p.Comparison != nil {
-		if err := p.Comparison.WriteText(&comparison); err != nil {
-			return err
+	lo, hi, orders := math.Inf(1), 0.0, false
+	ss := make([]series, len(pick))
+	for i, p := range pick {
+		ss[i] = series{Name: p.name, X: t.x, Starts: t.starts, Y: make([]float64, len(t.seconds))}
+		for j, sec := range t.seconds {
+			st := of(sec)
+			v := p.f(st)
+			switch {
+			case st.Count == 0:
+				v = math.NaN()
+			case v > 0:
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			orders = orders || st.Count > 0
+			ss[i].Y[j] = v
 		}
 	}
-	tl := p.Timeline
-	secs := func(n int) []float64 {
-		xs := make([]float64, n)
-		for i := range xs {
-			xs[i] = (float64(i) + 0.5) * tl.Bucket.Seconds()
+	var note string
+	switch {
+	case !orders:
+		lo, hi, note = 1, 10, "no orders"
+	case hi == 0:
+		lo, hi, note = 1, 10, "every latency 0 ms"
+	}
+	y := logarithmic(lo, hi)
+	for i := range ss {
+		for j, v := range ss[i].Y {
+			if v <= 0 {
+				ss[i].Y[j] = y.lo
+			}
 		}
-		return xs
 	}
-	span := float64(len(tl.Accepted)) * tl.Bucket.Seconds()
-	stockX, stockY := make([]float64, len(tl.Stock)), make([]float64, len(tl.Stock))
-	for i, pt := range tl.Stock {
-		stockX[i], stockY[i] = pt.Seconds, pt.Value
-		span = max(span, pt.Seconds)
-	}
-	charts := []chart{
-		lineChart(fmt.Sprintf("Throughput (orders/s, %s buckets)", tl.Bucket), "seconds", span,
-			series{Name: "accepted", X: secs(len(tl.Accepted)), Y: tl.Accepted},
-			series{Name: "final", X: secs(len(tl.Final)), Y: tl.Final}),
-	}
-	if len(tl.Stock) > 0 {
-		title := fmt.Sprintf("Stock of item %d (sampled)", tl.StockItem)
-		if c := p.Summary.Catalogue; c != nil {
-			title = fmt.Sprintf("Stock of item %d, the most demanded of %d (sampled)", tl.StockItem, c.Items)
-		}
-		charts = append(charts, lineChart(title, "seconds", span, series{Name: "stock", X: stockX, Y: stockY}))
-	}
-	charts = append(charts, barChart("Accept latency (orders per bucket, log scale of time)", tl.Latency))
-	return page.Execute(w, struct {
-		Page
-		Text, Compare string
-		Charts        []chart
-	}{p, summary.String(), comparison.String(), charts})
+	c := lineChart(title, t.xlabel, "ms (log scale)", t.span, y, ss...)
+	c.Note = note
+	return c
 }
 
-// The charts' geometry, in SVG user units.
-const (
-	chartW, chartH                  = 760.0, 260.0
-	padL, padR, padT, padB          = 64.0, 28.0, 28.0, 40.0
-	plotW, plotH                    = chartW - padL - padR, chartH - padT - padB
-	maxSteps                        = 6
-	legendX, legendStep, legendBase = chartW - padR - 180, 90.0, 7.0
-)
-
-// chart is an SVG chart laid out for the template.
-type chart struct {
-	Title  string
-	XLabel string
-	Lines  []line
-	Bars   []bar
-	XTicks []tick
-	YTicks []tick
-}
-
-type line struct {
-	Name    string // also its CSS class
-	Points  string // the polyline's points attribute
-	LegendX float64
-}
-
-type bar struct {
-	X, Y, W, H float64
-	Tip        string
-}
-
-type tick struct {
-	Pos   float64 // x for an x tick, y for a y tick
-	Label string
-}
-
-// series is one named line of (x, y) values.
-type series struct {
-	Name string
-	X, Y []float64
-}
-
-// lineChart draws ss over x from 0 to maxX, and y from 0 to their largest
-// value, each axis rounded up to its next tick.
-func lineChart(title, xlabel string, maxX float64, ss ...series) chart {
-	c := chart{Title: title, XLabel: xlabel}
-	top := 0.0
+// top is the largest value of ss; 0 for none.
+func top(ss []series) float64 {
+	m := 0.0
 	for _, s := range ss {
 		for _, y := range s.Y {
-			top = max(top, y)
+			if !math.IsNaN(y) {
+				m = max(m, y)
+			}
 		}
 	}
-	var xs, ys []float64
-	maxX, xs = axis(maxX, false)
-	top, ys = axis(top, false)
-	px := func(x float64) float64 { return padL + x/maxX*plotW }
-	py := func(y float64) float64 { return padT + plotH - y/top*plotH }
-	for i, s := range ss {
-		pts := make([]string, len(s.X))
-		for j := range s.X {
-			pts[j] = fmt.Sprintf("%.1f,%.1f", px(s.X[j]), py(s.Y[j]))
-		}
-		c.Lines = append(c.Lines, line{Name: s.Name, Points: strings.Join(pts, " "), LegendX: legendX + float64(i)*legendStep})
-	}
-	for _, x := range xs {
-		c.XTicks = append(c.XTicks, tick{Pos: px(x), Label: number(x)})
-	}
-	for _, y := range ys {
-		c.YTicks = append(c.YTicks, tick{Pos: py(y), Label: number(y)})
-	}
-	return c
-}
-
-// barChart draws a histogram, one bar per bin, labelled at the bins' edges.
-func barChart(title string, bins []Bin) chart {
-	c := chart{Title: title, XLabel: "accept latency"}
-	most := 0
-	for _, b := range bins {
-		most = max(most, b.Count)
-	}
-	top, ys := axis(float64(most), true)
-	w := plotW / float64(max(len(bins), 1))
-	for i, b := range bins {
-		h := float64(b.Count) / top * plotH
-		c.Bars = append(c.Bars, bar{
-			X: padL + float64(i)*w + 1, Y: padT + plotH - h, W: w - 2, H: h,
-			Tip: fmt.Sprintf("%s – %s: %d orders", b.Lo, b.Hi, b.Count),
-		})
-		c.XTicks = append(c.XTicks, tick{Pos: padL + float64(i)*w, Label: b.Lo.String()})
-	}
-	if len(bins) > 0 {
-		c.XTicks = append(c.XTicks, tick{Pos: padL + plotW, Label: bins[len(bins)-1].Hi.String()})
-	}
-	for _, y := range ys {
-		c.YTicks = append(c.YTicks, tick{Pos: padT + plotH - y/top*plotH, Label: number(y)})
-	}
-	return c
-}
-
-// axis returns the end of an axis that shows 0…v, and its ticks: at most
-// six steps of 1, 2 or 5 times a power of ten (whole steps when whole).
-func axis(v float64, whole bool) (end float64, ticks []float64) {
-	step := niceCeil(v / maxSteps)
-	if whole {
-		step = max(step, 1)
-	}
-	n := max(math.Ceil(v/step-1e-9), 1)
-	for i := 0.0; i <= n; i++ {
-		ticks = append(ticks, i*step)
-	}
-	return n * step, ticks
-}
-
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten; 1 for nothing.
-func niceCeil(v float64) float64 {
-	if v <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if v <= m*p*(1+1e-9) {
-			return m * p
-		}
-	}
-	return 10 * p
-}
-
-func number(v float64) string {
-	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+	return m
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"geo": func() map[string]float64 {
 		return map[string]float64{"W": chartW, "H": chartH, "L": padL, "T": padT, "R": padL + plotW, "B": padT + plotH,
-			"LegendY": legendBase, "XLabelY": chartH - 4, "MidX": padL + plotW/2}
+			"TitleY": 18, "LegendY": 9, "XLabelY": chartH - 8, "MidX": padL + plotW/2, "NegMidY": -(padT + plotH/2), "YLabelX": 16}
 	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -304,35 +327,69 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #222; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }
+table.header { border-collapse: collapse; font-size: 13px; }
+table.header th { text-align: left; vertical-align: top; padding: 2px 1em 2px 0; white-space: nowrap; }
+table.header td { padding: 2px 0; }
+table.header code { font-size: 12px; }
 svg { display: block; margin: 1.5em 0; }
 svg text { font: 11px system-ui, sans-serif; fill: #444; }
 svg .title { font-size: 13px; font-weight: 600; fill: #222; }
+svg .label { font-size: 12px; fill: #222; }
+svg .note { font-size: 13px; fill: #888; }
 svg .axis { stroke: #888; }
 svg .grid { stroke: #e4e4e4; }
-svg polyline { fill: none; stroke-width: 1.5; }
-.accepted { stroke: #1f77b4; } .final { stroke: #ff7f0e; stroke-dasharray: 4 2; } .stock { stroke: #2ca02c; }
-rect.bar { fill: #1f77b4; } rect.swatch-accepted { fill: #1f77b4; } rect.swatch-final { fill: #ff7f0e; } rect.swatch-stock { fill: #2ca02c; }
+svg path.line { fill: none; stroke-width: 1.5; stroke-linejoin: round; }
+/* The first line is wide and pale, the others dashed, so that lines which
+   coincide (every failure a 503, every order sent accepted) all show. */
+path.c0 { stroke: #1f77b4; stroke-width: 3; stroke-opacity: 0.5; } path.c1 { stroke: #ff7f0e; }
+path.c2 { stroke: #2ca02c; stroke-dasharray: 6 3; } path.c3 { stroke: #d62728; stroke-dasharray: 2 2; }
+.swatch.c0, circle.c0 { fill: #1f77b4; } .swatch.c1, circle.c1 { fill: #ff7f0e; } .swatch.c2, circle.c2 { fill: #2ca02c; } .swatch.c3, circle.c3 { fill: #d62728; }
+rect.bar { fill: #1f77b4; }
 .pass { color: #2a7a2a; } .fail { color: #b00020; }
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p>Invariants: {{if .Summary.Invariants.Passed}}<strong class="pass">PASS</strong>{{else}}<strong class="fail">FAIL</strong> — {{len .Summary.Invariants.Violations}} violated{{end}}</p>
-{{if .Compare}}<h2>Strategies</h2>
+<p>Invariants: {{if .Passed}}<strong class="pass">PASS</strong>{{else}}<strong class="fail">FAIL</strong> — {{.Violated}} {{if .Unit}}{{.Unit}} violated one{{else}}violated{{end}}{{end}}</p>
+{{with .Head}}<h2>Run</h2>
+<table class="header">
+<tr><th>started</th><td>{{.Started}}</td></tr>
+<tr><th>finished</th><td>{{.Finished}} (after {{.Took}})</td></tr>
+<tr><th>target</th><td>{{.Target}}</td></tr>
+<tr><th>load tester</th><td>{{.Build}}</td></tr>
+<tr><th>host</th><td>{{.Host}}</td></tr>
+<tr><th>command</th><td><code class="command">{{.CommandLine}}</code></td></tr>
+<tr><th>flags</th><td>{{range .Flags}}<code class="flag">--{{.Key}}={{.Value}}</code> {{end}}</td></tr>
+<tr><th>environment</th><td>{{range .Environment}}<code class="env">{{.Key}}={{.Value}}</code> {{else}}none read{{end}}</td></tr>
+</table>
+{{end}}{{if .Compare}}<h2>Strategies</h2>
 <pre class="comparison">{{.Compare}}</pre>
-{{end}}<h2>Summary</h2>
+{{end}}{{if .Text}}<h2>Summary</h2>
 <pre class="summary">{{.Text}}</pre>
-<h2>Over time</h2>
-{{$g := geo}}{{range .Charts}}<svg viewBox="0 0 {{$g.W}} {{$g.H}}" width="{{$g.W}}" height="{{$g.H}}" role="img" aria-label="{{.Title}}">
-<text class="title" x="{{$g.L}}" y="16">{{.Title}}</text>
+{{end}}{{if .SoakText}}<h2>Sales</h2>
+<pre class="soak">{{.SoakText}}</pre>
+{{end}}<h2>Over time</h2>
+<p>A point is one second. Throughput counts the orders sent, accepted and
+seen final in it. A latency is of the orders whose span ended in it: accept
+from the first attempt sent to accepted, accept → final from accepted to the
+final status seen, order → final from the first attempt sent to the final
+status seen. Failed requests are every request answered with anything but
+a success, or not answered; 429 and 503 among them.</p>
+{{range .Charts}}{{template "chart" .}}{{end}}<h2>Latency distributions</h2>
+<p>Every order in bins ten to a decade, from 100 µs to 100 s.</p>
+{{range .Histograms}}{{template "chart" .}}{{end}}</body>
+</html>
+{{define "chart"}}{{$g := geo}}<svg viewBox="0 0 {{$g.W}} {{$g.H}}" width="{{$g.W}}" height="{{$g.H}}" role="img" aria-label="{{.Title}}">
+<text class="title" x="{{$g.L}}" y="{{$g.TitleY}}">{{.Title}}</text>
 {{range .YTicks}}<line class="grid" x1="{{$g.L}}" x2="{{$g.R}}" y1="{{.Pos}}" y2="{{.Pos}}"/><text x="{{$g.L}}" dx="-6" y="{{.Pos}}" dy="4" text-anchor="end">{{.Label}}</text>
 {{end}}{{range .XTicks}}<text x="{{.Pos}}" y="{{$g.B}}" dy="14" text-anchor="middle">{{.Label}}</text>
 {{end}}<line class="axis" x1="{{$g.L}}" x2="{{$g.L}}" y1="{{$g.T}}" y2="{{$g.B}}"/><line class="axis" x1="{{$g.L}}" x2="{{$g.R}}" y1="{{$g.B}}" y2="{{$g.B}}"/>
-<text x="{{$g.MidX}}" y="{{$g.XLabelY}}" text-anchor="middle">{{.XLabel}}</text>
-{{range .Bars}}<rect class="bar" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Tip}}</title></rect>
-{{end}}{{range .Lines}}<polyline class="{{.Name}}" points="{{.Points}}"/>
-<rect class="swatch-{{.Name}}" x="{{.LegendX}}" y="{{$g.LegendY}}" width="10" height="10"/><text x="{{.LegendX}}" dx="14" y="{{$g.LegendY}}" dy="9">{{.Name}}</text>
+<text class="label x-label" x="{{$g.MidX}}" y="{{$g.XLabelY}}" text-anchor="middle">{{.XLabel}}</text>
+<text class="label y-label" transform="rotate(-90)" x="{{$g.NegMidY}}" y="{{$g.YLabelX}}" text-anchor="middle">{{.YLabel}}</text>
+{{with .Note}}<text class="note" x="{{$g.MidX}}" y="{{$g.T}}" dy="40" text-anchor="middle">{{.}}</text>
+{{end}}{{range .Bars}}<rect class="bar" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Tip}}</title></rect>
+{{end}}{{range .Lines}}{{$l := .}}{{if .Path}}<path class="line {{.Class}}" data-name="{{.Name}}" d="{{.Path}}"><title>{{.Name}}</title></path>
+{{end}}{{range .Dots}}<circle class="{{$l.Class}}" data-name="{{$l.Name}}" cx="{{.X}}" cy="{{.Y}}" r="2.5"><title>{{$l.Name}}</title></circle>
+{{end}}<rect class="swatch {{.Class}}" x="{{.LegendX}}" y="{{$g.LegendY}}" width="10" height="10"/><text x="{{.LegendX}}" dx="14" y="{{$g.LegendY}}" dy="9">{{.Name}}</text>
 {{end}}</svg>
-{{end}}</body>
-</html>
-`))
+{{end}}`))

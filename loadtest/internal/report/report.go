@@ -1,7 +1,10 @@
 // Package report summarises a sale: throughput, latency percentiles, outcomes,
 // errors and the invariants, as a table for people or as a JSON document whose
 // shape stays stable for machines, and as a self-contained HTML page with
-// charts for a post-mortem. It also lays out the comparison of strategies.
+// charts for a post-mortem. The JSON and the HTML also hold the run second by
+// second, the latencies in histograms, and a header: when the run was,
+// against what, by which build, on which host, with which flags. It also lays
+// out the comparison of strategies, and a soak's sales.
 package report
 
 import (
@@ -39,8 +42,11 @@ type Input struct {
 
 // Summary is the report of one sale: Item for a flash sale, Catalogue for many
 // items, Carts for a run of carts; Schedule when the crowd ran open-loop.
+// Header is the command's, and nil in a sale of a comparison or a soak,
+// whose document has it.
 type Summary struct {
 	Version        int            `json:"version"`
+	Header         *Header        `json:"header,omitempty"`
 	Item           *Item          `json:"item,omitempty"`
 	Catalogue      *Catalogue     `json:"catalogue,omitempty"`
 	Carts          *Carts         `json:"carts,omitempty"`
@@ -50,6 +56,8 @@ type Summary struct {
 	ElapsedSeconds float64        `json:"elapsed_seconds"`
 	Throughput     Throughput     `json:"throughput"`
 	Latency        Latency        `json:"latency"`
+	Histograms     Histograms     `json:"histograms"`
+	Series         Series         `json:"series"`
 	Statuses       map[string]int `json:"statuses"` // of accepted orders
 	Reasons        map[string]int `json:"reasons"`  // of rejected orders
 	Errors         map[string]int `json:"errors"`   // failed requests by kind
@@ -287,6 +295,8 @@ func Build(in Input) Summary {
 		}
 	}
 	s.Latency = Latency{Accept: stats(accept), AcceptToFinal: stats(toFinal), OrderToFinal: stats(total)}
+	s.Histograms = Histograms{Accept: histogram(accept), AcceptToFinal: histogram(toFinal), OrderToFinal: histogram(total)}
+	s.Series = NewSeries(r)
 	s.Throughput = Throughput{
 		AcceptedPerSecond: rate(s.Orders.Accepted, r.Started, lastAccept),
 		FinalPerSecond:    rate(s.Orders.Final, r.Started, lastFinal),

@@ -87,8 +87,10 @@ func result() *crowd.Result {
 		},
 		FinalStocks: []int64{0},
 		Errors:      map[string]int{"order 503 unavailable": 5},
-		Started:     t0,
-		Finished:    at(1000),
+		Failures: []crowd.Failure{{At: at(8), Status: 503}, {At: at(108), Status: 503}, {At: at(308), Status: 503},
+			{At: at(708), Status: 503}, {At: at(1000), Status: 503}},
+		Started:  t0,
+		Finished: at(1000),
 	}
 }
 
@@ -107,6 +109,13 @@ func TestBuild(t *testing.T) {
 			AcceptToFinal: Stats{Count: 2, P50: 0, P90: 100, P99: 100, Max: 100},
 			OrderToFinal:  Stats{Count: 2, P50: 10, P90: 120, P99: 120, Max: 120},
 		},
+		// Each span's latencies binned, and the run by the second.
+		Histograms: Histograms{
+			Accept:        histogram([]time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 25 * time.Millisecond}),
+			AcceptToFinal: histogram([]time.Duration{0, 100 * time.Millisecond}),
+			OrderToFinal:  histogram([]time.Duration{10 * time.Millisecond, 120 * time.Millisecond}),
+		},
+		Series:     NewSeries(result()),
 		Statuses:   map[string]int{"confirmed": 1, "rejected": 1, "pending": 1},
 		Reasons:    map[string]int{"out_of_stock": 1},
 		Errors:     map[string]int{"order 503 unavailable": 5},
@@ -129,17 +138,19 @@ func TestWrite(t *testing.T) {
 	tests := []struct {
 		name   string
 		in     Input
+		header *Header
 		json   bool
 		golden string
 	}{
 		{name: "text, passed", in: Input{Result: result(), LedgerNote: "--mysql-dsn is empty"}, golden: "passed.txt"},
 		{name: "text, failed", in: failed, golden: "failed.txt"},
-		{name: "json, passed", in: Input{Result: result(), LedgerNote: "--mysql-dsn is empty"}, json: true, golden: "passed.json"},
+		{name: "json, passed", in: Input{Result: result(), LedgerNote: "--mysql-dsn is empty"}, header: header(), json: true, golden: "passed.json"},
 		{name: "json, failed", in: failed, json: true, golden: "failed.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := Build(tt.in)
+			s.Header = tt.header
 			var buf bytes.Buffer
 			write := s.WriteText
 			if tt.json {

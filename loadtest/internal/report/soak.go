@@ -16,6 +16,7 @@ import (
 // compares with the first's.
 type Soak struct {
 	Version int       `json:"version"`
+	Header  *Header   `json:"header,omitempty"`
 	Crowd   SoakCrowd `json:"crowd"`
 	// StoreBefore is the database before the first sale; nil when the
 	// database is not read, and StoreNote says why.
