@@ -6,6 +6,9 @@ LOCAL_ENV := .orderq/local.env
 export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_MYSQL_DSN ?= root:@tcp(127.0.0.1:3306)/?parseTime=true&charset=utf8mb4
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
+# A binary built in a git checkout records its commit (reports and build info
+# show it), whatever GOFLAGS says; outside one it records none.
+GO_BUILD_FLAGS ?= -buildvcs=auto
 FUZZTIME ?= 10s
 # Flags of make soak for bin/loadtest soak, e.g. SOAK_FLAGS='--sales 3'.
 SOAK_FLAGS ?=
@@ -16,10 +19,10 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/api-gateway, bin/worker, bin/loadtest and bin/orderqctl
-	cd api-gateway && go build -o ../bin/api-gateway ./cmd/api-gateway
-	cd worker && go build -o ../bin/worker ./cmd/worker
-	cd loadtest && go build -o ../bin/loadtest ./cmd/loadtest
-	cd orderqctl && go build -o ../bin/orderqctl ./cmd/orderqctl
+	cd api-gateway && go build $(GO_BUILD_FLAGS) -o ../bin/api-gateway ./cmd/api-gateway
+	cd worker && go build $(GO_BUILD_FLAGS) -o ../bin/worker ./cmd/worker
+	cd loadtest && go build $(GO_BUILD_FLAGS) -o ../bin/loadtest ./cmd/loadtest
+	cd orderqctl && go build $(GO_BUILD_FLAGS) -o ../bin/orderqctl ./cmd/orderqctl
 
 run: build ## make sure RabbitMQ and MySQL are up, then run gateway + worker in the foreground, with local credentials
 	deploy/run-local.sh
