@@ -181,8 +181,8 @@ func TestGracefulShutdown(t *testing.T) {
 	// What each program stops, in this order: first what takes work in, last
 	// what that work used.
 	stages := map[string][]string{
-		"gateway": {"http", "intake", "results subscription", "broker connection", "metrics server", "tracing", "database"},
-		"worker":  {"consumer", "rejected retention", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "tracing", "database"},
+		"gateway": {"http", "deployment watch", "intake", "results subscription", "broker connection", "metrics server", "tracing", "database"},
+		"worker":  {"deployment watch", "consumer", "rejected retention", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "tracing", "database"},
 	}
 	stopCleanly := func(name string, p *process) {
 		t.Helper()

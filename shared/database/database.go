@@ -9,11 +9,9 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,28 +115,6 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 	name := "`" + strings.ReplaceAll(cfg.DBName, "`", "``") + "`"
 	if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+name+" CHARACTER SET utf8mb4"); err != nil {
 		return fmt.Errorf("create database %q: %w", cfg.DBName, err)
-	}
-	return nil
-}
-
-// ErrShardsMismatch is returned by CheckShards when the database was set up for
-// another shard count.
-var ErrShardsMismatch = errors.New("shard count mismatch")
-
-// CheckShards records n as the deployment's shard count on first use and refuses
-// any other count afterwards: a gateway and a worker that disagree would route an
-// item's orders to a queue nobody applies them from.
-func CheckShards(ctx context.Context, db *gorm.DB, n int) error {
-	err := db.WithContext(ctx).Exec("INSERT IGNORE INTO orderq_meta (name, value) VALUES ('shards', ?)", strconv.Itoa(n)).Error
-	if err != nil {
-		return fmt.Errorf("record shard count: %w", err)
-	}
-	var value string
-	if err := db.WithContext(ctx).Raw("SELECT value FROM orderq_meta WHERE name = 'shards'").Scan(&value).Error; err != nil {
-		return fmt.Errorf("read shard count: %w", err)
-	}
-	if value != strconv.Itoa(n) {
-		return fmt.Errorf("%w: SHARDS=%d but this deployment runs %s shards; every gateway and worker must use the same count (to change it, drain the queues, stop everything and update orderq_meta)", ErrShardsMismatch, n, value)
 	}
 	return nil
 }

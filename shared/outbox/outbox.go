@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/shard"
 )
@@ -35,6 +36,9 @@ func (row) TableName() string { return "outbox" }
 func Add(tx *gorm.DB, shards int, cmds ...message.Command) error {
 	if len(cmds) == 0 {
 		return nil
+	}
+	if err := deployment.Guard(tx, shards); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	rows := make([]row, len(cmds))
 	now := time.Now().UTC()

@@ -30,6 +30,7 @@ import (
 	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/lifetime"
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
@@ -179,7 +180,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	g := lifetime.New(log)
 	defer g.Stop()
 	g.Defer("database", func() error { return database.Close(db) })
-	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
+	if err := deployment.Check(openCtx, db, cfg.Shards); err != nil {
 		return err
 	}
 	tracer, closeTracing, err := tracing.Setup(ctx, cfg.Tracing, "api-gateway", log)
@@ -226,6 +227,14 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	})
 	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger, Tracer: tracer})
 	g.Go("intake", func(ctx context.Context) error { in.Run(ctx); return nil })
+	// orderqctl shards change pauses the intake, and the gateway stops once
+	// the count changed: it must restart with the new one.
+	g.Go("deployment watch", func(ctx context.Context) error {
+		return deployment.Watch(ctx, db, cfg.Shards, log, func(open bool) {
+			in.SetOpen(open)
+			log.Info("intake", "open", open)
+		})
+	})
 
 	reg.MustRegister(in.Collectors()...)
 	requests := newInflight()

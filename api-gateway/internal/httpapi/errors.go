@@ -10,6 +10,7 @@ import (
 
 	"github.com/orderq/orderq/api-gateway/internal/store"
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/mq"
 )
 
@@ -45,6 +46,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
+	case errors.Is(err, deployment.ErrIntakePaused):
+		ae = newError(http.StatusServiceUnavailable, "unavailable", "orders and stock changes pause while the shard count changes; retry shortly")
 	case errors.Is(err, mq.ErrUnavailable):
 		s.log.Warn("order intake unavailable", "err", err)
 		ae = newError(http.StatusServiceUnavailable, "unavailable", "the order queue is unavailable; retry shortly")

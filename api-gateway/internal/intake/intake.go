@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +17,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
@@ -57,6 +59,8 @@ type Intake struct {
 	mu      sync.RWMutex
 	closed  bool
 	closing chan struct{}
+	// paused is set while the deployment's intake is closed (SetOpen).
+	paused atomic.Bool
 
 	publishSeconds  prometheus.Histogram
 	publishCommands prometheus.Histogram
@@ -97,6 +101,14 @@ func New(pub Publisher, cfg Config) *Intake {
 // ErrStopped is Submit's error once the intake stopped: the gateway is
 // shutting down, and the client should retry (on another instance).
 var ErrStopped = fmt.Errorf("order intake stopped: %w", mq.ErrUnavailable)
+
+// ErrPaused is Submit's error while the deployment's intake is closed: its
+// shard count is being changed, and the client should retry shortly.
+var ErrPaused = fmt.Errorf("%w while the deployment's shard count changes: %w", deployment.ErrIntakePaused, mq.ErrUnavailable)
+
+// SetOpen opens the intake, or pauses it: while paused, Submit refuses
+// every command with ErrPaused. What was queued before goes out.
+func (in *Intake) SetOpen(open bool) { in.paused.Store(!open) }
 
 // Run publishes until ctx is done. Then it takes no more requests (Submit
 // returns ErrStopped), publishes those it holds, each answered with its
@@ -151,6 +163,9 @@ func (in *Intake) enqueue(ctx context.Context, r *request) error {
 	defer in.mu.RUnlock()
 	if in.closed {
 		return ErrStopped
+	}
+	if in.paused.Load() {
+		return ErrPaused
 	}
 	select {
 	case in.queues[shard.Of(r.cmd.Home(), in.cfg.Shards)] <- r:

@@ -18,6 +18,7 @@ import (
 	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/config"
 	"github.com/orderq/orderq/shared/database"
+	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/lifetime"
 	"github.com/orderq/orderq/shared/logging"
 	"github.com/orderq/orderq/shared/mq"
@@ -124,7 +125,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	g := lifetime.New(log)
 	defer g.Stop()
 	g.Defer("database", func() error { return database.Close(db) })
-	if err := database.CheckShards(openCtx, db, cfg.Shards); err != nil {
+	if err := deployment.Check(openCtx, db, cfg.Shards); err != nil {
 		return err
 	}
 	tracer, closeTracing, err := tracing.Setup(ctx, cfg.Tracing, "worker", log)
@@ -174,5 +175,10 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		Tracer: tracer,
 	}, store, m, log)
 	g.Go("consumer", func(ctx context.Context) error { c.Run(ctx); return nil })
+	// The worker stops once the deployment's shard count changed (orderqctl
+	// shards change): it must restart with the new one.
+	g.Go("deployment watch", func(ctx context.Context) error {
+		return deployment.Watch(ctx, db, cfg.Shards, log, func(bool) {})
+	})
 	return g.Wait(ctx)
 }

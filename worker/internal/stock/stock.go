@@ -23,6 +23,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstore"
@@ -82,6 +83,11 @@ func (s *Store) Apply(ctx context.Context, cmds []message.Command) ([]message.Re
 func (s *Store) apply(ctx context.Context, cmds []message.Command, assumeNew bool) ([]message.Result, error) {
 	var d *order.Decision
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The batch came off a queue of this shard count: it is applied only
+		// while the deployment still runs it.
+		if err := deployment.Guard(tx, s.shards); err != nil {
+			return err
+		}
 		b, err := orderstore.ReadBatch(tx, cmds, s.shards, s.maxUnpaid, assumeNew)
 		if err != nil {
 			return err
