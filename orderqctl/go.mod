@@ -8,6 +8,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/orderq/orderq/shared v0.0.0
 	github.com/rabbitmq/amqp091-go v1.16.0
+	gorm.io/driver/mysql v1.6.0
 	gorm.io/gorm v1.31.2
 )
 
@@ -24,7 +25,6 @@ require (
 	golang.org/x/arch v0.0.0-20210923205945-b76863e36670 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	gorm.io/driver/mysql v1.6.0 // indirect
 )
 
 replace github.com/orderq/orderq/shared => ../shared

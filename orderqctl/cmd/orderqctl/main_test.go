@@ -75,6 +75,15 @@ func TestRun(t *testing.T) {
 		{name: "help of an unknown command", args: []string{"help", "audit-everything"}, code: cli.ExitUsage, err: `unknown command "audit-everything"`},
 		{name: "no command", code: cli.ExitUsage, err: "no command"},
 		{name: "unknown command", args: []string{"mint"}, code: cli.ExitUsage, err: `unknown command "mint"`},
+		{name: "shards: a count of 0", args: []string{"shards", "change", "0"}, code: cli.ExitUsage, err: "want a shard count from 1 to"},
+		{name: "shards: a count beyond the most", args: []string{"shards", "change", "257"}, code: cli.ExitUsage, err: "want a shard count from 1 to"},
+		{name: "shards: a count that is no number", args: []string{"shards", "change", "four"}, code: cli.ExitUsage, err: "want a shard count"},
+		{name: "shards: an unknown verb", args: []string{"shards", "grow", "4"}, code: cli.ExitUsage, err: "shards grow 4"},
+		{name: "shards: a zero timeout", args: []string{"shards", "change", "4", "--timeout", "0s"}, code: cli.ExitUsage, err: "--timeout"},
+		{name: "shards: no database", args: []string{"shards"}, code: cli.ExitCannot, err: "MYSQL_DSN and AMQP_URL must be set"},
+		{name: "shards: a change without the management API", args: []string{"shards", "change", "4"},
+			env: map[string]string{"MYSQL_DSN": "u:p@tcp(db:3306)/orderq", "AMQP_URL": "amqp://u:p@mq:5672/"}, code: cli.ExitCannot, err: "RABBITMQ_API is not set"},
+		{name: "shards help", args: []string{"help", "shards"}, code: cli.ExitOK, stdout: []string{"Usage: orderqctl shards", "RABBITMQ_API", "-timeout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
