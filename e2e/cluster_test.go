@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -147,10 +148,24 @@ func TestClusterFailover(t *testing.T) {
 		n.Restart()
 	})
 	c.sale("gateway-node-crash", bases, func(int64) {
+		waiter := newClient(t, base1, 1)
+		other := waiter.createItem("waiter", 10, 0)
 		n := c.nodeOf(g1)
 		t.Logf("killing %s, which gateway 1 is connected to", n.Name)
 		n.Kill()
 		time.Sleep(3 * time.Second)
+		// Its results queue came back on another node: an order that waits
+		// for its outcome gets it.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st, o := waiter.order(other.ID, 1, "waiter", 10)
+			if st == http.StatusOK && o.Final() {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gateway 1 answers no outcome 30 s after its node went: %d %+v", st, o)
+			}
+		}
 		n.Restart()
 	})
 	c.sale("rolling-restart", bases, func(int64) {
