@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -42,13 +44,43 @@ type Common struct {
 	// shard queue holds; the broker refuses (nacks) publishes past it. Both
 	// programs declare the queues, so both read it.
 	ShardQueueMaxLength int
+	// Instance is INSTANCE: this process's name among its program's, in its
+	// broker connections' names, consumer tags and queue names (a gateway's
+	// results queue is orderq.results.<instance>) and in its build-info
+	// metric, so that the broker's dashboard and the metrics say who is who.
+	Instance string
 }
 
-// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS and SHARD_QUEUE_MAX_LENGTH.
+// instancePattern is what an instance name may be: it goes into queue names,
+// consumer tags and label values as it is.
+var instancePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// DefaultInstance is the instance name when INSTANCE is unset: the host's
+// name and the process id, which two processes running at once never share
+// (a gateway's results queue must be its own).
+func DefaultInstance() string {
+	host, err := os.Hostname()
+	if len(host) > 50 {
+		host = host[:50]
+	}
+	if err != nil || !instancePattern.MatchString(host) {
+		host = "orderq"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS, SHARD_QUEUE_MAX_LENGTH and
+// INSTANCE.
 func LoadCommon(getenv func(string) string) (Common, error) {
 	c := Common{
 		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
 		MySQLDSN: String(getenv, "MYSQL_DSN", DefaultMySQLDSN),
+		Instance: getenv("INSTANCE"),
+	}
+	if c.Instance == "" {
+		c.Instance = DefaultInstance()
+	} else if !instancePattern.MatchString(c.Instance) {
+		return c, fmt.Errorf("INSTANCE=%q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Instance)
 	}
 	var err error
 	if c.Shards, err = Int(getenv, "SHARDS", shard.Default, 1, shard.Max); err != nil {
@@ -102,7 +134,8 @@ func (c Common) LogValue() slog.Value {
 		slog.String("amqp_url", RedactURL(c.AMQPURL)),
 		slog.String("mysql_dsn", RedactDSN(c.MySQLDSN)),
 		slog.Int("shards", c.Shards),
-		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength))
+		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength),
+		slog.String("instance", c.Instance))
 }
 
 // String returns the variable, or def when it is unset or empty.

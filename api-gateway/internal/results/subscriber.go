@@ -2,27 +2,35 @@ package results
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
-	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
 )
 
+// Prefetch bounds the results messages delivered to the gateway and not yet
+// taken into the cache. Without a bound the broker pushes whatever the
+// results queue holds, and the client library buffers it without limit: a
+// gateway that falls behind would grow its memory instead of leaving the
+// backlog in its queue, where the broker's metrics show it.
+const Prefetch = 256
+
 // Subscribe feeds c from the results exchange until ctx is done, through a
-// queue of this instance's own that the broker deletes when the instance goes,
-// reconnecting whenever the connection is lost.
-func Subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) {
+// queue of this instance's own (orderq.results.<instance>) that the broker
+// deletes when the instance goes, reconnecting whenever the connection is
+// lost.
+func Subscribe(ctx context.Context, url, instance string, c *Cache, log *slog.Logger) {
 	mq.Reconnect(ctx, log, "results subscription", func(ctx context.Context) (bool, error) {
-		return subscribe(ctx, url, name, c, log)
+		return subscribe(ctx, url, instance, c, log)
 	})
 }
 
-func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger) (served bool, err error) {
-	conn, err := mq.Dial(url, name)
+func subscribe(ctx context.Context, url, instance string, c *Cache, log *slog.Logger) (served bool, err error) {
+	conn, err := mq.Dial(url, "orderq-gateway-results "+instance)
 	if err != nil {
 		return false, err
 	}
@@ -35,8 +43,17 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 		return false, fmt.Errorf("declare %s: %w", message.ResultsExchange, err)
 	}
 	// Named by us, not the broker (amq.gen-…), so that a user whose
-	// permissions cover only orderq.* resources may declare it.
-	q, err := ch.QueueDeclare(message.ResultsQueue(uuid.NewString()), false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
+	// permissions cover only orderq.* resources may declare it, and after
+	// the instance, so that the broker's dashboard says whose it is.
+	q, err := ch.QueueDeclare(message.ResultsQueue(instance), false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
+	var ae *amqp.Error
+	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
+		// Another connection holds the exclusive queue: another gateway
+		// with this INSTANCE, or this one's previous connection, which the
+		// broker drops once its heartbeats stop.
+		return false, fmt.Errorf("results queue %s is another connection's: is INSTANCE=%s used by another gateway? %w",
+			message.ResultsQueue(instance), instance, err)
+	}
 	if err != nil {
 		return false, fmt.Errorf("declare results queue: %w", err)
 	}
@@ -46,11 +63,15 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 	// What was announced while no queue of ours was bound never arrives:
 	// the states cached before may be stale. From here on every change does.
 	c.ForgetOrders()
-	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err := ch.Qos(Prefetch, 0, false); err != nil {
+		return false, fmt.Errorf("results qos: %w", err)
+	}
+	tag := message.ResultsConsumerTag(instance)
+	deliveries, err := ch.Consume(q.Name, tag, false, true, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume results: %w", err)
 	}
-	log.Info("results subscribed", "queue", q.Name)
+	log.Info("results subscribed", "queue", q.Name, "consumer_tag", tag)
 	for {
 		select {
 		case <-ctx.Done():
@@ -59,12 +80,16 @@ func subscribe(ctx context.Context, url, name string, c *Cache, log *slog.Logger
 			if !ok {
 				return true, fmt.Errorf("results deliveries stopped")
 			}
-			rs, err := message.DecodeResults(d.Body)
-			if err != nil {
+			if rs, err := message.DecodeResults(d.Body); err != nil {
 				log.Error("unreadable results message", "message_id", d.MessageId, "err", err)
-				continue
+			} else {
+				c.Deliver(rs)
 			}
-			c.Deliver(rs)
+			// Settled once in the cache (or known unreadable): each ack
+			// makes room for one more delivery within Prefetch.
+			if err := d.Ack(false); err != nil {
+				return true, fmt.Errorf("ack results: %w", err)
+			}
 		}
 	}
 }

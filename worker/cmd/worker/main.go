@@ -127,7 +127,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		return err
 	}
 
-	m := metrics.New()
+	m := metrics.New(cfg.Instance, cfg.Shards)
 	g.Go("metrics server", func(ctx context.Context) error { return m.Serve(ctx, cfg.MetricsAddr, log) })
 	if cfg.DebugAddr != "" {
 		ln, err := ops.Listen(cfg.DebugAddr)
@@ -138,11 +138,10 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		g.Go("debug server", func(ctx context.Context) error { return ops.Serve(ctx, ln, ops.Profiles()) })
 	}
 
-	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer))
-	host, _ := os.Hostname()
+	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer), stock.OnStockChange(m.StockChanged))
 	topology := mq.Topology{Shards: cfg.Shards, MaxLength: cfg.ShardQueueMaxLength}
 	pub := mq.NewPublisher(mq.PublisherConfig{
-		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + host,
+		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + cfg.Instance,
 		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
 	}, log)
 	g.Go("outbox broker connection", func(ctx context.Context) error { pub.Run(ctx); return nil })
@@ -150,8 +149,15 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		outbox.Relay(ctx, db, pub, store.Outboxed(), time.Second, log)
 		return nil
 	})
+	g.Go("outbox backlog", func(ctx context.Context) error {
+		outbox.Watch(ctx, db, 5*time.Second, func(b outbox.Backlog) {
+			m.OutboxRows.Set(float64(b.Rows))
+			m.OutboxOldest.Set(b.Oldest.Seconds())
+		}, log)
+		return nil
+	})
 	g.Go("payment timeouts", func(ctx context.Context) error {
-		expiry.Run(ctx, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, log)
+		expiry.Run(ctx, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, m.PaymentTimeouts, log)
 		return nil
 	})
 	if cfg.RejectedRetention > 0 {
@@ -165,7 +171,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Shards: cfg.Shards, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize,
-		Linger: cfg.Linger, ShardQueueMaxLength: cfg.ShardQueueMaxLength,
+		Linger: cfg.Linger, ShardQueueMaxLength: cfg.ShardQueueMaxLength, Instance: cfg.Instance,
 	}, store, m, log)
 	g.Go("consumer", func(ctx context.Context) error { c.Run(ctx); return nil })
 	return g.Wait(ctx)
