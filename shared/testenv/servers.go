@@ -32,18 +32,37 @@ type TLSFiles struct {
 type RabbitMQNode struct {
 	Name string // node name, for rabbitmqctl -n
 	Port int    // AMQP on 127.0.0.1, or AMQPS when the node was started with TLS
+	// PrometheusPort serves the rabbitmq_prometheus plugin's /metrics on
+	// 127.0.0.1, for a node started WithPrometheus; else 0.
+	PrometheusPort int
+}
+
+// RabbitMQOption adds to a node what StartRabbitMQ does not give every node.
+type RabbitMQOption func(n *RabbitMQNode, conf *[]string, plugins *[]string)
+
+// WithPrometheus enables the rabbitmq_prometheus plugin, on a free port
+// (RabbitMQNode.PrometheusPort): the shared broker's plugins are never
+// changed by a test.
+func WithPrometheus(t testing.TB) RabbitMQOption {
+	port := freePort(t)
+	return func(n *RabbitMQNode, conf *[]string, plugins *[]string) {
+		n.PrometheusPort = port
+		*plugins = append(*plugins, "rabbitmq_prometheus")
+		*conf = append(*conf, "prometheus.tcp.ip = 127.0.0.1", fmt.Sprintf("prometheus.tcp.port = %d", port))
+	}
 }
 
 // StartRabbitMQ starts a RabbitMQ node that accepts guest from 127.0.0.1:
 // with tls, on an AMQPS listener only; users and permissions are the node's
 // defaults unless definitions (a definitions JSON document, imported at boot)
 // sets others.
-func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string) *RabbitMQNode {
+func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string, opts ...RabbitMQOption) *RabbitMQNode {
 	t.Helper()
 	server := requireProgram(t, "rabbitmq-server")
 	requireProgram(t, "rabbitmqctl")
 	dir := serverDir(t, "orderq-rabbitmq-", "rabbitmq")
 	n := &RabbitMQNode{Name: Name("orderq_test_") + "@localhost", Port: freePort(t)}
+	var plugins []string
 	conf := []string{
 		"loopback_users = none",
 		// A test's node stays small: no alarm from the shared machine's load.
@@ -66,8 +85,11 @@ func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string) *RabbitMQNod
 		writeFile(t, filepath.Join(dir, "definitions.json"), definitions, "rabbitmq")
 		conf = append(conf, "load_definitions = "+filepath.Join(dir, "definitions.json"))
 	}
+	for _, o := range opts {
+		o(n, &conf, &plugins)
+	}
 	writeFile(t, filepath.Join(dir, "rabbitmq.conf"), strings.Join(conf, "\n")+"\n", "rabbitmq")
-	writeFile(t, filepath.Join(dir, "enabled_plugins"), "[].\n", "rabbitmq")
+	writeFile(t, filepath.Join(dir, "enabled_plugins"), "["+strings.Join(plugins, ",")+"].\n", "rabbitmq")
 	for _, sub := range []string{"mnesia", "log"} {
 		mkdirOwned(t, filepath.Join(dir, sub), "rabbitmq")
 	}
@@ -97,6 +119,9 @@ func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string) *RabbitMQNod
 	pid = readPid(pidFile, 60*time.Second)
 	if pid == 0 || !waitPort(n.Port, 60*time.Second) {
 		t.Fatalf("rabbitmq node %s did not start within 60 s:\n%s", n.Name, logs(filepath.Join(dir, "log")))
+	}
+	if n.PrometheusPort != 0 && !waitPort(n.PrometheusPort, 30*time.Second) {
+		t.Fatalf("rabbitmq node %s serves no metrics on port %d:\n%s", n.Name, n.PrometheusPort, logs(filepath.Join(dir, "log")))
 	}
 	return n
 }
