@@ -44,7 +44,7 @@ type RabbitMQOption func(n *RabbitMQNode, conf *[]string, plugins *[]string)
 // (RabbitMQNode.PrometheusPort): the shared broker's plugins are never
 // changed by a test.
 func WithPrometheus(t testing.TB) RabbitMQOption {
-	port := freePort(t)
+	port := FreePort(t)
 	return func(n *RabbitMQNode, conf *[]string, plugins *[]string) {
 		n.PrometheusPort = port
 		*plugins = append(*plugins, "rabbitmq_prometheus")
@@ -61,7 +61,7 @@ func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string, opts ...Rabb
 	server := requireProgram(t, "rabbitmq-server")
 	requireProgram(t, "rabbitmqctl")
 	dir := serverDir(t, "orderq-rabbitmq-", "rabbitmq")
-	n := &RabbitMQNode{Name: Name("orderq_test_") + "@localhost", Port: freePort(t)}
+	n := &RabbitMQNode{Name: Name("orderq_test_") + "@localhost", Port: FreePort(t)}
 	var plugins []string
 	conf := []string{
 		"loopback_users = none",
@@ -97,7 +97,7 @@ func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string, opts ...Rabb
 	cmd := exec.Command(server, "-detached")
 	cmd.Env = append(os.Environ(),
 		"RABBITMQ_NODENAME="+n.Name,
-		"RABBITMQ_DIST_PORT="+strconv.Itoa(freePort(t)),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(FreePort(t)),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
@@ -163,7 +163,7 @@ func StartMariaDB(t testing.TB, tls *TLSFiles) *MariaDB {
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
-	m := &MariaDB{Port: freePort(t), t: t, dir: dir, server: server}
+	m := &MariaDB{Port: FreePort(t), t: t, dir: dir, server: server}
 	m.args = []string{"--no-defaults", "--datadir=" + data, "--user=mysql",
 		"--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "sock"),
 		"--pid-file=" + filepath.Join(dir, "pid"), "--log-error=" + filepath.Join(dir, "error.log"),
@@ -316,8 +316,9 @@ func chown(t testing.TB, path, owner string) {
 	}
 }
 
-// freePort returns a port of 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a port of 127.0.0.1 that was free a moment ago, for a
+// server of a test's own.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
