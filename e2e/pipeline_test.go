@@ -182,7 +182,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// what that work used.
 	stages := map[string][]string{
 		"gateway": {"http", "intake", "results subscription", "broker connection", "metrics server", "database"},
-		"worker":  {"consumer", "rejected retention", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "database"},
+		"worker":  {"consumer", "rejected retention", "payment timeouts", "outbox backlog", "outbox relay", "outbox broker connection", "metrics server", "database"},
 	}
 	stopCleanly := func(name string, p *process) {
 		t.Helper()

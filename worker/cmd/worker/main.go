@@ -98,7 +98,7 @@ func main() {
 // lifetime.Group): the consumer stops taking deliveries, commits and
 // acknowledges each shard's batch in hand and publishes the results it still
 // holds (within 2 s), then the retention of rejected orders, the payment
-// timeouts and the outbox relay finish the work in hand (a row not published stays for the next start), then the
+// timeouts, the outbox's backlog watch and the outbox relay finish the work in hand (a row not published stays for the next start), then the
 // outbox's broker connection, the debug and metrics servers and the database
 // stop. A goroutine that fails stops the worker the same way, and run returns
 // its error.

@@ -302,7 +302,7 @@ func TestRunShutsDownInOrderOnSIGTERM(t *testing.T) {
 	close(quit)
 	ids := published()
 
-	want := []string{"shutting down", "stopping consumer", "stopping rejected retention", "stopping payment timeouts", "stopping outbox relay",
+	want := []string{"shutting down", "stopping consumer", "stopping rejected retention", "stopping payment timeouts", "stopping outbox backlog", "stopping outbox relay",
 		"stopping outbox broker connection", "stopping debug server", "stopping metrics server", "stopping database", "stopped"}
 	var got []string
 	for _, m := range w.log.Messages(t) {
