@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/orderq/orderq/shared/message"
@@ -45,14 +46,23 @@ func subscribe(ctx context.Context, url, instance string, c *Cache, log *slog.Lo
 	// Named by us, not the broker (amq.gen-…), so that a user whose
 	// permissions cover only orderq.* resources may declare it, and after
 	// the instance, so that the broker's dashboard says whose it is.
-	q, err := ch.QueueDeclare(message.ResultsQueue(instance), false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
+	name := message.ResultsQueue(instance)
+	q, err := declareResultsQueue(ch, name)
 	var ae *amqp.Error
 	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
-		// Another connection holds the exclusive queue: another gateway
-		// with this INSTANCE, or this one's previous connection, which the
-		// broker drops once its heartbeats stop.
-		return false, fmt.Errorf("results queue %s is another connection's: is INSTANCE=%s used by another gateway? %w",
-			message.ResultsQueue(instance), instance, err)
+		// Another connection holds the exclusive queue: a gateway with the
+		// same INSTANCE, or this one's previous connection, which the
+		// broker drops only once its heartbeats stop (a network that
+		// stalled). Results must flow now, so under another name, still
+		// the instance's; the refusal closed the channel.
+		taken := name
+		name = message.ResultsQueue(instance + "." + uuid.NewString()[:8])
+		log.Warn("results queue held by another connection: is INSTANCE used by another gateway? Using another name",
+			"queue", taken, "instance", instance, "instead", name)
+		if ch, err = conn.Channel(); err != nil {
+			return false, fmt.Errorf("open channel: %w", err)
+		}
+		q, err = declareResultsQueue(ch, name)
 	}
 	if err != nil {
 		return false, fmt.Errorf("declare results queue: %w", err)
@@ -92,4 +102,11 @@ func subscribe(ctx context.Context, url, instance string, c *Cache, log *slog.Lo
 			}
 		}
 	}
+}
+
+// declareResultsQueue declares a gateway's results queue: exclusive to its
+// connection and deleted with it, a classic queue (it holds notifications,
+// not orders).
+func declareResultsQueue(ch *amqp.Channel, name string) (amqp.Queue, error) {
+	return ch.QueueDeclare(name, false, true, true, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeClassic})
 }
