@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -171,14 +172,7 @@ func startPrometheus(t *testing.T, program string, targets map[string][]string, 
 		fmt.Fprintf(&conf, "  - %q\n", abs)
 	}
 	conf.WriteString("scrape_configs:\n")
-	jobs := slices.Sorted(func(yield func(string) bool) {
-		for j := range targets {
-			if !yield(j) {
-				return
-			}
-		}
-	})
-	for _, job := range jobs {
+	for _, job := range slices.Sorted(maps.Keys(targets)) {
 		fmt.Fprintf(&conf, "  - job_name: %s\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(targets[job]))
 	}
 	fmt.Fprintf(&conf, "  - job_name: rabbitmq\n    static_configs:\n      - targets: [%q]\n", rabbitmq)

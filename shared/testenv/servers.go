@@ -17,10 +17,10 @@ import (
 
 // Private servers, for the few tests that need a configuration the shared
 // servers must not get: a resource alarm (it would block every other test's
-// publishers), a TLS listener. Each is started from the locally installed
-// programs, in a directory of its own, on free ports of 127.0.0.1, and
-// stopped by its pid when the test ends. Without the programs the test is
-// skipped, except under CI, where it fails.
+// publishers), a TLS listener, a plugin. Each is started from the locally
+// installed programs, in a directory of its own, on free ports of 127.0.0.1,
+// and stopped by its pid when the test ends. Without the programs the test
+// is skipped, except under CI, where it fails.
 
 // TLSFiles are the PEM files of a server's TLS listener. The server gets
 // copies it can read.
