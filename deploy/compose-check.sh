@@ -41,7 +41,7 @@ docker compose version
 # stack start without each. The check reads no .env file, so it validates the
 # file, not this shell's environment.
 secrets=(ADMIN_TOKEN STOREFRONT_API_KEYS CUSTOMER_JWT_SECRET ORDER_ID_SECRET PAYMENT_WEBHOOK_SECRET
-    MARIADB_ROOT_PASSWORD ORDERQ_DB_PASSWORD ORDERQ_BROKER_PASSWORD)
+    MARIADB_ROOT_PASSWORD ORDERQ_DB_PASSWORD ORDERQ_BROKER_PASSWORD GRAFANA_ADMIN_PASSWORD)
 dummies=()
 for v in "${secrets[@]}"; do dummies+=("$v=composecheck${v//_/}0123456789abcdef0123456789abcdef"); done
 # config [VAR=value ...] [-- config flags]: `docker compose config` of every
@@ -74,8 +74,14 @@ missing = [n for n, s in services.items() if n != "secrets" and
 if missing:
     sys.exit("services that do not wait for the secrets service: " + ", ".join(missing))
 ' || die "a service can start without its secrets checked"
-# Only the gateway's API port reaches the host.
-published=$(config "${dummies[@]}" | sed -nE 's/^ +published: "?([0-9]+)"?$/\1/p' | sort -u | xargs)
-[[ $published == 8080 ]] ||
-    die "docker-compose.yml publishes port(s) ${published:-none}: only the gateway's API port, 8080, may be"
-echo "compose-check: docker-compose.yml is valid, starts nothing without every secret, and publishes only the API port"
+# Only the gateway's API port reaches the host's network, and Grafana's its
+# loopback.
+config "${dummies[@]}" -- --format json | python3 -c '
+import json, sys
+allowed = {("api-gateway", "8080", ""), ("grafana", "3000", "127.0.0.1")}
+published = {(n, str(p.get("published")), p.get("host_ip", ""))
+             for n, s in json.load(sys.stdin)["services"].items() for p in s.get("ports", [])}
+if published != allowed:
+    sys.exit("published ports %s; want the API on 8080 and Grafana on 127.0.0.1:3000 alone" % sorted(published))
+' || die "docker-compose.yml publishes a port it must not"
+echo "compose-check: docker-compose.yml is valid, starts nothing without every secret, and publishes only the API port (and Grafana on loopback)"

@@ -496,6 +496,17 @@ func (s *system) queuedOrderIDs(shards int) map[string]bool {
 // management API reports them (its figures trail by a few seconds).
 func (s *system) queueDepth(queue string) int {
 	s.t.Helper()
+	var q struct {
+		Messages int `json:"messages"`
+	}
+	s.management("/api/queues/{vhost}/"+url.PathEscape(queue), &q)
+	return q.Messages
+}
+
+// management GETs path of the broker's management API, {vhost} standing for
+// the system's vhost, and decodes the answer into out.
+func (s *system) management(path string, out any) {
+	s.t.Helper()
 	u, err := url.Parse(s.env["AMQP_URL"])
 	if err != nil {
 		s.t.Fatal(err)
@@ -504,8 +515,8 @@ func (s *system) queueDepth(queue string) int {
 	if api == "" {
 		api = (&url.URL{Scheme: "http", User: u.User, Host: net.JoinHostPort(u.Hostname(), "15672")}).String()
 	}
-	vhost := strings.TrimPrefix(u.Path, "/")
-	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(api, "/")+"/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(queue), nil)
+	path = strings.ReplaceAll(path, "{vhost}", url.PathEscape(strings.TrimPrefix(u.Path, "/")))
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(api, "/")+path, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -520,13 +531,9 @@ func (s *system) queueDepth(queue string) int {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		s.t.Fatalf("GET queue %s: %s %s", queue, resp.Status, bytes.TrimSpace(data))
+		s.t.Fatalf("GET %s: %s %s", path, resp.Status, bytes.TrimSpace(data))
 	}
-	var q struct {
-		Messages int `json:"messages"`
-	}
-	if err := json.Unmarshal(data, &q); err != nil {
+	if err := json.Unmarshal(data, out); err != nil {
 		s.t.Fatal(err)
 	}
-	return q.Messages
 }

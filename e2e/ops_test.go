@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +97,65 @@ func TestOperatorsEndpointsAreOffThePublicPort(t *testing.T) {
 			t.Errorf("%s: execution trace: %d, %d bytes", name, st, len(body))
 		}
 	}
+}
+
+// TestBrokerSaysWhoIsWho checks that the broker's consumer list names each
+// process by its INSTANCE: every shard's consumer says which worker holds or
+// watches it, each gateway's results queue and consumer say whose they are,
+// within a bounded prefetch; and that a second gateway started with the
+// same INSTANCE is warned, and subscribes under another name.
+func TestBrokerSaysWhoIsWho(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.startWorker(map[string]string{"INSTANCE": "worker-7"})
+	s.startGateway(map[string]string{"INSTANCE": "gateway-7"})
+	// A consumer as the management API lists it.
+	type consumer struct{ Tag, Queue string }
+	want := map[consumer]int{ // prefetch
+		{"orderq-gateway/gateway-7/results", "orderq.results.gateway-7"}: 256,
+	}
+	for n := range 4 {
+		want[consumer{fmt.Sprintf("orderq-worker/worker-7/shard-%d", n), fmt.Sprintf("orderq.orders.%d", n)}] = 1000
+	}
+	wantConns := []string{"orderq-gateway gateway-7", "orderq-gateway-results gateway-7",
+		"orderq-worker worker-7", "orderq-worker-outbox worker-7", "orderq-worker-results worker-7"}
+	got := map[consumer]int{}
+	var conns []string
+	deadline := time.Now().Add(30 * time.Second)
+	for (!maps.Equal(got, want) || !slices.Equal(conns, wantConns)) && time.Now().Before(deadline) {
+		// The management API's lists trail the broker by a few seconds.
+		time.Sleep(500 * time.Millisecond)
+		var consumers []struct {
+			Tag      string `json:"consumer_tag"`
+			Prefetch int    `json:"prefetch_count"`
+			Queue    struct{ Name string }
+		}
+		s.management("/api/consumers/{vhost}", &consumers)
+		clear(got)
+		for _, c := range consumers {
+			got[consumer{c.Tag, c.Queue.Name}] = c.Prefetch
+		}
+		var connections []struct {
+			Name string `json:"user_provided_name"`
+		}
+		s.management("/api/vhosts/{vhost}/connections", &connections)
+		conns = conns[:0]
+		for _, c := range connections {
+			conns = append(conns, c.Name)
+		}
+		slices.Sort(conns)
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("consumers (tag, queue: prefetch) %v, want %v", got, want)
+	}
+	if !slices.Equal(conns, wantConns) {
+		t.Errorf("connections %q, want %q", conns, wantConns)
+	}
+
+	// A second gateway named alike is warned, and gets its results all the
+	// same, through a queue of another name, still the instance's.
+	twin, _ := s.startGateway(map[string]string{"INSTANCE": "gateway-7"})
+	warned := regexp.MustCompile(`"msg":"results queue held by another connection: is INSTANCE used by another gateway\? Using another name".*"instead":"orderq\.results\.gateway-7\.[0-9a-f]{8}"`)
+	subscribed := regexp.MustCompile(`"msg":"results subscribed".*"queue":"orderq\.results\.gateway-7\.[0-9a-f]{8}"`)
+	eventually(t, func() bool { return warned.MatchString(twin.output()) && subscribed.MatchString(twin.output()) })
 }

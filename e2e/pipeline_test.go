@@ -182,7 +182,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// what that work used.
 	stages := map[string][]string{
 		"gateway": {"http", "deployment watch", "intake", "results subscription", "broker connection", "metrics server", "tracing", "database"},
-		"worker":  {"deployment watch", "consumer", "rejected retention", "payment timeouts", "outbox relay", "outbox broker connection", "metrics server", "tracing", "database"},
+		"worker":  {"deployment watch", "consumer", "rejected retention", "payment timeouts", "outbox backlog", "outbox relay", "outbox broker connection", "metrics server", "tracing", "database"},
 	}
 	stopCleanly := func(name string, p *process) {
 		t.Helper()

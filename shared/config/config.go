@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -47,6 +49,11 @@ type Common struct {
 	// QuorumSize is QUORUM_SIZE: how many nodes hold each quorum queue.
 	QuorumSize int
 	Tracing    Tracing
+	// Instance is INSTANCE: this process's name among its program's, in its
+	// broker connections' names, consumer tags and queue names (a gateway's
+	// results queue is orderq.results.<instance>) and in its build-info
+	// metric, so that the broker's dashboard and the metrics say who is who.
+	Instance string
 }
 
 // DefaultQuorumSize replicates each queue on three nodes: it survives the
@@ -58,12 +65,36 @@ func (c Common) Topology() mq.Topology {
 	return mq.Topology{Shards: c.Shards, MaxLength: c.ShardQueueMaxLength, QuorumSize: c.QuorumSize}
 }
 
+// instancePattern is what an instance name may be: it goes into queue names,
+// consumer tags and label values as it is.
+var instancePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// DefaultInstance is the instance name when INSTANCE is unset: the host's
+// name and the process id, which two processes running at once never share
+// (a gateway's results queue must be its own).
+func DefaultInstance() string {
+	host, err := os.Hostname()
+	if len(host) > 50 {
+		host = host[:50]
+	}
+	if err != nil || !instancePattern.MatchString(host) {
+		host = "orderq"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
 // LoadCommon reads AMQP_URL, MYSQL_DSN, SHARDS, SHARD_QUEUE_MAX_LENGTH,
-// QUORUM_SIZE and the tracing variables (LoadTracing).
+// QUORUM_SIZE, INSTANCE and the tracing variables (LoadTracing).
 func LoadCommon(getenv func(string) string) (Common, error) {
 	c := Common{
 		AMQPURL:  String(getenv, "AMQP_URL", DefaultAMQPURL),
 		MySQLDSN: String(getenv, "MYSQL_DSN", DefaultMySQLDSN),
+		Instance: getenv("INSTANCE"),
+	}
+	if c.Instance == "" {
+		c.Instance = DefaultInstance()
+	} else if !instancePattern.MatchString(c.Instance) {
+		return c, fmt.Errorf("INSTANCE=%q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Instance)
 	}
 	var err error
 	if c.Shards, err = Int(getenv, "SHARDS", shard.Default, 1, shard.Max); err != nil {
@@ -123,6 +154,7 @@ func (c Common) LogValue() slog.Value {
 		slog.Int("shards", c.Shards),
 		slog.Int("shard_queue_max_length", c.ShardQueueMaxLength),
 		slog.Int("quorum_size", c.QuorumSize),
+		slog.String("instance", c.Instance),
 		slog.Any("tracing", c.Tracing))
 }
 

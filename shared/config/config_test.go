@@ -35,6 +35,10 @@ func TestLoadCommon(t *testing.T) {
 		{name: "dsn without database", env: map[string]string{"MYSQL_DSN": "root:@tcp(127.0.0.1:3306)/?parseTime=true"}, wantErr: "names no database"},
 		{name: "dsn without parseTime", env: map[string]string{"MYSQL_DSN": "root:@tcp(127.0.0.1:3306)/orderq"}, wantErr: "parseTime"},
 		{name: "dsn garbage", env: map[string]string{"MYSQL_DSN": "::::"}, wantErr: "MYSQL_DSN"},
+		{name: "instance set", env: map[string]string{"INSTANCE": "gw-eu.1_a"}, want: Common{AMQPURL: DefaultAMQPURL, MySQLDSN: DefaultMySQLDSN, Shards: 4, ShardQueueMaxLength: 100_000, QuorumSize: 3, Instance: "gw-eu.1_a"}},
+		{name: "instance with a space", env: map[string]string{"INSTANCE": "gw 1"}, wantErr: "INSTANCE"},
+		{name: "instance starting with a dot", env: map[string]string{"INSTANCE": ".gw"}, wantErr: "INSTANCE"},
+		{name: "instance too long", env: map[string]string{"INSTANCE": strings.Repeat("a", 65)}, wantErr: "INSTANCE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +54,9 @@ func TestLoadCommon(t *testing.T) {
 			}
 			// None of these cases sets a tracing variable (TestLoadTracing).
 			tt.want.Tracing = Tracing{Sampler: DefaultSampler, SamplerArg: 1}
+			if tt.want.Instance == "" {
+				tt.want.Instance = DefaultInstance()
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}

@@ -21,11 +21,23 @@ const DeliveryLimit = 20
 // ShardQueue is the name of shard n's queue.
 func ShardQueue(n int) string { return OrdersExchange + "." + strconv.Itoa(n) }
 
-// ResultsQueue is the name of a gateway instance's own results queue, id
-// unique to the instance. Like every name here it starts with "orderq.", so
-// one permission pattern (^orderq\.) grants a program's broker user all it
-// needs and nothing else.
-func ResultsQueue(id string) string { return ResultsExchange + "." + id }
+// ResultsQueue is the name of a gateway instance's own results queue, named
+// after the instance (INSTANCE), so that the broker's dashboard says whose it
+// is. Like every name here it starts with "orderq.", so one permission
+// pattern (^orderq\.) grants a program's broker user all it needs and
+// nothing else.
+func ResultsQueue(instance string) string { return ResultsExchange + "." + instance }
+
+// ShardConsumerTag is the consumer tag of a worker instance on shard n's
+// queue: the broker's consumer list then says which worker holds the shard
+// and which stand by.
+func ShardConsumerTag(instance string, n int) string {
+	return "orderq-worker/" + instance + "/shard-" + strconv.Itoa(n)
+}
+
+// ResultsConsumerTag is the consumer tag of a gateway instance on its results
+// queue.
+func ResultsConsumerTag(instance string) string { return "orderq-gateway/" + instance + "/results" }
 
 // RoutingKey is the key that routes to shard n's queue.
 func RoutingKey(n int) string { return strconv.Itoa(n) }

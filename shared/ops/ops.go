@@ -1,7 +1,8 @@
 // Package ops serves what operators reach on ports of their own, never on a
 // program's public one: its metrics and, only where DEBUG_ADDR asks for them,
 // Go's profiles and execution traces, which show a running program's inside
-// and cost CPU to take.
+// and cost CPU to take; and orderq_build_info, which names the program
+// behind every other metric.
 package ops
 
 import (

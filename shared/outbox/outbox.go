@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -134,4 +135,52 @@ func relayOnce(ctx context.Context, db *gorm.DB, pub Publisher) (int, error) {
 		return tx.Where("id IN ?", ids).Delete(&row{}).Error
 	})
 	return n, err
+}
+
+// Backlog is what the outbox holds: its rows, committed and not yet
+// published, and the age of the oldest (0 when there is none).
+type Backlog struct {
+	Rows   int64
+	Oldest time.Duration
+}
+
+// ReadBacklog reads the outbox's backlog. A relay deletes each row once
+// published, so the table holds the backlog alone and stays small while the
+// relays keep up.
+func ReadBacklog(ctx context.Context, db *gorm.DB) (Backlog, error) {
+	var b Backlog
+	if err := db.WithContext(ctx).Model(&row{}).Count(&b.Rows).Error; err != nil {
+		return b, fmt.Errorf("outbox backlog: %w", err)
+	}
+	if b.Rows == 0 {
+		return b, nil
+	}
+	var oldest []row
+	if err := db.WithContext(ctx).Select("id", "created_at").Order("id").Limit(1).Find(&oldest).Error; err != nil {
+		return b, fmt.Errorf("outbox backlog: %w", err)
+	}
+	if len(oldest) > 0 {
+		b.Oldest = max(time.Since(oldest[0].CreatedAt), 0)
+	}
+	return b, nil
+}
+
+// Watch reads the backlog every interval and hands it to report until ctx is
+// done. A read that fails is logged and reported as nothing: the next one
+// tries again.
+func Watch(ctx context.Context, db *gorm.DB, interval time.Duration, report func(Backlog), log *slog.Logger) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, interval)
+		b, err := ReadBacklog(rctx, db)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			log.Warn("outbox backlog", "err", err)
+		}
+		if err == nil {
+			report(b)
+		}
+		if !mq.Sleep(ctx, interval) {
+			return
+		}
+	}
 }

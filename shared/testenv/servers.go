@@ -17,10 +17,10 @@ import (
 
 // Private servers, for the few tests that need a configuration the shared
 // servers must not get: a resource alarm (it would block every other test's
-// publishers), a TLS listener. Each is started from the locally installed
-// programs, in a directory of its own, on free ports of 127.0.0.1, and
-// stopped by its pid when the test ends. Without the programs the test is
-// skipped, except under CI, where it fails.
+// publishers), a TLS listener, a plugin. Each is started from the locally
+// installed programs, in a directory of its own, on free ports of 127.0.0.1,
+// and stopped by its pid when the test ends. Without the programs the test
+// is skipped, except under CI, where it fails.
 
 // TLSFiles are the PEM files of a server's TLS listener. The server gets
 // copies it can read.
@@ -33,6 +33,9 @@ type TLSFiles struct {
 type RabbitMQNode struct {
 	Name string // node name, for rabbitmqctl -n
 	Port int    // AMQP on 127.0.0.1, or AMQPS when the node was started with TLS
+	// PrometheusPort serves the rabbitmq_prometheus plugin's /metrics on
+	// 127.0.0.1, for a node started WithPrometheus; else 0.
+	PrometheusPort int
 
 	t       testing.TB
 	server  string
@@ -42,16 +45,32 @@ type RabbitMQNode struct {
 	pid     int
 }
 
+// RabbitMQOption adds to a node what StartRabbitMQ does not give every node.
+type RabbitMQOption func(n *RabbitMQNode, conf *[]string, plugins *[]string)
+
+// WithPrometheus enables the rabbitmq_prometheus plugin, on a free port
+// (RabbitMQNode.PrometheusPort): the shared broker's plugins are never
+// changed by a test.
+func WithPrometheus(t testing.TB) RabbitMQOption {
+	port := FreePort(t)
+	return func(n *RabbitMQNode, conf *[]string, plugins *[]string) {
+		n.PrometheusPort = port
+		*plugins = append(*plugins, "rabbitmq_prometheus")
+		*conf = append(*conf, "prometheus.tcp.ip = 127.0.0.1", fmt.Sprintf("prometheus.tcp.port = %d", port))
+	}
+}
+
 // StartRabbitMQ starts a RabbitMQ node that accepts guest from 127.0.0.1:
 // with tls, on an AMQPS listener only; users and permissions are the node's
 // defaults unless definitions (a definitions JSON document, imported at boot)
 // sets others.
-func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string) *RabbitMQNode {
+func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string, opts ...RabbitMQOption) *RabbitMQNode {
 	t.Helper()
 	server := requireProgram(t, "rabbitmq-server")
 	requireProgram(t, "rabbitmqctl")
 	dir := serverDir(t, "orderq-rabbitmq-", "rabbitmq")
-	n := &RabbitMQNode{Name: Name("orderq_test_") + "@localhost", Port: freePort(t)}
+	n := &RabbitMQNode{Name: Name("orderq_test_") + "@localhost", Port: FreePort(t)}
+	var plugins []string
 	conf := []string{
 		"loopback_users = none",
 		// A test's node stays small: no alarm from the shared machine's load.
@@ -74,15 +93,18 @@ func StartRabbitMQ(t testing.TB, tls *TLSFiles, definitions string) *RabbitMQNod
 		writeFile(t, filepath.Join(dir, "definitions.json"), definitions, "rabbitmq")
 		conf = append(conf, "load_definitions = "+filepath.Join(dir, "definitions.json"))
 	}
+	for _, o := range opts {
+		o(n, &conf, &plugins)
+	}
 	writeFile(t, filepath.Join(dir, "rabbitmq.conf"), strings.Join(conf, "\n")+"\n", "rabbitmq")
-	writeFile(t, filepath.Join(dir, "enabled_plugins"), "[].\n", "rabbitmq")
+	writeFile(t, filepath.Join(dir, "enabled_plugins"), "["+strings.Join(plugins, ",")+"].\n", "rabbitmq")
 	for _, sub := range []string{"mnesia", "log"} {
 		mkdirOwned(t, filepath.Join(dir, sub), "rabbitmq")
 	}
 	n.t, n.server, n.dir, n.pidFile = t, server, dir, filepath.Join(dir, "pid")
 	n.env = append(os.Environ(),
 		"RABBITMQ_NODENAME="+n.Name,
-		"RABBITMQ_DIST_PORT="+strconv.Itoa(freePort(t)),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(FreePort(t)),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
@@ -114,6 +136,9 @@ func (n *RabbitMQNode) start() {
 	if n.pid == 0 || !waitPort(n.Port, 60*time.Second) {
 		n.t.Fatalf("rabbitmq node %s did not start within 60 s:\n%s", n.Name, logs(filepath.Join(n.dir, "log")))
 	}
+	if n.PrometheusPort != 0 && !waitPort(n.PrometheusPort, 30*time.Second) {
+		n.t.Fatalf("rabbitmq node %s serves no metrics on port %d:\n%s", n.Name, n.PrometheusPort, logs(filepath.Join(n.dir, "log")))
+	}
 }
 
 // Kill crashes the node (SIGKILL: no shutdown) and returns once it is gone.
@@ -132,8 +157,8 @@ func (n *RabbitMQNode) Restart() {
 	n.Ctl(n.t, "await_startup")
 }
 
-// Stop stops the node gracefully and returns once it is gone, and Start
-// starts it again: a rolling restart's step.
+// Stop stops the node gracefully and returns once it is gone, for Restart
+// to start it again: a rolling restart's step.
 func (n *RabbitMQNode) Stop() {
 	n.t.Helper()
 	n.Ctl(n.t, "stop")
@@ -199,7 +224,7 @@ func StartMariaDB(t testing.TB, tls *TLSFiles) *MariaDB {
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
-	m := &MariaDB{Port: freePort(t), t: t, dir: dir, server: server}
+	m := &MariaDB{Port: FreePort(t), t: t, dir: dir, server: server}
 	m.args = []string{"--no-defaults", "--datadir=" + data, "--user=mysql",
 		"--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "sock"),
 		"--pid-file=" + filepath.Join(dir, "pid"), "--log-error=" + filepath.Join(dir, "error.log"),
@@ -352,8 +377,9 @@ func chown(t testing.TB, path, owner string) {
 	}
 }
 
-// freePort returns a port of 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a port of 127.0.0.1 that was free a moment ago, for a
+// server of a test's own.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

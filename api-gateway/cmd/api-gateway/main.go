@@ -213,16 +213,15 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		g.Go("debug server", func(ctx context.Context) error { return ops.Serve(ctx, debugLn, ops.Profiles()) })
 	}
 
-	host, _ := os.Hostname()
 	topology := cfg.Topology()
 	pub := mq.NewPublisher(mq.PublisherConfig{
-		URL: cfg.AMQPURL, Name: "orderq-gateway " + host,
+		URL: cfg.AMQPURL, Name: "orderq-gateway " + cfg.Instance,
 		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
 	}, log)
 	g.Go("broker connection", func(ctx context.Context) error { pub.Run(ctx); return nil })
 	cache := results.NewCache()
 	g.Go("results subscription", func(ctx context.Context) error {
-		results.Subscribe(ctx, cfg.AMQPURL, "orderq-gateway-results "+host, cache, tracer, log)
+		results.Subscribe(ctx, cfg.AMQPURL, cfg.Instance, cache, tracer, log)
 		return nil
 	})
 	in := intake.New(pub, intake.Config{Shards: cfg.Shards, Linger: cfg.PublishLinger, Tracer: tracer})
@@ -237,6 +236,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	})
 
 	reg.MustRegister(in.Collectors()...)
+	reg.MustRegister(ops.BuildInfo("api-gateway", cfg.Instance))
 	requests := newInflight()
 	srv := &http.Server{
 		Handler: requests.track(httpapi.New(httpapi.Config{

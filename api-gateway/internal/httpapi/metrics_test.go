@@ -37,7 +37,8 @@ func TestMetricsGoToTheCallersRegistry(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"requests for /healthz", "requests for unmatched", "orderq_gateway_request_seconds", "process_resident_memory_bytes", "go_goroutines"} {
+	for _, want := range []string{"requests for /healthz", "requests for unmatched", "orderq_gateway_request_seconds",
+		"orderq_gateway_requests_in_flight", "orderq_gateway_waiters", "orderq_gateway_orders_canceled_total", "process_resident_memory_bytes", "go_goroutines"} {
 		if !found[want] {
 			t.Errorf("the registry lacks %s; it has %v", want, found)
 		}

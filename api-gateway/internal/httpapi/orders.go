@@ -399,8 +399,6 @@ func (s *Server) waitOrder(c *gin.Context, id string, wait int) (o message.Order
 	if leave, ok := c.Get(ctxLeave); ok {
 		leave.(func())()
 	}
-	s.metrics.waiting.Inc()
-	defer s.metrics.waiting.Dec()
 	ctx := c.Request.Context()
 	// The wait ends when the gateway shuts down (the cache is closed).
 	res, ok := s.cache.Wait(ctx, id, time.Duration(wait)*time.Second, pollInterval, func() (message.Result, bool) {
@@ -596,6 +594,9 @@ func (s *Server) moveOrder(c *gin.Context, to orderstatus.Status, may func(messa
 	if err != nil {
 		s.fail(c, lifecycleErr(err))
 		return
+	}
+	if to == orderstatus.Canceled {
+		s.metrics.canceled.Inc()
 	}
 	s.announce(c.Request.Context(), o)
 	c.JSON(http.StatusOK, s.view(c, o))

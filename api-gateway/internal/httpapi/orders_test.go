@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/orderstatus"
@@ -522,7 +523,8 @@ func TestCancelReleasesStock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := newTestServer(t, db)
+			reg := prometheus.NewRegistry()
+			ts := newTestServer(t, db, func(c *Config) { c.Registry = reg })
 			o := insertCart(t, db, newCart("c-cancel", tt.from, time.Now().UTC().Truncate(time.Microsecond).Add(-time.Hour), items, tt.lines...))
 			target := "/api/v1/orders/" + o.ID + "/" + tt.route
 
@@ -547,6 +549,9 @@ func TestCancelReleasesStock(t *testing.T) {
 			rec = ts.serve(t, http.MethodPost, target, tt.body, nil)
 			assertError(t, rec, http.StatusConflict, "invalid_transition")
 			checkReleases(t, outboxCommands(t, db, o.ID), o.ID, want)
+			if v := counterValue(t, reg, "orderq_gateway_orders_canceled_total"); v != 1 {
+				t.Errorf("canceled counter %v, want 1: the refused second cancellation is not one", v)
+			}
 		})
 	}
 }

@@ -92,6 +92,16 @@ func New(cfg Config) http.Handler {
 		inFlight: make(chan struct{}, cfg.MaxInFlight), waiters: make(chan struct{}, cfg.MaxWaiters),
 		log: cfg.Log, metrics: newMetrics(cfg.Registry), tracer: cfg.Tracer,
 	}
+	// Read at each scrape from the places taken, so the hot path pays nothing.
+	s.metrics.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "orderq_gateway_requests_in_flight",
+			Help: "API requests being served, of MAX_IN_FLIGHT; a request waiting for an order's outcome counts among the waiters instead.",
+		}, func() float64 { return float64(len(s.inFlight)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "orderq_gateway_waiters",
+			Help: "Requests waiting for an order to be decided (long polls and Prefer: wait), of MAX_WAITERS.",
+		}, func() float64 { return float64(len(s.waiters)) }))
 	s.customers = newCustomerLimits(cfg.CustomerRate, s.metrics.registry)
 	return s.routes()
 }
@@ -279,12 +289,13 @@ type metrics struct {
 	seconds  *prometheus.HistogramVec
 	accepted prometheus.Counter
 	rejected prometheus.Counter
-	// Requests waiting for an order's decision, and those that found every
-	// waiter's place taken and answered without waiting.
-	waiting     prometheus.Gauge
+	// Requests that found every waiter's place taken and answered without
+	// waiting.
 	waitersFull prometheus.Counter
 	// Payment events that flagged their order refund_required.
 	refundsRequired prometheus.Counter
+	// Orders canceled through the API.
+	canceled prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -307,16 +318,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "orderq_gateway_capacity_rejections_total", Help: "Requests answered 429 because the gateway was at capacity.",
 		}),
 	}
-	m.waiting = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "orderq_gateway_waiters", Help: "Requests waiting for an order to be decided (long polls and Prefer: wait).",
-	})
 	m.waitersFull = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "orderq_gateway_waiters_full_total", Help: "Requests that answered without waiting because MAX_WAITERS requests were waiting.",
 	})
 	m.refundsRequired = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "orderq_gateway_refunds_required_total", Help: "Payment events that flagged their order refund_required (money to give back).",
 	})
-	m.registry.MustRegister(m.requests, m.seconds, m.accepted, m.rejected, m.waiting, m.waitersFull, m.refundsRequired,
+	m.canceled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "orderq_gateway_orders_canceled_total", Help: "Orders canceled through the API: by their customer or storefront while unpaid, or by an operator.",
+	})
+	m.registry.MustRegister(m.requests, m.seconds, m.accepted, m.rejected, m.waitersFull, m.refundsRequired, m.canceled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

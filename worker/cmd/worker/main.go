@@ -100,7 +100,7 @@ func main() {
 // lifetime.Group): the consumer stops taking deliveries, commits and
 // acknowledges each shard's batch in hand and publishes the results it still
 // holds (within 2 s), then the retention of rejected orders, the payment
-// timeouts and the outbox relay finish the work in hand (a row not published stays for the next start), then the
+// timeouts, the outbox's backlog watch and the outbox relay finish the work in hand (a row not published stays for the next start), then the
 // outbox's broker connection, the debug and metrics servers and the database
 // stop. A goroutine that fails stops the worker the same way, and run returns
 // its error.
@@ -134,7 +134,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 	}
 	g.Defer("tracing", closeTracing)
 
-	m := metrics.New()
+	m := metrics.New(cfg.Instance, cfg.Shards)
 	g.Go("metrics server", func(ctx context.Context) error { return m.Serve(ctx, cfg.MetricsAddr, log) })
 	if cfg.DebugAddr != "" {
 		ln, err := ops.Listen(cfg.DebugAddr)
@@ -145,11 +145,10 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		g.Go("debug server", func(ctx context.Context) error { return ops.Serve(ctx, ln, ops.Profiles()) })
 	}
 
-	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer))
-	host, _ := os.Hostname()
+	store := stock.NewStore(db, cfg.Shards, stock.MaxUnpaid(cfg.MaxUnpaidPerCustomer), stock.OnStockChange(m.StockChanged))
 	topology := cfg.Topology()
 	pub := mq.NewPublisher(mq.PublisherConfig{
-		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + host,
+		URL: cfg.AMQPURL, Name: "orderq-worker-outbox " + cfg.Instance,
 		Setup: func(conn *amqp.Connection) error { return mq.DeclareTopology(conn, topology, log) },
 	}, log)
 	g.Go("outbox broker connection", func(ctx context.Context) error { pub.Run(ctx); return nil })
@@ -157,8 +156,15 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 		outbox.Relay(ctx, db, pub, store.Outboxed(), time.Second, log)
 		return nil
 	})
+	g.Go("outbox backlog", func(ctx context.Context) error {
+		outbox.Watch(ctx, db, 5*time.Second, func(b outbox.Backlog) {
+			m.OutboxRows.Set(float64(b.Rows))
+			m.OutboxOldest.Set(b.Oldest.Seconds())
+		}, log)
+		return nil
+	})
 	g.Go("payment timeouts", func(ctx context.Context) error {
-		expiry.Run(ctx, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, log)
+		expiry.Run(ctx, db, pub, cfg.PaymentTimeout, min(cfg.PaymentTimeout/4, 10*time.Second), cfg.Shards, m.PaymentTimeouts, log)
 		return nil
 	})
 	if cfg.RejectedRetention > 0 {
@@ -172,7 +178,7 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string) erro
 
 	c := consumer.New(consumer.Config{
 		AMQPURL: cfg.AMQPURL, Topology: topology, Prefetch: cfg.Prefetch, BatchSize: cfg.BatchSize, Linger: cfg.Linger,
-		Tracer: tracer,
+		Tracer: tracer, Instance: cfg.Instance,
 	}, store, m, log)
 	g.Go("consumer", func(ctx context.Context) error { c.Run(ctx); return nil })
 	// The worker stops once the deployment's shard count changed (orderqctl

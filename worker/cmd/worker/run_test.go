@@ -302,8 +302,9 @@ func TestRunShutsDownInOrderOnSIGTERM(t *testing.T) {
 	close(quit)
 	ids := published()
 
-	want := []string{"shutting down", "stopping consumer", "stopping rejected retention", "stopping payment timeouts", "stopping outbox relay",
-		"stopping outbox broker connection", "stopping debug server", "stopping metrics server", "stopping tracing", "stopping database", "stopped"}
+	want := []string{"shutting down", "stopping deployment watch", "stopping consumer", "stopping rejected retention", "stopping payment timeouts",
+		"stopping outbox backlog", "stopping outbox relay", "stopping outbox broker connection", "stopping debug server", "stopping metrics server",
+		"stopping tracing", "stopping database", "stopped"}
 	var got []string
 	for _, m := range w.log.Messages(t) {
 		if slices.Contains(want, m) {

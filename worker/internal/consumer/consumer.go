@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,6 +38,8 @@ type Config struct {
 	// Tracer, when set, continues the traces of the commands that carry one
 	// (trace.go); nil: off.
 	Tracer *tracing.Tracer
+	// Instance is INSTANCE: in the connections' names and the consumer tags.
+	Instance string
 }
 
 // Consumer consumes every shard queue.
@@ -56,9 +58,8 @@ type Consumer struct {
 
 // New returns a Consumer.
 func New(cfg Config, store *stock.Store, m *metrics.Metrics, log *slog.Logger) *Consumer {
-	host, _ := os.Hostname()
 	return &Consumer{cfg: cfg, store: store, metrics: m, log: log,
-		results: newResultsPublisher(cfg.AMQPURL, "orderq-worker-results "+host, m.ResultsDropped, log)}
+		results: newResultsPublisher(cfg.AMQPURL, "orderq-worker-results "+cfg.Instance, m.ResultsDropped, log)}
 }
 
 // resultsGrace bounds the wait at shutdown for the results still queued.
@@ -77,8 +78,7 @@ func (c *Consumer) Run(ctx context.Context) {
 }
 
 func (c *Consumer) serve(ctx context.Context) (served bool, err error) {
-	host, _ := os.Hostname()
-	conn, err := mq.Dial(c.cfg.AMQPURL, "orderq-worker "+host)
+	conn, err := mq.Dial(c.cfg.AMQPURL, "orderq-worker "+c.cfg.Instance)
 	if err != nil {
 		return false, err
 	}
@@ -129,10 +129,16 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, n int) er
 	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
 		return fmt.Errorf("shard %d: qos: %w", n, err)
 	}
-	deliveries, err := ch.Consume(message.ShardQueue(n), "", false, false, false, false, nil)
+	deliveries, err := ch.Consume(message.ShardQueue(n), message.ShardConsumerTag(c.cfg.Instance, n), false, false, false, false, nil)
 	if err != nil {
 		return fmt.Errorf("shard %d: consume: %w", n, err)
 	}
+	// With single active consumer the broker tells a consumer nothing of
+	// being the active one but its deliveries: until the first, this
+	// instance may be a standby.
+	active := c.metrics.ShardActive.WithLabelValues(strconv.Itoa(n))
+	active.Set(0)
+	defer c.metrics.ForgetShard(n)
 	for {
 		var first amqp.Delivery
 		select {
@@ -144,6 +150,7 @@ func (c *Consumer) consume(ctx context.Context, conn *amqp.Connection, n int) er
 			}
 			first = d
 		}
+		active.Set(1)
 		// Take what arrives within a moment of the first delivery: under load
 		// the broker streams the backlog, and the library hands it over one
 		// delivery at a time, so "what is already here" alone would make
@@ -241,8 +248,9 @@ func (c *Consumer) process(ctx context.Context, n int, batch []delivery) error {
 		return err
 	}
 	took := time.Since(start)
-	c.metrics.ApplySeconds.Observe(took.Seconds())
-	c.metrics.BatchSize.Observe(float64(len(cmds)))
+	label := strconv.Itoa(n)
+	c.metrics.ApplySeconds.WithLabelValues(label).Observe(took.Seconds())
+	c.metrics.BatchSize.WithLabelValues(label).Observe(float64(len(cmds)))
 	if c.afterCommit != nil {
 		if err := c.afterCommit(); err != nil {
 			return err
@@ -333,14 +341,18 @@ func (c *Consumer) deadLetter(d delivery, n int) error {
 
 // count counts the outcomes of a batch's commands. A batch publishes the
 // state of every order it changed; one still pending (a cart some of whose
-// parts are decided) is counted once decided, and a release by its kind.
+// parts are decided) is counted once decided, and a release, like an order,
+// by its order's reason (why the stock came back: canceled, payment_timeout,
+// a cart's failed line). An order decided here is timed from its accept.
 func (c *Consumer) count(results []message.Result) {
 	for _, r := range results {
 		outcome := "ok"
+		if o := r.Order; r.Kind == message.KindOrder && o != nil && o.Final() && o.ProcessedAt != nil {
+			c.metrics.AcceptToFinal.Observe(o.ProcessedAt.Sub(o.CreatedAt).Seconds())
+		}
 		switch {
 		case r.Order != nil && !r.Order.Final():
 			continue
-		case r.Kind == message.KindRelease:
 		case r.Order != nil && r.Order.Reason != nil:
 			outcome = *r.Order.Reason
 		case r.Order != nil:

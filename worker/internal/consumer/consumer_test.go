@@ -125,7 +125,7 @@ func (e *env) results(t *testing.T) <-chan amqp.Delivery {
 func (e *env) start(t *testing.T, afterCommit func() error) (stop func()) {
 	t.Helper()
 	c := New(Config{AMQPURL: e.url, Topology: mq.Topology{Shards: shards, MaxLength: 1000}, Prefetch: 100, BatchSize: 100,
-		Linger: time.Millisecond, Tracer: e.tracer}, stock.NewStore(e.db, shards), metrics.New(), e.log)
+		Linger: time.Millisecond, Tracer: e.tracer}, stock.NewStore(e.db, shards), metrics.New("test", shards), e.log)
 	c.afterCommit = afterCommit
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

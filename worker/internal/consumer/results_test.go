@@ -77,7 +77,7 @@ func TestBlockedResultsDoNotHoldUpAcks(t *testing.T) {
 
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	m := metrics.New()
+	m := metrics.New("test", shards)
 	// One message a batch: a results message a batch, each after the first
 	// meeting a blocked connection.
 	c := New(Config{AMQPURL: e.url, Topology: mq.Topology{Shards: shards, MaxLength: 1000}, Prefetch: 100, BatchSize: 1},

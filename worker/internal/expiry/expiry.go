@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"gorm.io/gorm"
 
@@ -24,8 +25,10 @@ type Publisher interface {
 // Run cancels orders unpaid for longer than timeout until ctx is done,
 // checking every interval, and tells the gateways (through the results
 // exchange) so their caches show the cancellation. Its lines still hold their
-// stock then; the shards that release it publish the order again.
-func Run(ctx context.Context, db *gorm.DB, pub Publisher, timeout, interval time.Duration, shards int, log *slog.Logger) {
+// stock then; the shards that release it publish the order again. Each
+// cancellation counts in canceled.
+func Run(ctx context.Context, db *gorm.DB, pub Publisher, timeout, interval time.Duration, shards int,
+	canceled prometheus.Counter, log *slog.Logger) {
 	for mq.Sleep(ctx, interval) {
 		for {
 			expired, err := orderstore.ExpireUnpaid(ctx, db, time.Now().Add(-timeout), 100, shards)
@@ -38,6 +41,7 @@ func Run(ctx context.Context, db *gorm.DB, pub Publisher, timeout, interval time
 			if len(expired) == 0 {
 				break
 			}
+			canceled.Add(float64(len(expired)))
 			results := make([]message.Result, len(expired))
 			for i := range expired {
 				log.Info("order canceled: payment timeout", "order_id", expired[i].ID)

@@ -24,6 +24,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/orderq/orderq/shared/deployment"
+	"github.com/orderq/orderq/shared/items"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/order"
 	"github.com/orderq/orderq/shared/orderstore"
@@ -35,6 +36,7 @@ type Store struct {
 	shards    int
 	maxUnpaid int // 0: no cap
 	outboxed  chan struct{}
+	onStock   func([]*items.Row) // nil: nobody asked
 }
 
 // Option tunes a Store.
@@ -44,6 +46,11 @@ type Option func(*Store)
 // awaiting payment): an order past it is rejected unpaid_limit by its home
 // shard. 0, the default, is no cap.
 func MaxUnpaid(n int) Option { return func(s *Store) { s.maxUnpaid = n } }
+
+// OnStockChange has f called after each committed batch that changed items'
+// stock or deleted items, with those items as stored. f runs on the caller
+// of Apply and must not keep the rows.
+func OnStockChange(f func([]*items.Row)) Option { return func(s *Store) { s.onStock = f } }
 
 // NewStore returns a Store over db for a deployment of shards shards.
 func NewStore(db *gorm.DB, shards int, opts ...Option) *Store {
@@ -108,6 +115,9 @@ func (s *Store) apply(ctx context.Context, cmds []message.Command, assumeNew boo
 		case s.outboxed <- struct{}{}:
 		default:
 		}
+	}
+	if s.onStock != nil && len(d.Items) > 0 {
+		s.onStock(d.Items)
 	}
 	return d.Results, nil
 }
