@@ -79,6 +79,11 @@ type Config struct {
 	// when the schedule ends.
 	Timeout time.Duration
 
+	// ReadBack reads every order answered confirmed back once the crowd is
+	// done, as its buyer would (GET without a wait): one the gateway no
+	// longer finds is Gone.
+	ReadBack bool
+
 	// StockEvery > 0 samples the first item's stock this often during the run.
 	StockEvery time.Duration
 	// Progress, when set, is kept up to date while the crowd runs.
@@ -426,7 +431,76 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.StockEvery > 0 {
 		res.StockSamples = append(res.StockSamples, StockSample{At: time.Now(), Stock: res.FinalStocks[0]})
 	}
+	if cfg.ReadBack {
+		if err := r.readBack(ctx, res.Orders); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// readBackConcurrency bounds the reads of readBack in flight.
+const readBackConcurrency = 32
+
+// readBack reads every confirmed order of orders again, several at once,
+// and marks those the gateway answers 404 Gone. A read that keeps failing
+// otherwise fails the whole: the run could not be observed.
+func (r *runner) readBack(ctx context.Context, orders []Order) error {
+	rctx, cancel := context.WithTimeout(ctx, setupTimeout+time.Duration(len(orders))*time.Millisecond)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for range min(r.cfg.Concurrency, readBackConcurrency) {
+		wg.Go(func() {
+			for rctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(orders) {
+					return
+				}
+				o := &orders[i]
+				if !o.Accepted || o.Status != check.StatusConfirmed {
+					continue
+				}
+				gone, err := r.gone(rctx, o)
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("read back order %s: %w", o.ID, err); cancel() })
+					return
+				}
+				o.Gone = gone
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = rctx.Err()
+	}
+	return firstErr
+}
+
+// gone reads o as its buyer, retrying what may pass (429, 5xx, the network)
+// as placing an order does, and reports whether the gateway no longer has it.
+func (r *runner) gone(ctx context.Context, o *Order) (gone bool, err error) {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, r.requestTimeout())
+		_, err = r.api.getOrder(actx, r.creds.of(o.buyer), o.ID, 0)
+		cancel()
+		var ae *APIError
+		switch {
+		case err == nil:
+			return false, nil
+		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			return true, nil
+		case !retryable(err) || attempt >= r.cfg.Attempts:
+			return false, err
+		}
+		if !Sleep(ctx, r.backoff(attempt, err)) {
+			return false, err
+		}
+	}
 }
 
 // picker returns the item choice of cfg: always the one item, or Zipf over
