@@ -481,24 +481,30 @@ func (r *runner) readBack(ctx context.Context, orders []Order) error {
 	return firstErr
 }
 
-// gone reads o as its buyer, retrying what may pass (429, 5xx, the network)
-// as placing an order does, and reports whether the gateway no longer has it.
-func (r *runner) gone(ctx context.Context, o *Order) (gone bool, err error) {
+// gone reads o as its buyer and reports whether the gateway no longer has it.
+func (r *runner) gone(ctx context.Context, o *Order) (bool, error) {
+	err := r.retrying(ctx, func(ctx context.Context) error {
+		_, err := r.api.getOrder(ctx, r.creds.of(o.buyer), o.ID, 0)
+		return err
+	})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return true, nil
+	}
+	return false, err
+}
+
+// retrying calls do until it succeeds, fails in a way another attempt cannot
+// mend, or the attempts run out, pausing between attempts as placing an
+// order does: a gateway that is briefly unavailable (429, 5xx, the network)
+// must not cost a run its reading of the result.
+func (r *runner) retrying(ctx context.Context, do func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, r.requestTimeout())
-		_, err = r.api.getOrder(actx, r.creds.of(o.buyer), o.ID, 0)
+		err := do(actx)
 		cancel()
-		var ae *APIError
-		switch {
-		case err == nil:
-			return false, nil
-		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
-			return true, nil
-		case !retryable(err) || attempt >= r.cfg.Attempts:
-			return false, err
-		}
-		if !Sleep(ctx, r.backoff(attempt, err)) {
-			return false, err
+		if err == nil || !retryable(err) || attempt >= r.cfg.Attempts || !Sleep(ctx, r.backoff(attempt, err)) {
+			return err
 		}
 	}
 }
@@ -648,7 +654,11 @@ func (r *runner) finalStocks(ctx context.Context) ([]int64, error) {
 	defer cancel()
 	stocks := make([]int64, len(r.items))
 	if len(r.items) == 1 {
-		it, err := r.api.getItem(sctx, r.items[0].ID)
+		var it Item
+		err := r.retrying(sctx, func(ctx context.Context) (err error) {
+			it, err = r.api.getItem(ctx, r.items[0].ID)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read final stock of item %d: %w", r.items[0].ID, err)
 		}
@@ -664,7 +674,12 @@ func (r *runner) finalStocks(ctx context.Context) ([]int64, error) {
 	found := 0
 	after := lo - 1
 	for found < len(r.items) {
-		page, next, err := r.api.listItems(sctx, after, listPage)
+		var page []Item
+		var next *int64
+		err := r.retrying(sctx, func(ctx context.Context) (err error) {
+			page, next, err = r.api.listItems(ctx, after, listPage)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read final stocks: %w", err)
 		}

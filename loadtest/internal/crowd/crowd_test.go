@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,6 +268,46 @@ func TestRunReadBackFails(t *testing.T) {
 	cfg.ReadBack = true
 	if _, err := crowd.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "read back order") {
 		t.Errorf("Run = %v, want the read-back's failure", err)
+	}
+}
+
+// TestRunRetriesReads checks that the reads after the crowd (the final
+// stock, the read-back) ride out a gateway that is briefly unavailable.
+func TestRunRetriesReads(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	target, err := url.Parse(gw.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		read := r.Method == http.MethodGet && r.URL.Query().Get("wait") == ""
+		mu.Lock()
+		first := read && !refused[r.URL.Path]
+		refused[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			http.Error(w, `{"error":{"code":"unavailable","message":"down"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	cfg := config(front.URL)
+	cfg.ReadBack = true
+	res, err := crowd.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.FinalStocks[0] != 0 {
+		t.Errorf("final stock %d, want 0", res.FinalStocks[0])
+	}
+	for _, o := range res.Orders {
+		if o.Gone {
+			t.Errorf("order %s gone after one 503", o.ID)
+		}
 	}
 }
 
