@@ -1,7 +1,7 @@
 // Package redisserver runs a redis-server of the load tester's own, for the
 // redis strategy of a comparison and for its tests: on a free port of
-// 127.0.0.1, keeping nothing on disk (--save '' --appendonly no), so that
-// once Kill has crashed it, Restart brings it back empty, as a Redis without
+// 127.0.0.1, keeping nothing on disk (no snapshots, no append-only file), so
+// that once Kill has crashed it, Restart brings it back empty, as a Redis without
 // persistence comes back from a crash. It is stopped by its pid, never by
 // name: the machine may run other Redis servers.
 package redisserver
