@@ -7,23 +7,29 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"os"
 	"testing"
 
 	"github.com/orderq/orderq/loadtest/internal/redisserver"
 )
 
-// Start starts a redis-server for t.
-func Start(t testing.TB) *redisserver.Server {
+// Require skips t, or fails it under CI, when redis-server is not
+// installed: for a test whose program starts one itself.
+func Require(t testing.TB) {
 	t.Helper()
-	s, err := redisserver.Start(context.Background())
-	if errors.Is(err, redisserver.ErrNotInstalled) {
+	if _, err := redisserver.Program(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v: this test starts a Redis of its own", err)
 		}
 		t.Skipf("%v: this test starts a Redis of its own", err)
 	}
+}
+
+// Start starts a redis-server for t.
+func Start(t testing.TB) *redisserver.Server {
+	t.Helper()
+	Require(t)
+	s, err := redisserver.Start(context.Background())
 	if err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
