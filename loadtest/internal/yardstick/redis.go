@@ -265,11 +265,7 @@ func (s *redisStock) caughtUp(ctx context.Context) error {
 		case s.wake <- struct{}{}:
 		default:
 		}
-		t := time.NewTimer(5 * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, 5*time.Millisecond) {
 			return fmt.Errorf("%w: %d orders not yet written after %s", errUnavailable, n, catchUpWait)
 		}
 	}
@@ -277,8 +273,8 @@ func (s *redisStock) caughtUp(ctx context.Context) error {
 
 // write is the writer: every interval (or at once when asked, or after a
 // full batch) it takes a batch from the list and writes it, retrying MySQL
-// until it takes the batch. Once stop is closed it writes what is left and
-// returns; ctx ends it at once.
+// until it takes the batch, and Redis until it answers. Once stop is closed
+// it writes what is left and returns; ctx ends it at once.
 func (s *redisStock) write(ctx context.Context) {
 	defer close(s.done)
 	tick := time.NewTicker(s.every)
@@ -290,10 +286,12 @@ func (s *redisStock) write(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
+			// Stopping or not, what the list holds is still to be written.
 			s.log.Warn("write orders", "err", err)
-			if stopping {
+			if !pause(ctx, 100*time.Millisecond) {
 				return
 			}
+			continue
 		case n == writeBatch:
 			continue
 		case stopping:
@@ -345,13 +343,21 @@ func (s *redisStock) writeBatch(ctx context.Context) (int, error) {
 			return len(docs), nil
 		}
 		s.log.Warn("write orders to mysql", "orders", len(batch), "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, wait) {
 			return len(docs), fmt.Errorf("%d orders taken from redis not written: %w", len(batch), err)
 		}
+	}
+}
+
+// pause waits d or until ctx ends, and reports whether ctx is still live.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -433,8 +439,14 @@ func (s *redisStock) close(ctx context.Context) error {
 	return err
 }
 
-// clean deletes every key of this server.
+// clean deletes every key of this server, once Redis answers: a Redis that
+// just restarted may not yet.
 func (s *redisStock) clean(ctx context.Context) error {
+	for s.rdb.Ping(ctx).Err() != nil {
+		if !pause(ctx, 100*time.Millisecond) {
+			break // the scan says why
+		}
+	}
 	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
 	var keys []string
 	flush := func() error {

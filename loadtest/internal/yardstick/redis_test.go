@@ -2,6 +2,7 @@ package yardstick_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/orderq/orderq/loadtest/internal/check"
 	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/redistest"
 	"github.com/orderq/orderq/loadtest/internal/yardstick"
+	"github.com/orderq/orderq/shared/testenv"
 )
 
 // TestRedisCrash kills the redis strategy's Redis in the middle of a sale
@@ -164,5 +168,72 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 	if status, _, it := call("GET", "/api/v1/items/"+id, ""); status != http.StatusOK || it["stock"] != 1.0 {
 		t.Errorf("item after an order on the reloaded stock: %d %v", status, it)
+	}
+}
+
+// TestRedisCloseCleans checks that Close writes the orders Redis holds to
+// MySQL and leaves nothing of the server's in Redis: a Redis given to a comparison
+// may be one that others use.
+func TestRedisCloseCleans(t *testing.T) {
+	ctx := context.Background()
+	rs := redistest.Start(t)
+	dsn := testenv.Database(t)
+	srv, err := yardstick.Start(ctx, yardstick.Options{Strategy: yardstick.Redis, DSN: dsn, RedisURL: rs.URL(), WriteEvery: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, Protocol: 2})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Set(ctx, "someone-else", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Orders confirmed by Redis, not yet written: the writer waits a minute.
+	resp, err := http.Post(srv.URL+"/api/v1/items", "application/json", strings.NewReader(`{"name":"phone","stock":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it struct{ ID int }
+	err = json.NewDecoder(resp.Body).Decode(&it)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create item: %s (%v)", resp.Status, err)
+	}
+	for i := range 5 {
+		resp, err := http.Post(srv.URL+"/api/v1/orders", "application/json",
+			strings.NewReader(`{"item_id":`+itoa(it.ID)+`,"customer_id":"c-`+itoa(i)+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		if err != nil || o["status"] != "confirmed" {
+			t.Fatalf("order %d: %s %v (%v)", i, resp.Status, o, err)
+		}
+	}
+	if err := srv.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{"someone-else"}) {
+		t.Errorf("keys left in redis: %v", keys)
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored, stock int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM orders WHERE status = 'confirmed'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT stock FROM items WHERE id = ?`, it.ID).Scan(&stock); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 5 || stock != 0 {
+		t.Errorf("after Close MySQL holds %d confirmed orders and stock %d; want 5 and 0", stored, stock)
 	}
 }
