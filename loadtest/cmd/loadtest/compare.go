@@ -57,9 +57,9 @@ dropped afterwards unless --keep. redis gets a redis-server of its own
 (--port free --save '' --appendonly no, on 127.0.0.1), started for its run
 and stopped after it; --redis-url uses one that runs instead.
 
---kill-redis-after D crashes that redis-server (SIGKILL) D into redis's run
-and starts it again, empty, 1s later; meanwhile redis answers 503 with
-Retry-After, and the crowd retries. The orders confirmed but not yet written
+--kill-redis-after D crashes that redis-server (SIGKILL) D into redis's run,
+unless the crowd has sent every order by then, and starts it again, empty,
+1s later; meanwhile redis answers 503 with Retry-After, and the crowd retries. The orders confirmed but not yet written
 die with Redis, and the stock reloaded from MySQL sells their units again.
 
 Once the crowd is done, every order answered confirmed is read back
