@@ -59,8 +59,9 @@ and stopped after it; --redis-url uses one that runs instead.
 
 --kill-redis-after D crashes that redis-server (SIGKILL) D into redis's run,
 unless the crowd has sent every order by then, and starts it again, empty,
-1s later; meanwhile redis answers 503 with Retry-After, and the crowd retries. The orders confirmed but not yet written
-die with Redis, and the stock reloaded from MySQL sells their units again.
+1s later; meanwhile redis answers 503 with Retry-After, and the crowd
+retries. The orders confirmed but not yet written die with Redis, and the
+stock reloaded from MySQL sells their units again.
 
 Once the crowd is done, every order answered confirmed is read back
 (GET /api/v1/orders/{id}); one the strategy no longer finds is lost: the
