@@ -24,7 +24,7 @@ import (
 // tokens and keys not at all, a DSN or a URL without its password.
 var masks = map[string]func(string) string{
 	"admin-token": hidden, "jwt-secret": hidden, "api-key": hidden,
-	"mysql-dsn": dsnWithoutPassword, "url": urlWithoutPassword,
+	"mysql-dsn": dsnWithoutPassword, "url": urlWithoutPassword, "redis-url": urlWithoutPassword,
 }
 
 // masked is what a report shows of a secret.

@@ -6,8 +6,9 @@
 //	loadtest catalogue    many items, Zipf-skewed demand, the same checks per item
 //	loadtest carts        multi-item orders, all or nothing: nothing leaked or
 //	                      oversold once the rejected carts' releases settled
-//	loadtest compare      the same crowd against naive, SELECT … FOR UPDATE and
-//	                      atomic-UPDATE yardsticks, and orderq, in one table
+//	loadtest compare      the same crowd against naive, SELECT … FOR UPDATE,
+//	                      atomic-UPDATE and Redis yardsticks, and orderq, in
+//	                      one table; --kill-redis-after crashes Redis midway
 //	loadtest soak         flash sales back to back on one database: a row a
 //	                      sale, with the size of the store after it
 //
@@ -25,6 +26,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/redis/go-redis/v9/logging"
+
 	"github.com/orderq/orderq/shared/cli"
 )
 
@@ -38,6 +41,9 @@ const (
 var errViolated = cli.Failure("invariants violated")
 
 func main() {
+	// go-redis logs to stderr by itself, a line for every dial that fails
+	// while compare's Redis is down; the crowd counts those answers already.
+	logging.Disable()
 	cli.Main("loadtest", func(ctx context.Context) error {
 		return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	})
@@ -58,7 +64,9 @@ Usage:
 	                              then checks no unit leaked or was oversold
 	loadtest compare [flags]      run one crowd against a naive read-modify-write
 	                              service, SELECT … FOR UPDATE, an atomic
-	                              conditional UPDATE, and orderq; one table
+	                              conditional UPDATE, stock pre-deducted in
+	                              Redis, and orderq; one table, with what each
+	                              lost (--kill-redis-after crashes Redis midway)
 	loadtest soak [flags]         run flash sales back to back (default 10 of
 	                              30s at 10000 orders/s) on one stack and one
 	                              database; after each, a row: throughput,

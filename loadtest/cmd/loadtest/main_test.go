@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/orderq/orderq/loadtest/internal/crowd"
 	"github.com/orderq/orderq/loadtest/internal/gatewaytest"
+	"github.com/orderq/orderq/loadtest/internal/redistest"
 	"github.com/orderq/orderq/shared/cli"
 	"github.com/orderq/orderq/shared/testenv"
 )
@@ -349,9 +351,10 @@ func TestLoadCompareConfig(t *testing.T) {
 			name: "defaults",
 			check: func(t *testing.T, c compareConfig) {
 				t.Helper()
-				if !slices.Equal(c.strategies, []string{"naive", "forupdate", "atomic", "orderq"}) || c.expectCorrect || c.keep ||
+				if !slices.Equal(c.strategies, []string{"naive", "forupdate", "atomic", "redis", "orderq"}) || c.expectCorrect || c.keep ||
 					c.pool != 64 || c.window != time.Millisecond || c.crowd.Stock != 1000 || c.crowd.Orders != 20000 ||
-					c.crowd.Concurrency != 64 || c.mysqlDSN != defaultMySQLDSN {
+					c.crowd.Concurrency != 64 || c.mysqlDSN != defaultMySQLDSN ||
+					c.redisURL != "" || c.writeEvery != 100*time.Millisecond || c.killRedisAfter != 0 {
 					t.Errorf("defaults = %+v", c)
 				}
 			},
@@ -366,6 +369,31 @@ func TestLoadCompareConfig(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "redis crashed",
+			args: []string{"--strategies", "redis", "--kill-redis-after=2s", "--redis-write-every=1s"},
+			check: func(t *testing.T, c compareConfig) {
+				t.Helper()
+				if !slices.Equal(c.strategies, []string{"redis"}) || c.killRedisAfter != 2*time.Second || c.writeEvery != time.Second {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "a Redis that runs",
+			args: []string{"--strategies", "redis", "--redis-url=redis://:pw@127.0.0.1:6390/2"},
+			check: func(t *testing.T, c compareConfig) {
+				t.Helper()
+				if c.redisURL != "redis://:pw@127.0.0.1:6390/2" || c.header.Flags["redis-url"] != "redis://:xxxxx@127.0.0.1:6390/2" {
+					t.Errorf("redis url %q, in the header %q", c.redisURL, c.header.Flags["redis-url"])
+				}
+			},
+		},
+		{name: "kill without redis", args: []string{"--strategies=atomic", "--kill-redis-after=2s"}, usage: true},
+		{name: "kill a Redis not started", args: []string{"--kill-redis-after=2s", "--redis-url=redis://127.0.0.1:6390"}, usage: true},
+		{name: "negative kill", args: []string{"--kill-redis-after=-1s"}, usage: true},
+		{name: "writer never writes", args: []string{"--redis-write-every=0s"}, usage: true},
+		{name: "bad redis url", args: []string{"--redis-url=http://127.0.0.1:6390"}, usage: true},
 		{name: "unknown strategy", args: []string{"--strategies=optimistic"}, usage: true},
 		{name: "strategy twice", args: []string{"--strategies=naive,naive"}, usage: true},
 		{name: "no database server", args: []string{"--mysql-dsn="}, usage: true},
@@ -622,7 +650,8 @@ func TestRun(t *testing.T) {
 			stdout: []string{"Usage: loadtest flashsale", "-max-per-customer", "-rate", "-duration", "-report", "-auth", "-jwt-secret", "-api-key"}},
 		{name: "catalogue help", args: []string{"catalogue", "-h"}, code: cli.ExitOK, stdout: []string{"Usage: loadtest catalogue", "-zipf-s", "-items"}},
 		{name: "compare help", args: []string{"compare", "-h"}, code: cli.ExitOK,
-			stdout: []string{"Usage: loadtest compare", "SELECT … FOR UPDATE", "-strategies", "-expect-correct", "-keep"}},
+			stdout: []string{"Usage: loadtest compare", "SELECT … FOR UPDATE", "Lua script", "-strategies", "-expect-correct", "-keep",
+				"-kill-redis-after", "-redis-url", "-redis-write-every", "lost orders"}},
 		{name: "compare without a gateway", args: []string{"compare", "--url", closed.URL}, code: cli.ExitCannot,
 			err: "--strategies without orderq skips it"},
 		{name: "no subcommand", args: nil, code: cli.ExitUsage, err: "no subcommand"},
@@ -924,6 +953,7 @@ func TestCompareNaiveFails(t *testing.T) {
 // orderq, and checks the table, the JSON and the HTML report.
 func TestCompareAll(t *testing.T) {
 	server := testenv.Require(t, "TEST_MYSQL_DSN")
+	redistest.Require(t) // compare starts the redis strategy's Redis
 	gw := gatewaytest.New(t, gatewaytest.Options{})
 	path := filepath.Join(t.TempDir(), "compare.html")
 	var stdout, stderr bytes.Buffer
@@ -947,7 +977,11 @@ func TestCompareAll(t *testing.T) {
 			Name        string `json:"name"`
 			Passed      bool   `json:"passed"`
 			LostUpdates int64  `json:"lost_updates"`
+			LostOrders  *int   `json:"lost_orders"`
 			Run         struct {
+				Orders struct {
+					Lost *int `json:"lost"`
+				} `json:"orders"`
 				Ledger struct {
 					Note string `json:"note"`
 				} `json:"ledger"`
@@ -970,12 +1004,16 @@ func TestCompareAll(t *testing.T) {
 		if s.Name != "naive" && (!s.Passed || s.LostUpdates != 0) {
 			t.Errorf("%s: passed %v, %d lost updates", s.Name, s.Passed, s.LostUpdates)
 		}
+		// Every strategy's confirmed orders were read back, and are there.
+		if s.LostOrders == nil || *s.LostOrders != 0 || s.Run.Orders.Lost == nil || *s.Run.Orders.Lost != 0 {
+			t.Errorf("%s: lost orders %v (run: %v), want 0 of a read-back", s.Name, s.LostOrders, s.Run.Orders.Lost)
+		}
 	}
-	if !slices.Equal(names, []string{"naive", "forupdate", "atomic", "orderq"}) || doc.Ratio == nil ||
+	if !slices.Equal(names, []string{"naive", "forupdate", "atomic", "redis", "orderq"}) || doc.Ratio == nil ||
 		(doc.Baseline != "forupdate" && doc.Baseline != "atomic") {
 		t.Errorf("strategies %v, ratio %v over %q", names, doc.Ratio, doc.Baseline)
 	}
-	if note := doc.Strategies[3].Run.Ledger.Note; note != "--mysql-dsn names no database" {
+	if note := doc.Strategies[4].Run.Ledger.Note; note != "--mysql-dsn names no database" {
 		t.Errorf("orderq's ledger note = %q", note)
 	}
 	if h := doc.Header; h.Command != "loadtest compare" || h.Target.URL != gw.URL || h.Target.APIVersion != gatewaytest.APIVersion {
@@ -993,6 +1031,101 @@ func TestCompareAll(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "kept database") {
 		t.Errorf("databases kept without --keep:\n%s", &stderr)
+	}
+}
+
+// TestCompareKillsRedis crashes the redis strategy's Redis a moment into its
+// run. Its writer waits a minute between batches, so what Redis confirmed
+// before the crash is lost: the table says so in its lost orders column, the
+// invariants fail, and only --expect-correct makes that the exit status. A
+// crowd done before the crash is due is spared it, and loses nothing.
+func TestCompareKillsRedis(t *testing.T) {
+	server := testenv.Require(t, "TEST_MYSQL_DSN")
+	redistest.Require(t)
+	args := func(kill, orders string, more ...string) []string {
+		return append([]string{"compare", "--mysql-dsn", server, "--strategies", "redis", "--kill-redis-after", kill,
+			"--redis-write-every", "1m", "--stock", "100000", "--orders", orders, "--concurrency", "4", "--timeout", "60s"}, more...)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		killed bool
+	}{
+		{name: "reported", args: args("100ms", "3000"), code: cli.ExitOK, killed: true},
+		{name: "expected correct", args: args("100ms", "3000", "--expect-correct"), code: cli.ExitFailed, killed: true},
+		{name: "done before the crash", args: args("1m", "50", "--expect-correct"), code: cli.ExitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if got := cli.Code(err); got != tt.code {
+				t.Fatalf("exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", got, err, tt.code, &stdout, &stderr)
+			}
+			text := stdout.String()
+			_, table, _ := strings.Cut(text, "\n\n")
+			lines := strings.Split(table, "\n")
+			cols := strings.Fields(strings.NewReplacer("lost updates", "lost_updates", "lost orders", "lost_orders").Replace(lines[0]))
+			at := slices.Index(cols, "lost_orders")
+			row := strings.Fields(lines[1])
+			if at < 0 || len(row) <= at || row[0] != "redis" {
+				t.Fatalf("no lost orders of redis in the table:\n%s", text)
+			}
+			lost, err := strconv.Atoi(row[at])
+			if err != nil || (lost > 0) != tt.killed {
+				t.Errorf("redis lost %q orders, killed %v:\n%s", row[at], tt.killed, text)
+			}
+			wantOut, wantErr := []string{"\nredis: Redis SIGKILLed 1", " into the run, restarted empty 1s later\n", "  - order_lost: "},
+				[]string{"loadtest: redis: killed redis-server (pid ", " restarted empty\n"}
+			if !tt.killed {
+				note := "Redis not killed: the crowd had sent its 50 orders before --kill-redis-after 1m0s"
+				wantOut, wantErr = []string{"\nredis: " + note + "\n"}, []string{"loadtest: redis: " + note + "\n"}
+			}
+			for _, want := range wantOut {
+				if !strings.Contains(text, want) {
+					t.Errorf("stdout does not contain %q:\n%s", want, text)
+				}
+			}
+			for _, want := range wantErr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr does not contain %q:\n%s", want, &stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestCompareWithoutRedis checks that a comparison whose Redis cannot be
+// had stops before it runs anything, saying why.
+func TestCompareWithoutRedis(t *testing.T) {
+	server := testenv.Require(t, "TEST_MYSQL_DSN")
+	tests := []struct {
+		name string
+		args []string
+		path string // of PATH; empty keeps it
+		err  string
+	}{
+		{name: "no redis-server", args: []string{"--strategies", "atomic,redis"}, path: t.TempDir(),
+			err: "redis: redis-server is not installed"},
+		{name: "a Redis that does not answer", args: []string{"--strategies", "atomic,redis", "--redis-url", "redis://127.0.0.1:1"},
+			err: "--redis-url redis://127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.path != "" {
+				t.Setenv("PATH", tt.path)
+			}
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"compare", "--mysql-dsn", server, "--orders", "10"}, tt.args...), &stdout, &stderr)
+			if got := cli.Code(err); got != cli.ExitCannot || !strings.Contains(err.Error(), tt.err) ||
+				!strings.Contains(err.Error(), "--strategies without redis skips it") {
+				t.Fatalf("exit %d (%v), want %d saying %q", got, err, cli.ExitCannot, tt.err)
+			}
+			if stdout.Len() != 0 || strings.Contains(stderr.String(), "compare atomic") {
+				t.Errorf("a strategy ran:\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+			}
+		})
 	}
 }
 

@@ -170,13 +170,16 @@ func checkedSale(ctx context.Context, c crowd.Config, out output, lr *ledger.Rea
 	return in, ledgerErr, nil
 }
 
-// runCrowd runs c with a progress line labelled label, sampling the stock
-// when out has an HTML report to chart it in.
+// runCrowd runs c with a progress line labelled label (of c.Progress, when
+// the caller watches it too), sampling the stock when out has an HTML report
+// to chart it in.
 func runCrowd(ctx context.Context, c crowd.Config, out output, stderr io.Writer, tty bool, label string, items int) (*crowd.Result, error) {
 	if out.report != "" {
 		c.StockEvery = stockEvery
 	}
-	c.Progress = &crowd.Progress{}
+	if c.Progress == nil {
+		c.Progress = &crowd.Progress{}
+	}
 	stop := startProgress(stderr, tty, label, c.Progress, items)
 	defer stop()
 	return crowd.Run(ctx, c)

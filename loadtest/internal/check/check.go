@@ -52,6 +52,10 @@ type Order struct {
 	Refusal string
 	Status  string // last status seen; empty when not accepted
 	Reason  string // rejection reason; empty when none
+	// Gone marks an order that was read back from the system once the crowd
+	// was done, and was not found (404): an order its buyer was told was
+	// confirmed that the system no longer holds is lost.
+	Gone bool
 }
 
 // Final reports whether the order reached a final status.
@@ -100,6 +104,7 @@ const (
 	RuleUnjustifiedRejection Rule = "unjustified_rejection"
 	RuleCustomerLimit        Rule = "customer_limit"
 	RuleNotFinal             Rule = "not_final"
+	RuleLost                 Rule = "order_lost"
 	RuleRefused              Rule = "order_refused"
 	RuleDuplicateOrder       Rule = "duplicate_order"
 	RuleLedger               Rule = "ledger_unbalanced"
@@ -267,14 +272,19 @@ func stockRules(run Run, t totals) []Violation {
 	return vs
 }
 
-// orderRules are the rules about the orders themselves: each accepted, final
-// and one of its own.
+// orderRules are the rules about the orders themselves: each accepted, final,
+// still there once confirmed, and one of its own.
 func orderRules(t totals) []Violation {
 	var vs []Violation
 	add := adder(&vs)
 	if len(t.notFinal) > 0 {
 		add(RuleNotFinal, "%d of %d accepted orders are not final: %s",
 			len(t.notFinal), len(t.orders), sample(t.notFinal))
+	}
+
+	if len(t.gone) > 0 {
+		add(RuleLost, "%d of %d orders confirmed to their buyers were not found when read back: %s",
+			len(t.gone), t.confirmedOrders, sample(t.gone))
 	}
 
 	if len(t.refusals) > 0 {
@@ -299,8 +309,10 @@ func orderRules(t totals) []Violation {
 type totals struct {
 	orders              []Order // accepted, each id once
 	confirmed           int64   // confirmed units
-	uncertain           int64   // units of orders whose fate is unknown
-	singleUnits         bool    // every order is for one unit
+	confirmedOrders     int
+	gone                []string // confirmed orders not found when read back
+	uncertain           int64    // units of orders whose fate is unknown
+	singleUnits         bool     // every order is for one unit
 	confirmedByCustomer map[string]int64
 	uncertainByCustomer map[string]int64
 	ordersByCustomer    map[string]int64 // accepted orders
@@ -345,7 +357,11 @@ func tally(run Run) totals {
 		switch {
 		case o.Status == StatusConfirmed:
 			t.confirmed += int64(o.Quantity)
+			t.confirmedOrders++
 			t.confirmedByCustomer[o.CustomerID] += int64(o.Quantity)
+			if o.Gone {
+				t.gone = append(t.gone, o.ID)
+			}
 		case !o.Final():
 			t.notFinal = append(t.notFinal, fmt.Sprintf("%s (%s)", o.ID, statusOrNone(o.Status)))
 		}
@@ -468,7 +484,7 @@ func merge(runs []Run, verify func(Run) []Violation) []Violation {
 
 // rules lists the invariants in the order Verify reports them.
 var rules = []Rule{RuleStockNegative, RuleOversold, RuleStockMismatch, RuleUndersold,
-	RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleRefused, RuleDuplicateOrder, RuleLedger,
+	RuleUnjustifiedRejection, RuleCustomerLimit, RuleNotFinal, RuleLost, RuleRefused, RuleDuplicateOrder, RuleLedger,
 	RuleNotSettled, RuleLeaked, RulePartialCart, RuleReasonMissing}
 
 // Rules returns every invariant the checker knows, in report order.

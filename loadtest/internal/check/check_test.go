@@ -25,6 +25,14 @@ func crowd(prefix string, n int, status, reason string) []Order {
 
 func join(parts ...[]Order) []Order { return slices.Concat(parts...) }
 
+// gone marks orders as not found when read back.
+func gone(os []Order) []Order {
+	for i := range os {
+		os[i].Gone = true
+	}
+	return os
+}
+
 func TestVerifyPasses(t *testing.T) {
 	tests := []struct {
 		name string
@@ -78,6 +86,12 @@ func TestVerifyPasses(t *testing.T) {
 			run: Run{InitialStock: 5, FinalStock: 3, Orders: join(
 				crowd("ok", 2, StatusConfirmed, ""),
 				[]Order{{CustomerID: "c-x", Quantity: 1000}})},
+		},
+		{
+			name: "a rejected order gone when read back is no loss",
+			run: Run{InitialStock: 1, FinalStock: 0, Orders: join(
+				crowd("ok", 1, StatusConfirmed, ""),
+				gone(crowd("no", 2, StatusRejected, ReasonOutOfStock)))},
 		},
 		{
 			name: "balanced ledger",
@@ -214,6 +228,24 @@ func TestVerifyCatches(t *testing.T) {
 			say:  "3 of 4 accepted orders are not final: odd (no status), wait-0 (pending), wait-1 (pending)",
 		},
 		{
+			name: "confirmed orders gone when read back",
+			run: Run{InitialStock: 10, FinalStock: 7, Orders: join(
+				crowd("ok", 1, StatusConfirmed, ""),
+				gone(crowd("lost", 2, StatusConfirmed, "")))},
+			want: []Rule{RuleLost},
+			say:  "2 of 3 orders confirmed to their buyers were not found when read back: lost-0, lost-1",
+		},
+		{
+			// The store lost the order and sold its unit again: each rule
+			// tells its part.
+			name: "lost and sold again",
+			run: Run{InitialStock: 2, FinalStock: 0, Orders: join(
+				crowd("ok", 2, StatusConfirmed, ""),
+				gone(crowd("lost", 1, StatusConfirmed, "")))},
+			want: []Rule{RuleOversold, RuleStockMismatch, RuleLost},
+			say:  "3 units were confirmed, but the item had only 2",
+		},
+		{
 			name: "valid orders refused",
 			run: Run{InitialStock: 5, FinalStock: 4, Orders: join(
 				crowd("ok", 1, StatusConfirmed, ""),
@@ -278,6 +310,7 @@ func TestVerifyEveryRuleCanFail(t *testing.T) {
 			order("c", "c-1", 1, StatusConfirmed, ""), order("c", "c-2", 1, StatusConfirmed, ""),
 			order("d", "c-1", 1, StatusConfirmed, ""), order("e", "c-1", 1, StatusPending, ""),
 			{CustomerID: "c-3", Quantity: 1, Refusal: "400 invalid_json"}}},
+		{InitialStock: 5, FinalStock: 4, Orders: gone(crowd("f", 1, StatusConfirmed, ""))},
 	}
 	for _, r := range runs {
 		for _, v := range Verify(r) {

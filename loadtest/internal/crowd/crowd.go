@@ -79,6 +79,11 @@ type Config struct {
 	// when the schedule ends.
 	Timeout time.Duration
 
+	// ReadBack reads every order answered confirmed back once the crowd is
+	// done, as its buyer would (GET without a wait): one the gateway no
+	// longer finds is Gone.
+	ReadBack bool
+
 	// StockEvery > 0 samples the first item's stock this often during the run.
 	StockEvery time.Duration
 	// Progress, when set, is kept up to date while the crowd runs.
@@ -426,7 +431,82 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.StockEvery > 0 {
 		res.StockSamples = append(res.StockSamples, StockSample{At: time.Now(), Stock: res.FinalStocks[0]})
 	}
+	if cfg.ReadBack {
+		if err := r.readBack(ctx, res.Orders); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// readBackConcurrency bounds the reads of readBack in flight.
+const readBackConcurrency = 32
+
+// readBack reads every confirmed order of orders again, several at once,
+// and marks those the gateway answers 404 Gone. A read that keeps failing
+// otherwise fails the whole: the run could not be observed.
+func (r *runner) readBack(ctx context.Context, orders []Order) error {
+	rctx, cancel := context.WithTimeout(ctx, setupTimeout+time.Duration(len(orders))*time.Millisecond)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for range min(r.cfg.Concurrency, readBackConcurrency) {
+		wg.Go(func() {
+			for rctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(orders) {
+					return
+				}
+				o := &orders[i]
+				if !o.Accepted || o.Status != check.StatusConfirmed {
+					continue
+				}
+				gone, err := r.gone(rctx, o)
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("read back order %s: %w", o.ID, err); cancel() })
+					return
+				}
+				o.Gone = gone
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = rctx.Err()
+	}
+	return firstErr
+}
+
+// gone reads o as its buyer and reports whether the gateway no longer has it.
+func (r *runner) gone(ctx context.Context, o *Order) (bool, error) {
+	err := r.retrying(ctx, func(ctx context.Context) error {
+		_, err := r.api.getOrder(ctx, r.creds.of(o.buyer), o.ID, 0)
+		return err
+	})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return true, nil
+	}
+	return false, err
+}
+
+// retrying calls do until it succeeds, fails in a way another attempt cannot
+// mend, or the attempts run out, pausing between attempts as placing an
+// order does: a gateway that is briefly unavailable (429, 5xx, the network)
+// must not cost a run its reading of the result.
+func (r *runner) retrying(ctx context.Context, do func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, r.requestTimeout())
+		err := do(actx)
+		cancel()
+		if err == nil || !retryable(err) || attempt >= r.cfg.Attempts || !Sleep(ctx, r.backoff(attempt, err)) {
+			return err
+		}
+	}
 }
 
 // picker returns the item choice of cfg: always the one item, or Zipf over
@@ -574,7 +654,11 @@ func (r *runner) finalStocks(ctx context.Context) ([]int64, error) {
 	defer cancel()
 	stocks := make([]int64, len(r.items))
 	if len(r.items) == 1 {
-		it, err := r.api.getItem(sctx, r.items[0].ID)
+		var it Item
+		err := r.retrying(sctx, func(ctx context.Context) (err error) {
+			it, err = r.api.getItem(ctx, r.items[0].ID)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read final stock of item %d: %w", r.items[0].ID, err)
 		}
@@ -590,7 +674,12 @@ func (r *runner) finalStocks(ctx context.Context) ([]int64, error) {
 	found := 0
 	after := lo - 1
 	for found < len(r.items) {
-		page, next, err := r.api.listItems(sctx, after, listPage)
+		var page []Item
+		var next *int64
+		err := r.retrying(sctx, func(ctx context.Context) (err error) {
+			page, next, err = r.api.listItems(ctx, after, listPage)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read final stocks: %w", err)
 		}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,6 +201,113 @@ func TestRunAgainstABrokenGateway(t *testing.T) {
 				t.Errorf("rules = %v, want %v: %v", got, tt.want, vs)
 			}
 		})
+	}
+}
+
+func TestRunReadsBack(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     gatewaytest.Options
+		readBack bool
+		gone     int // of the 20 confirmed
+	}{
+		{name: "every order still there", readBack: true},
+		{name: "a store that loses orders", opts: gatewaytest.Options{LoseEvery: 4}, readBack: true, gone: 5},
+		{name: "not read back", opts: gatewaytest.Options{LoseEvery: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := gatewaytest.New(t, tt.opts)
+			cfg := config(gw.URL)
+			cfg.ReadBack = tt.readBack
+			res, err := crowd.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			gone := 0
+			for _, o := range res.Orders {
+				if o.Gone {
+					gone++
+					if o.Status != check.StatusConfirmed {
+						t.Errorf("order %s is %s and gone: only confirmed orders are read back", o.ID, o.Status)
+					}
+				}
+			}
+			if gone != tt.gone {
+				t.Errorf("%d orders gone, want %d", gone, tt.gone)
+			}
+			vs := check.VerifyItems(res.Records(nil))
+			if lost := slices.ContainsFunc(vs, func(v check.Violation) bool { return v.Rule == check.RuleLost }); lost != (tt.gone > 0) {
+				t.Errorf("violations %v: order_lost reported %v, want %v", vs, lost, tt.gone > 0)
+			}
+		})
+	}
+}
+
+// TestRunReadBackFails checks that a read-back the gateway keeps failing
+// fails the run: an order neither found nor missing proves nothing.
+func TestRunReadBackFails(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	target, err := url.Parse(gw.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	// Orders are answered final to Prefer: wait; only the read-back reads
+	// without a wait.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/orders/") && r.URL.Query().Get("wait") == "" {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":{"code":"unavailable","message":"down"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	cfg := config(front.URL)
+	cfg.ReadBack = true
+	if _, err := crowd.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "read back order") {
+		t.Errorf("Run = %v, want the read-back's failure", err)
+	}
+}
+
+// TestRunRetriesReads checks that the reads after the crowd (the final
+// stock, the read-back) ride out a gateway that is briefly unavailable.
+func TestRunRetriesReads(t *testing.T) {
+	gw := gatewaytest.New(t, gatewaytest.Options{})
+	target, err := url.Parse(gw.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		read := r.Method == http.MethodGet && r.URL.Query().Get("wait") == ""
+		mu.Lock()
+		first := read && !refused[r.URL.Path]
+		refused[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			http.Error(w, `{"error":{"code":"unavailable","message":"down"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	cfg := config(front.URL)
+	cfg.ReadBack = true
+	res, err := crowd.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.FinalStocks[0] != 0 {
+		t.Errorf("final stock %d, want 0", res.FinalStocks[0])
+	}
+	for _, o := range res.Orders {
+		if o.Gone {
+			t.Errorf("order %s gone after one 503", o.ID)
+		}
 	}
 }
 

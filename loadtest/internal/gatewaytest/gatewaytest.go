@@ -65,6 +65,9 @@ type Options struct {
 	// Leak keeps, of a rejected cart, the units its lines before the failing
 	// one took: the release a rejected cart owes never comes.
 	Leak bool
+	// LoseEvery > 0 forgets every n-th confirmed order once it was answered
+	// confirmed: a later read of it is 404, as of an order a store lost.
+	LoseEvery int
 }
 
 // Server is a running fake gateway.
@@ -77,6 +80,8 @@ type Server struct {
 	orders map[string]*order
 	keys   map[string]idempotency
 	posts  int
+	// confirmations counts the orders confirmed, for LoseEvery.
+	confirmations int
 	// auths counts the order requests by the role that sent them, and
 	// tokens the distinct tokens each customer sent.
 	auths  map[role]int
@@ -106,6 +111,9 @@ type order struct {
 
 	created time.Time
 	decided chan struct{}
+	// lose marks an order LoseEvery forgets once answered, and answered
+	// that it was answered final.
+	lose, answered bool
 }
 
 // lineRequest is a line of a cart's request.
@@ -356,6 +364,8 @@ func (s *Server) apply(o *order) {
 		o.Status = orderstatus.Confirmed
 		it.Stock -= int64(o.Quantity)
 		it.held[o.CustomerID] += o.Quantity
+		s.confirmations++
+		o.lose = s.opts.LoseEvery > 0 && s.confirmations%s.opts.LoseEvery == 0
 	}
 }
 
@@ -594,8 +604,8 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	o, ok := s.orders[r.PathValue("id")]
-	// Another customer's order is not there for this one.
-	ok = ok && (who.role != customer || o.CustomerID == who.customer)
+	// Another customer's order is not there for this one, nor one lost.
+	ok = ok && (who.role != customer || o.CustomerID == who.customer) && !(o.lose && o.answered)
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusNotFound, "order_not_found", "no such order")
@@ -621,7 +631,9 @@ func (s *Server) await(r *http.Request, o *order, wait int) (message.Order, bool
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return o.view(), o.Status != orderstatus.Pending
+	final := o.Status != orderstatus.Pending
+	o.answered = o.answered || final
+	return o.view(), final
 }
 
 func sleepUntil(at time.Time, stop <-chan struct{}) bool {

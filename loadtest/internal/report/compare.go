@@ -30,6 +30,9 @@ type CompareCrowd struct {
 	Stock         int64   `json:"stock"`
 	Quantity      int     `json:"quantity"`
 	NaiveWindowMS float64 `json:"naive_window_ms"`
+	// RedisWriteEveryMS is how often the redis strategy's writer takes the
+	// orders Redis holds to MySQL.
+	RedisWriteEveryMS float64 `json:"redis_write_every_ms"`
 }
 
 // Strategy is how one strategy fared.
@@ -45,11 +48,17 @@ type Strategy struct {
 	Oversold int64 `json:"oversold_units"`
 	// LostUpdates is the units the stock lost or gained without a confirmed
 	// order: |initial − confirmed − final|.
-	LostUpdates int64             `json:"lost_updates"`
-	Errors      int               `json:"errors"` // failed requests
-	Passed      bool              `json:"passed"`
-	Violations  []check.Violation `json:"violations"`
-	Run         Summary           `json:"run"`
+	LostUpdates int64 `json:"lost_updates"`
+	// LostOrders is the orders confirmed to their buyers that the strategy's
+	// store no longer had when they were read back after the run.
+	LostOrders int `json:"lost_orders"`
+	// Fault is what was done to the strategy during its run; empty when
+	// nothing was.
+	Fault      string            `json:"fault,omitempty"`
+	Errors     int               `json:"errors"` // failed requests
+	Passed     bool              `json:"passed"`
+	Violations []check.Violation `json:"violations"`
+	Run        Summary           `json:"run"`
 }
 
 // NewStrategy condenses the summary of one strategy's run.
@@ -72,6 +81,9 @@ func NewStrategy(name, about string, s Summary) Strategy {
 	if st.LostUpdates < 0 {
 		st.LostUpdates = -st.LostUpdates
 	}
+	if s.Orders.Lost != nil {
+		st.LostOrders = *s.Orders.Lost
+	}
 	for _, n := range s.Errors {
 		st.Errors += n
 	}
@@ -81,6 +93,9 @@ func NewStrategy(name, about string, s Summary) Strategy {
 // orderq's name among the strategies, and the locking strategies its ratio
 // is taken against.
 const orderq = "orderq"
+
+// redisStrategy is the strategy whose writer's interval the table names.
+const redisStrategy = "redis"
 
 var lockingStrategies = []string{"forupdate", "atomic"}
 
@@ -110,28 +125,37 @@ func (c Comparison) WriteJSON(w io.Writer) error { return writeJSON(w, c) }
 // WriteText writes c as one table for people, then every violation.
 func (c Comparison) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d orders of quantity %d, %d at once, for stock %d (naive read-modify-write window %s)\n\n",
-		c.Crowd.Orders, c.Crowd.Quantity, c.Crowd.Concurrency, c.Crowd.Stock, millis(c.Crowd.NaiveWindowMS))
+	redis := ""
+	if slices.ContainsFunc(c.Strategies, func(s Strategy) bool { return s.Name == redisStrategy }) {
+		redis = fmt.Sprintf("; redis writes to MySQL every %s", millis(c.Crowd.RedisWriteEveryMS))
+	}
+	fmt.Fprintf(&b, "%d orders of quantity %d, %d at once, for stock %d (naive read-modify-write window %s%s)\n\n",
+		c.Crowd.Orders, c.Crowd.Quantity, c.Crowd.Concurrency, c.Crowd.Stock, millis(c.Crowd.NaiveWindowMS), redis)
 	// Numbers align right; the names, padded to one width, read from the left.
 	width := len("strategy")
 	for _, s := range c.Strategies {
 		width = max(width, len(s.Name))
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tfinal/s\tp50\tp99\tconfirmed\tstock\toversold\tlost updates\terrors\tinvariants\t\n", width, "strategy")
+	fmt.Fprintf(tw, "%-*s\tfinal/s\tp50\tp99\tconfirmed\tstock\toversold\tlost updates\tlost orders\terrors\tinvariants\t\n", width, "strategy")
 	for _, s := range c.Strategies {
 		verdict := "PASS"
 		if !s.Passed {
 			verdict = fmt.Sprintf("FAIL (%d)", len(s.Violations))
 		}
-		fmt.Fprintf(tw, "%-*s\t%.1f\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", width, s.Name, s.FinalPerSecond,
-			millis(s.P50), millis(s.P99), s.Confirmed, s.FinalStock, s.Oversold, s.LostUpdates, s.Errors, verdict)
+		fmt.Fprintf(tw, "%-*s\t%.1f\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", width, s.Name, s.FinalPerSecond,
+			millis(s.P50), millis(s.P99), s.Confirmed, s.FinalStock, s.Oversold, s.LostUpdates, s.LostOrders, s.Errors, verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if c.Ratio != nil {
 		fmt.Fprintf(&b, "\norderq: %.2f× the final throughput of the best locking strategy (%s)\n", *c.Ratio, c.Baseline)
+	}
+	for _, s := range c.Strategies {
+		if s.Fault != "" {
+			fmt.Fprintf(&b, "\n%s: %s\n", s.Name, s.Fault)
+		}
 	}
 	for _, s := range c.Strategies {
 		if len(s.Violations) == 0 {

@@ -170,6 +170,9 @@ type Orders struct {
 	Final       int `json:"final"`
 	NotAccepted int `json:"not_accepted"`
 	Uncertain   int `json:"uncertain"` // not accepted, yet possibly placed
+	// Lost is the confirmed orders the gateway no longer found when they
+	// were read back after the run; absent when they were not read back.
+	Lost *int `json:"lost,omitempty"`
 }
 
 // Throughput is orders per second from the first order sent to the last one
@@ -293,6 +296,15 @@ func Build(in Input) Summary {
 			total = append(total, o.FinalAt.Sub(o.SentAt))
 			lastFinal = later(lastFinal, o.FinalAt)
 		}
+	}
+	if r.Config.ReadBack {
+		lost := 0
+		for _, o := range r.Orders {
+			if o.Gone && o.Accepted && o.Status == check.StatusConfirmed {
+				lost++
+			}
+		}
+		s.Orders.Lost = &lost
 	}
 	s.Latency = Latency{Accept: stats(accept), AcceptToFinal: stats(toFinal), OrderToFinal: stats(total)}
 	s.Histograms = Histograms{Accept: histogram(accept), AcceptToFinal: histogram(toFinal), OrderToFinal: histogram(total)}
@@ -500,8 +512,12 @@ func (s Summary) WriteText(w io.Writer) error {
 			s.Crowd.Concurrency, quantity, s.Crowd.Customers, waiting(s.Crowd), timeout)
 	}
 	fmt.Fprintf(tw, "auth\t%s\n", authLine(s.Crowd))
-	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)\n",
-		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain)
+	lost := ""
+	if s.Orders.Lost != nil {
+		lost = fmt.Sprintf("; read back, %d confirmed not found", *s.Orders.Lost)
+	}
+	fmt.Fprintf(tw, "orders\t%d planned, %d sent, %d accepted, %d final, %d not accepted (%d of unknown fate)%s\n",
+		s.Orders.Planned, s.Orders.Sent, s.Orders.Accepted, s.Orders.Final, s.Orders.NotAccepted, s.Orders.Uncertain, lost)
 	if s.Carts != nil {
 		fmt.Fprintf(tw, "throughput\t%.1f carts/s accepted, %.1f carts/s final, %.1f lines/s final over %.3fs\n",
 			s.Throughput.AcceptedPerSecond, s.Throughput.FinalPerSecond, s.Throughput.LinesPerSecond, s.ElapsedSeconds)

@@ -127,6 +127,38 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+// TestBuildReadBack checks the count of lost orders: confirmed orders that
+// were read back and not found, absent when none were read back.
+func TestBuildReadBack(t *testing.T) {
+	r := result()
+	if s := Build(Input{Result: r}); s.Orders.Lost != nil {
+		t.Errorf("lost %d without a read-back", *s.Orders.Lost)
+	}
+	r.Config.ReadBack = true
+	if s := Build(Input{Result: r}); s.Orders.Lost == nil || *s.Orders.Lost != 0 {
+		t.Errorf("lost %v, want 0 of a read-back that found every order", s.Orders.Lost)
+	}
+	r.Orders[0].Gone = true // confirmed
+	r.Orders[1].Gone = true // rejected: no loss
+	s := Build(Input{Result: r})
+	if s.Orders.Lost == nil || *s.Orders.Lost != 1 {
+		t.Fatalf("lost %v, want 1", s.Orders.Lost)
+	}
+	var text, doc bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1 not accepted (1 of unknown fate); read back, 1 confirmed not found\n"; !strings.Contains(text.String(), want) {
+		t.Errorf("text report does not contain %q:\n%s", want, &text)
+	}
+	if err := s.WriteJSON(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"lost": 1`; !strings.Contains(doc.String(), want) {
+		t.Errorf("JSON does not contain %q:\n%s", want, &doc)
+	}
+}
+
 func TestWrite(t *testing.T) {
 	failed := Input{
 		Result:  result(),

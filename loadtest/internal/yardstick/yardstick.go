@@ -1,13 +1,19 @@
 // Package yardstick serves the stock strategies orderq is measured against by
 // `loadtest compare`: small gin services that speak the part of the gateway's
-// HTTP contract the crowd uses, each deciding an order synchronously in MySQL
-// the way shops commonly do it, and answering 200 with the final order.
+// HTTP contract the crowd uses, each deciding an order synchronously the way
+// shops commonly do it, and answering 200 with the final order.
 //
 //   - naive reads the stock, and writes back the value it read minus the
 //     quantity, with no transaction: the lost-update bug of the 12.12 sale.
 //   - forupdate is the usual fix: one transaction per order that locks the
 //     item's row with SELECT … FOR UPDATE.
 //   - atomic is one conditional UPDATE … WHERE stock >= ? per order.
+//   - redis is the design most flash-sale systems use: the stock is
+//     pre-deducted in Redis by a Lua script, and a writer takes the orders to
+//     MySQL afterwards (redis.go says how closely it follows that design).
+//     Correct while Redis lives; a Redis that restarts empty loses the orders
+//     not yet written, and the stock reloaded from MySQL sells their units
+//     again.
 //
 // They are yardsticks for the comparison only, never product endpoints: the
 // naive one is wrong on purpose, and none enforces max_per_customer.
@@ -41,16 +47,18 @@ const (
 	Naive     = "naive"
 	ForUpdate = "forupdate"
 	Atomic    = "atomic"
+	Redis     = "redis"
 )
 
 // Strategies lists them in the order a comparison runs them.
-var Strategies = []string{Naive, ForUpdate, Atomic}
+var Strategies = []string{Naive, ForUpdate, Atomic, Redis}
 
 // About describes each strategy in a phrase, for reports.
 var About = map[string]string{
 	Naive:     "SELECT stock, then UPDATE to the value read minus the quantity, no transaction",
 	ForUpdate: "one transaction per order: SELECT … FOR UPDATE, UPDATE, INSERT",
 	Atomic:    "one conditional UPDATE … WHERE stock >= ? per order, then INSERT",
+	Redis:     "stock pre-deducted in Redis by a Lua script, orders written to MySQL afterwards in batches",
 }
 
 // DefaultWindow is the naive strategy's pause between its read and its write.
@@ -65,31 +73,47 @@ type Options struct {
 	DSN      string        // its database; the tables are created if missing
 	Pool     int           // most database connections; default 32
 	Window   time.Duration // naive only: pause between read and write; 0 none
-	Log      *slog.Logger  // default discards
+	// RedisURL is the redis strategy's Redis (required for it); the server's
+	// keys there carry a prefix of its own, and are removed by Close.
+	RedisURL string
+	// WriteEvery is how often the redis strategy's writer takes the orders
+	// Redis holds to MySQL; 0 is DefaultWriteEvery.
+	WriteEvery time.Duration
+	Log        *slog.Logger // default discards
 }
 
 // Server is a running yardstick on a free port of 127.0.0.1.
 type Server struct {
 	URL string // http://127.0.0.1:port
 
-	db   *sql.DB
-	srv  *http.Server
-	done chan error
+	db    *sql.DB
+	redis *redisStock // of the redis strategy; nil for the others
+	srv   *http.Server
+	done  chan error
 }
 
 // Start opens the database, creates the schema and serves the strategy until
 // Close.
 func Start(ctx context.Context, o Options) (*Server, error) {
-	decide, ok := map[string]decider{Naive: naive(o.Window), ForUpdate: forUpdate, Atomic: atomicUpdate}[o.Strategy]
-	if !ok {
+	decide, ok := map[string]decider{Naive: naive(o.Window), ForUpdate: forUpdate, Atomic: atomicUpdate, Redis: nil}[o.Strategy]
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("unknown strategy %q", o.Strategy)
+	case o.Strategy == Redis && o.RedisURL == "":
+		return nil, errors.New("the redis strategy needs a Redis URL")
+	case o.WriteEvery < 0:
+		return nil, errors.New("the redis writer's interval must be positive")
 	}
 	if o.Pool <= 0 {
 		o.Pool = 32
 	}
+	if o.WriteEvery == 0 {
+		o.WriteEvery = DefaultWriteEvery
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	log := o.Log.With("strategy", o.Strategy)
 	db, err := open(ctx, o.DSN, o.Pool)
 	if err != nil {
 		return nil, err
@@ -100,15 +124,26 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, fmt.Errorf("create schema: %w", err)
 		}
 	}
+	h := &handler{db: db, decide: decide, log: log}
+	if o.Strategy == Redis {
+		if h.redis, err = openRedis(ctx, o.RedisURL, o.Pool, o.WriteEvery, db, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+		h.decide = h.redis.decide
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		if h.redis != nil {
+			h.redis.close(ctx)
+		}
 		db.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	h := &handler{db: db, decide: decide, log: o.Log.With("strategy", o.Strategy)}
 	s := &Server{
-		URL: "http://" + ln.Addr().String(),
-		db:  db,
+		URL:   "http://" + ln.Addr().String(),
+		db:    db,
+		redis: h.redis,
 		srv: &http.Server{
 			Handler:           h.routes(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -122,12 +157,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops serving, waiting for requests in progress until ctx ends, and
-// closes the database.
+// Close stops serving, waiting for requests in progress until ctx ends; the
+// redis strategy's writer then writes what Redis still holds, within ctx.
+// Then it closes the database.
 func (s *Server) Close(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
 	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
+	}
+	if s.redis != nil {
+		if rerr := s.redis.close(ctx); err == nil {
+			err = rerr
+		}
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
@@ -216,6 +257,7 @@ type decider func(ctx context.Context, db *sql.DB, o *order) error
 var (
 	errNoItem    = errors.New("item not found")
 	errDuplicate = errors.New("order exists")
+	errNotFound  = errors.New("order not found")
 )
 
 // naive is the read-modify-write the flash sale went wrong with: between its
@@ -323,6 +365,14 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+func insertItem(ctx context.Context, db execer, name string, stock int64) (int64, error) {
+	res, err := db.ExecContext(ctx, `INSERT INTO items (name, stock) VALUES (?, ?)`, name, stock)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
 func insert(ctx context.Context, db execer, o *order) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO orders (id, item_id, quantity, customer_id, status, reason, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, o.ItemID, o.Quantity, o.CustomerID, string(o.Status), o.Reason, o.created)
@@ -377,6 +427,7 @@ const maxBody = 64 << 10
 type handler struct {
 	db     *sql.DB
 	decide decider
+	redis  *redisStock // the redis strategy's; nil for the others
 	log    *slog.Logger
 }
 
@@ -429,12 +480,13 @@ func (h *handler) createItem(c *gin.Context) {
 		fail(c, http.StatusUnprocessableEntity, "validation_failed", "max_per_customer: a yardstick enforces no limit, so it must be 0")
 		return
 	}
-	res, err := h.db.ExecContext(c.Request.Context(), `INSERT INTO items (name, stock) VALUES (?, ?)`, in.Name, *in.Stock)
-	if err != nil {
-		h.internal(c, "create item", err)
-		return
+	var id int64
+	var err error
+	if h.redis != nil {
+		id, err = h.redis.createItem(c.Request.Context(), in.Name, *in.Stock)
+	} else {
+		id, err = insertItem(c.Request.Context(), h.db, in.Name, *in.Stock)
 	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		h.internal(c, "create item", err)
 		return
@@ -448,6 +500,13 @@ func (h *handler) getItem(c *gin.Context) {
 	if err != nil || id < 1 {
 		fail(c, http.StatusBadRequest, "validation_failed", "id: not an item id")
 		return
+	}
+	if h.redis != nil {
+		// MySQL is the system of record, once it holds every order.
+		if err := h.redis.caughtUp(c.Request.Context()); err != nil {
+			h.internal(c, "read item", err)
+			return
+		}
 	}
 	it := item{ID: id}
 	err = h.db.QueryRowContext(c.Request.Context(), `SELECT name, stock FROM items WHERE id = ?`, id).Scan(&it.Name, &it.Stock)
@@ -516,12 +575,19 @@ func (h *handler) getOrder(c *gin.Context) {
 	h.answer(c, c.Param("id"))
 }
 
-// answer sends the stored order id.
+// answer sends the stored order id: from MySQL, else (redis) the order
+// Redis holds that is not written yet.
 func (h *handler) answer(c *gin.Context, id string) {
-	o := order{Order: message.Order{ID: id}}
+	o := &order{Order: message.Order{ID: id}}
 	err := h.db.QueryRowContext(c.Request.Context(), `SELECT item_id, quantity, customer_id, status, reason, created_at
 		FROM orders WHERE id = ?`, id).Scan(&o.ItemID, &o.Quantity, &o.CustomerID, &o.Status, &o.Reason, &o.created)
 	if errors.Is(err, sql.ErrNoRows) {
+		err = errNotFound
+		if h.redis != nil {
+			o, err = h.redis.unwritten(c.Request.Context(), id)
+		}
+	}
+	if errors.Is(err, errNotFound) {
 		fail(c, http.StatusNotFound, "order_not_found", "no such order")
 		return
 	}
@@ -553,7 +619,15 @@ func decode(c *gin.Context, v any) bool {
 	return true
 }
 
+// internal answers an error no other answer fits: 503 with Retry-After for
+// a server out of reach, 500 for the rest.
 func (h *handler) internal(c *gin.Context, op string, err error) {
+	if errors.Is(err, errUnavailable) {
+		h.log.Warn(op, "err", err)
+		c.Header("Retry-After", "1")
+		fail(c, http.StatusServiceUnavailable, "unavailable", "the stock's store is unavailable; retry shortly")
+		return
+	}
 	h.log.Error(op, "err", err)
 	fail(c, http.StatusInternalServerError, "internal", "internal error")
 }

@@ -13,17 +13,23 @@ import (
 
 	"github.com/orderq/orderq/loadtest/internal/check"
 	"github.com/orderq/orderq/loadtest/internal/crowd"
+	"github.com/orderq/orderq/loadtest/internal/redistest"
 	"github.com/orderq/orderq/loadtest/internal/yardstick"
 	"github.com/orderq/orderq/shared/testenv"
 )
 
-// start serves strategy on a fresh database, stopped when the test ends.
-func start(t *testing.T, strategy string, window time.Duration) (*yardstick.Server, *sql.DB) {
+// start serves o's strategy on a fresh database (and for redis, a Redis of
+// the test's own), stopped when the test ends.
+func start(t *testing.T, o yardstick.Options) (*yardstick.Server, *sql.DB) {
 	t.Helper()
 	dsn := testenv.Database(t)
-	srv, err := yardstick.Start(context.Background(), yardstick.Options{Strategy: strategy, DSN: dsn, Pool: 32, Window: window})
+	o.DSN, o.Pool = dsn, 32
+	if o.Strategy == yardstick.Redis && o.RedisURL == "" {
+		o.RedisURL = redistest.Start(t).URL()
+	}
+	srv, err := yardstick.Start(context.Background(), o)
 	if err != nil {
-		t.Fatalf("Start(%s): %v", strategy, err)
+		t.Fatalf("Start(%s): %v", o.Strategy, err)
 	}
 	t.Cleanup(func() {
 		if err := srv.Close(context.Background()); err != nil {
@@ -39,7 +45,8 @@ func start(t *testing.T, strategy string, window time.Duration) (*yardstick.Serv
 }
 
 // TestStrategiesUnderACrowd runs a small crowd against each strategy: the
-// locking ones must keep every invariant, the naive one must lose updates.
+// locking ones and redis (whose Redis lives) must keep every invariant and
+// every order, the naive one must lose updates.
 func TestStrategiesUnderACrowd(t *testing.T) {
 	tests := []struct {
 		strategy string
@@ -49,13 +56,14 @@ func TestStrategiesUnderACrowd(t *testing.T) {
 	}{
 		{strategy: yardstick.Atomic, correct: true},
 		{strategy: yardstick.ForUpdate, correct: true},
+		{strategy: yardstick.Redis, correct: true},
 		{strategy: yardstick.Naive, window: 5 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy, func(t *testing.T) {
-			srv, db := start(t, tt.strategy, tt.window)
+			srv, db := start(t, yardstick.Options{Strategy: tt.strategy, Window: tt.window})
 			res, err := crowd.Run(context.Background(), crowd.Config{
-				URL: srv.URL, Stock: 50, Orders: 400, Concurrency: 32, Quantity: 1, Wait: 1,
+				URL: srv.URL, Stock: 50, Orders: 400, Concurrency: 32, Quantity: 1, Wait: 1, ReadBack: true,
 				Timeout: 30 * time.Second, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 			})
 			if err != nil {
@@ -69,6 +77,9 @@ func TestStrategiesUnderACrowd(t *testing.T) {
 				}
 				if !o.Final() || !o.FinalAt.Equal(o.AcceptedAt) {
 					t.Errorf("order %s: %q, not final in the answer", o.ID, o.Status)
+				}
+				if o.Gone {
+					t.Errorf("order %s: confirmed, and not found when read back", o.ID)
 				}
 			}
 			if err := db.QueryRow(`SELECT COUNT(*) FROM orders WHERE status = 'confirmed'`).Scan(&stored); err != nil {
@@ -99,7 +110,7 @@ func TestStrategiesUnderACrowd(t *testing.T) {
 func TestContract(t *testing.T) {
 	for _, strategy := range yardstick.Strategies {
 		t.Run(strategy, func(t *testing.T) {
-			srv, _ := start(t, strategy, 0)
+			srv, _ := start(t, yardstick.Options{Strategy: strategy})
 			call := func(method, path, key, body string) (int, map[string]any) {
 				t.Helper()
 				req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -215,6 +226,15 @@ func TestStartRefuses(t *testing.T) {
 	}
 	if _, err := yardstick.Start(context.Background(), yardstick.Options{Strategy: yardstick.Atomic, DSN: "root:@tcp(127.0.0.1:1)/x"}); err == nil {
 		t.Error("Start succeeded against a closed port")
+	}
+	if _, err := yardstick.Start(context.Background(), yardstick.Options{Strategy: yardstick.Redis, DSN: "root:@tcp(127.0.0.1:1)/x"}); err == nil ||
+		!strings.Contains(err.Error(), "needs a Redis URL") {
+		t.Errorf("Start of redis without a Redis: %v", err)
+	}
+	dsn := testenv.Database(t)
+	if _, err := yardstick.Start(context.Background(), yardstick.Options{Strategy: yardstick.Redis, DSN: dsn, RedisURL: "redis://127.0.0.1:1"}); err == nil ||
+		!strings.Contains(err.Error(), "connect to redis at 127.0.0.1:1") {
+		t.Errorf("Start of redis against a closed port: %v", err)
 	}
 }
 
