@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +46,10 @@ type crowd struct {
 	// crowd can last as long as a fault; stop ends it early.
 	pace    time.Duration
 	stopped atomic.Bool
+	// abandoned ends every order at its next try: the test ended early, and
+	// none may report to it afterwards.
+	abandoned atomic.Bool
+	started   atomic.Bool
 
 	accepted atomic.Int64
 	mu       sync.Mutex
@@ -69,7 +71,13 @@ func newCrowd(t *testing.T, base string, item int64, n, clients int) *crowd {
 		ids: make([]string, n), begun: make([]bool, n), statuses: map[int]int{}, lost: map[string]int{}, done: make(chan struct{}),
 	}
 	c.base.Store(&base)
-	t.Cleanup(c.http.CloseIdleConnections)
+	t.Cleanup(func() {
+		c.abandoned.Store(true)
+		if c.started.Load() {
+			<-c.done
+		}
+		c.http.CloseIdleConnections()
+	})
 	return c
 }
 
@@ -82,6 +90,7 @@ func (c *crowd) setBase(base string) { c.base.Store(&base) }
 // start sends the crowd; wait waits until every order was accepted (or given
 // up on, which fails the test).
 func (c *crowd) start() {
+	c.started.Store(true)
 	work := make(chan int, c.n)
 	for i := range c.n {
 		work <- i
@@ -91,7 +100,7 @@ func (c *crowd) start() {
 	for range c.clients {
 		wg.Go(func() {
 			for i := range work {
-				if c.stopped.Load() {
+				if c.stopped.Load() || c.abandoned.Load() {
 					return
 				}
 				c.mu.Lock()
@@ -133,6 +142,9 @@ func (c *crowd) place(i int) {
 	key := fmt.Sprintf("key-%d", i)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
+		if c.abandoned.Load() {
+			return
+		}
 		status, header, o, err := postOrder(c.http, *c.base.Load(), body, key)
 		c.mu.Lock()
 		if err != nil {
@@ -511,10 +523,7 @@ func (s *system) management(path string, out any) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	api := os.Getenv("TEST_RABBITMQ_API")
-	if api == "" {
-		api = (&url.URL{Scheme: "http", User: u.User, Host: net.JoinHostPort(u.Hostname(), "15672")}).String()
-	}
+	api := testenv.ManagementAPI(s.t)
 	path = strings.ReplaceAll(path, "{vhost}", url.PathEscape(strings.TrimPrefix(u.Path, "/")))
 	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(api, "/")+path, nil)
 	if err != nil {

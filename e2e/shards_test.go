@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/shard"
+	"github.com/orderq/orderq/shared/testenv"
 )
 
 // TestShardCountChangeUnderACrowd changes a deployment from 2 shards to 4
@@ -50,7 +51,7 @@ func TestShardCountChangeUnderACrowd(t *testing.T) {
 
 	start := time.Now()
 	ctl := exec.Command(filepath.Join(binDir, "orderqctl"), "shards", "change", "4", "--timeout", "2m")
-	ctl.Env = append(os.Environ(), "MYSQL_DSN="+s.env["MYSQL_DSN"], "AMQP_URL="+s.env["AMQP_URL"], "RABBITMQ_API="+rabbitAPI(t))
+	ctl.Env = append(os.Environ(), "MYSQL_DSN="+s.env["MYSQL_DSN"], "AMQP_URL="+s.env["AMQP_URL"], "RABBITMQ_API="+testenv.ManagementAPI(t))
 	out, err := ctl.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "shard count changed from 2 to 4") {
 		t.Fatalf("orderqctl shards change 4: %v\n%s", err, out)
@@ -99,14 +100,4 @@ func TestShardCountChangeUnderACrowd(t *testing.T) {
 	if d := s.queueDepth(message.ShardQueue(3)); d != 0 {
 		t.Errorf("%s holds %d messages after the sale", message.ShardQueue(3), d)
 	}
-}
-
-// rabbitAPI is the management API's URL with the test broker's user.
-func rabbitAPI(t *testing.T) string {
-	t.Helper()
-	api := os.Getenv("TEST_RABBITMQ_API")
-	if api == "" {
-		t.Fatal("TEST_RABBITMQ_API is not set: orderqctl shards change reads the queues through the management API")
-	}
-	return api
 }

@@ -83,11 +83,7 @@ func Vhost(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("TEST_AMQP_URL: %v", err)
 	}
-	api := os.Getenv("TEST_RABBITMQ_API")
-	if api == "" {
-		u := url.URL{Scheme: "http", User: base.User, Host: base.Hostname() + ":15672"}
-		api = u.String()
-	}
+	api := ManagementAPI(t)
 	name := Name("orderq_test_")
 	user := base.User.Username()
 	manage(t, api, http.MethodPut, "/api/vhosts/"+name, "")
@@ -96,6 +92,22 @@ func Vhost(t testing.TB) string {
 		`{"configure":".*","write":".*","read":".*"}`)
 	u := *base
 	u.Path = "/" + name
+	return u.String()
+}
+
+// ManagementAPI returns the URL, with credentials, of the management API of
+// the TEST_AMQP_URL broker: TEST_RABBITMQ_API, or else port 15672 of the
+// broker's host with its user.
+func ManagementAPI(t testing.TB) string {
+	t.Helper()
+	if api := os.Getenv("TEST_RABBITMQ_API"); api != "" {
+		return api
+	}
+	base, err := url.Parse(Require(t, "TEST_AMQP_URL"))
+	if err != nil {
+		t.Fatalf("TEST_AMQP_URL: %v", err)
+	}
+	u := url.URL{Scheme: "http", User: base.User, Host: base.Hostname() + ":15672"}
 	return u.String()
 }
 
