@@ -148,41 +148,14 @@ func SetIntake(ctx context.Context, db *gorm.DB, open bool) error {
 	return nil
 }
 
-// Backlog is what a deployment still has to apply by shard: commands in
-// the outbox and orders whose parts are still being decided.
-type Backlog struct {
-	Outbox, Pending int64
-}
-
-// Empty reports whether nothing is left.
-func (b Backlog) Empty() bool { return b.Outbox == 0 && b.Pending == 0 }
-
-// ReadBacklog reads the backlog in the database (the shard queues' own is
-// the broker's to tell).
-func ReadBacklog(ctx context.Context, db *gorm.DB) (Backlog, error) {
-	return readBacklog(db.WithContext(ctx))
-}
-
-func readBacklog(tx *gorm.DB) (Backlog, error) {
-	var b Backlog
-	if err := tx.Raw("SELECT COUNT(*) FROM outbox").Scan(&b.Outbox).Error; err != nil {
-		return b, fmt.Errorf("count the outbox: %w", err)
-	}
-	if err := tx.Raw("SELECT COUNT(*) FROM orders WHERE status = 'pending'").Scan(&b.Pending).Error; err != nil {
-		return b, fmt.Errorf("count pending orders: %w", err)
-	}
-	return b, nil
-}
-
 // Change records to as the deployment's shard count, from from, in one
-// transaction holding the count's row exclusively: it refuses (with the
-// backlog) while the outbox holds a command or an order is pending, which
-// would be routed by the old count, and waits for the transactions that
-// route by the old count to end. The programs running the old count stop
-// (Watch, Guard).
-func Change(ctx context.Context, db *gorm.DB, from, to int) (Backlog, error) {
-	var b Backlog
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+// transaction that holds the count's row exclusively: it waits for the
+// transactions that route by the old count to end, then asks drained, in
+// the same transaction, whether anything routed by the old count is left;
+// drained's error refuses the change. The programs running the old count
+// stop (Watch, Guard).
+func Change(ctx context.Context, db *gorm.DB, from, to int, drained func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var value string
 		if err := tx.Raw("SELECT value FROM orderq_meta WHERE name = ? FOR UPDATE", shardsKey).Scan(&value).Error; err != nil {
 			return fmt.Errorf("lock the shard count: %w", err)
@@ -190,20 +163,9 @@ func Change(ctx context.Context, db *gorm.DB, from, to int) (Backlog, error) {
 		if value != strconv.Itoa(from) {
 			return fmt.Errorf("%w: the deployment runs %s shards, not %d", ErrShardsMismatch, value, from)
 		}
-		var err error
-		if b, err = readBacklog(tx); err != nil {
+		if err := drained(tx); err != nil {
 			return err
-		}
-		if !b.Empty() {
-			return errBacklog
 		}
 		return tx.Exec("UPDATE orderq_meta SET value = ? WHERE name = ?", strconv.Itoa(to), shardsKey).Error
 	})
-	return b, err
 }
-
-// errBacklog is Change's refusal of a deployment with commands left.
-var errBacklog = errors.New("commands are still to be applied")
-
-// IsBacklog reports whether err is Change's refusal for a backlog.
-func IsBacklog(err error) bool { return errors.Is(err, errBacklog) }

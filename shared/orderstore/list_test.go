@@ -151,3 +151,14 @@ func TestInsertOfAStoredOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPending counts the orders still being decided, and no other.
+func TestPending(t *testing.T) {
+	db := openDB(t)
+	for _, st := range []orderstatus.Status{orderstatus.Pending, orderstatus.Confirmed, orderstatus.Rejected, orderstatus.Pending} {
+		storeOrder(t, db, st, nil)
+	}
+	if n, err := Pending(db.WithContext(t.Context())); err != nil || n != 2 {
+		t.Errorf("Pending = %d, %v; want 2", n, err)
+	}
+}

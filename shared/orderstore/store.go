@@ -277,6 +277,16 @@ func ExpireUnpaid(ctx context.Context, db *gorm.DB, cutoff time.Time, limit, sha
 	return out, nil
 }
 
+// Pending counts the stored orders still pending: carts whose parts some
+// shard has yet to decide.
+func Pending(tx *gorm.DB) (int64, error) {
+	var n int64
+	if err := tx.Model(&orderRow{}).Where("status = ?", orderstatus.Pending).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count pending orders: %w", err)
+	}
+	return n, nil
+}
+
 // Insert stores new orders, each with its lines. With assumeNew an order
 // whose id is stored already is no error of the statement: Insert then
 // returns ErrAppliedBefore, having written part of the orders, and tx is to

@@ -23,6 +23,8 @@ import (
 	"github.com/orderq/orderq/shared/deployment"
 	"github.com/orderq/orderq/shared/message"
 	"github.com/orderq/orderq/shared/mq"
+	"github.com/orderq/orderq/shared/orderstore"
+	"github.com/orderq/orderq/shared/outbox"
 	"github.com/orderq/orderq/shared/shard"
 )
 
@@ -155,15 +157,33 @@ func (s *shardsEnv) state(ctx context.Context) (shardsState, error) {
 	if st.Shards == 0 {
 		return shardsState{}, errors.New("no shard count is recorded: no gateway or worker ever started on this database")
 	}
-	b, err := deployment.ReadBacklog(ctx, s.db)
-	if err != nil {
+	out := shardsState{Shards: st.Shards, IntakeOpen: st.IntakeOpen}
+	if out.Outbox, out.Pending, err = leftInDatabase(ctx, s.db); err != nil {
 		return shardsState{}, err
 	}
-	out := shardsState{Shards: st.Shards, IntakeOpen: st.IntakeOpen, Outbox: b.Outbox, Pending: b.Pending}
 	if out.Queues, err = s.queues(ctx, st.Shards); err != nil {
 		return shardsState{}, err
 	}
 	return out, nil
+}
+
+// leftInDatabase counts what the database holds that is routed by the shard
+// count: commands in the outbox, and carts some shard has yet to decide.
+func leftInDatabase(ctx context.Context, tx *gorm.DB) (outboxRows, pending int64, err error) {
+	b, err := outbox.ReadBacklog(ctx, tx)
+	if err != nil {
+		return 0, 0, err
+	}
+	pending, err = orderstore.Pending(tx.WithContext(ctx))
+	return b.Rows, pending, err
+}
+
+// errLeft is a change refused because the database holds commands routed by
+// the old count.
+type errLeft struct{ outbox, pending int64 }
+
+func (e errLeft) Error() string {
+	return fmt.Sprintf("commands are still to be applied: outbox %d, pending orders %d", e.outbox, e.pending)
 }
 
 // queues reads the shard queues' messages and consumers: from the
@@ -302,18 +322,28 @@ func changeShards(ctx context.Context, e env, to int, timeout time.Duration) err
 			calm = 0
 		}
 		if calm >= 2 {
-			b, err := deployment.Change(ctx, s.db, from, to)
+			err := deployment.Change(ctx, s.db, from, to, func(tx *gorm.DB) error {
+				o, p, err := leftInDatabase(ctx, tx)
+				switch {
+				case err != nil:
+					return err
+				case o > 0 || p > 0:
+					return errLeft{o, p}
+				}
+				return nil
+			})
 			if err == nil {
 				changed = true
 				fmt.Fprintf(e.stdout, "shard count changed from %d to %d: the gateways and workers of %d shards stop within a second; restart them with SHARDS=%d\n",
 					from, to, from, to)
 				return nil
 			}
-			if !deployment.IsBacklog(err) {
+			var left errLeft
+			if !errors.As(err, &left) {
 				return err
 			}
 			calm = 0 // a command got in between: drain again
-			fmt.Fprintf(e.stderr, "orderqctl: not changed yet: outbox %d, pending orders %d\n", b.Outbox, b.Pending)
+			fmt.Fprintf(e.stderr, "orderqctl: not changed yet: %v\n", left)
 		}
 		if time.Now().After(deadline) {
 			writeState(e.stderr, st)
