@@ -4,7 +4,7 @@
 //	orderqctl token --sub alice [--ttl 24h]   print a customer token
 //	orderqctl audit [--older 1m] [--json]     check the books of a live database
 //	orderqctl dead-letters list|show|redrive  the dead letters, without the shovel plugin
-//	orderqctl shards [change N]               the shard count and its backlog; change it
+//	orderqctl shards [change N | resume]      the shard count and its backlog; change it
 //	orderqctl help [command]                  what the commands do
 //
 // Exit status: 0 success, 1 a checked invariant or audit

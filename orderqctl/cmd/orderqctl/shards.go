@@ -30,7 +30,7 @@ import (
 
 var shardsCommand = command{
 	name:    "shards",
-	usage:   "shards [change N] [--timeout 10m] [--json]",
+	usage:   "shards [change N | resume] [--timeout 10m] [--json]",
 	summary: "show the shard count and what is left to apply, or change the count",
 	about: `Without arguments, shows the deployment's shard count, whether its intake is
 open, and what is left to apply: each shard queue's messages (ready and
@@ -47,7 +47,9 @@ With change N, changes the shard count to N, under a crowd, losing nothing:
      second: restart them all with SHARDS=N; a program started with another
      count than the deployment's refuses to start.
 If the shards do not drain within --timeout, the intake opens again and the
-count stays. Exit status 0: shown, or changed; 3: it could not be done.
+count stays. With resume, opens the intake that a change stopped before its
+end (killed) left paused.
+Exit status 0: shown, changed or resumed; 3: it could not be done.
 Environment: MYSQL_DSN and AMQP_URL (required), as the programs read them;
 RABBITMQ_API (required for change), the management API's URL with a user that
 may read the vhost's queues, e.g. http://monitor:secret@rabbitmq:15672: only it
@@ -60,6 +62,8 @@ tells a queue's unacknowledged messages.
 			switch {
 			case len(args) == 0:
 				return showShards(ctx, e, *asJSON)
+			case len(args) == 1 && args[0] == "resume":
+				return resumeIntake(ctx, e)
 			case len(args) == 2 && args[0] == "change":
 				n, err := strconv.Atoi(args[1])
 				if err != nil || n < 1 || n > shard.Max {
@@ -277,6 +281,20 @@ func writeState(w io.Writer, st shardsState) {
 	fmt.Fprintf(w, "outbox %d, pending orders %d\n", st.Outbox, st.Pending)
 }
 
+// resumeIntake opens the intake.
+func resumeIntake(ctx context.Context, e env) error {
+	s, closeDB, err := openShardsEnv(e, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := deployment.SetIntake(ctx, s.db, true); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "intake open: the gateways take orders again within a second")
+	return nil
+}
+
 func changeShards(ctx context.Context, e env, to int, timeout time.Duration) error {
 	s, closeDB, err := openShardsEnv(e, true)
 	if err != nil {
@@ -300,7 +318,7 @@ func changeShards(ctx context.Context, e env, to int, timeout time.Duration) err
 	// old one, unchanged.
 	defer func() {
 		if err := deployment.SetIntake(context.WithoutCancel(ctx), s.db, true); err != nil {
-			fmt.Fprintf(e.stderr, "orderqctl: could not open the intake again (%v): run orderqctl shards change again, or delete orderq_meta's intake row\n", err)
+			fmt.Fprintf(e.stderr, "orderqctl: could not open the intake again (%v): run orderqctl shards resume\n", err)
 		} else if !changed {
 			fmt.Fprintf(e.stderr, "orderqctl: intake open again; the deployment still runs %d shards\n", from)
 		}
