@@ -234,3 +234,71 @@ func TestBoundCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestPublisherRedialsWhenEveryPublishIsRefused: a connection whose every
+// publish the broker refuses for a ConfirmTimeout is given up for another
+// (here the only node again: a full queue refuses on any connection), and a
+// confirmed publish in between keeps it.
+func TestPublisherRedialsWhenEveryPublishIsRefused(t *testing.T) {
+	t.Parallel()
+	url := testenv.Vhost(t)
+	log, logs := newLog()
+	topo := Topology{Shards: 2, MaxLength: 1}
+	p := NewPublisher(PublisherConfig{URL: url, Name: "mq test", ConfirmTimeout: 300 * time.Millisecond,
+		Setup: func(conn *amqp.Connection) error { return DeclareTopology(conn, topo, log) }}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(shard int) error {
+		return p.Publish(ctx, message.OrdersExchange, message.RoutingKey(shard), amqp.Publishing{Body: []byte("x")})
+	}
+	// The results exchange routes to no queue here, and the broker confirms
+	// what it routes nowhere.
+	confirmed := func() error {
+		return p.Publish(ctx, message.ResultsExchange, "", amqp.Publishing{Body: []byte("x")})
+	}
+	// Shard 0 full after one message (a quorum queue takes one past its
+	// bound): its publishes are refused from here on.
+	fill(t, p, 1)
+	const redialed = "another connection"
+	// Refusals with a confirm in between, each within ConfirmTimeout of the
+	// last confirm: no redial.
+	for range 6 {
+		if err := publish(0); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("publish to the full shard 0: %v, want ErrUnavailable", err)
+		}
+		if err := confirmed(); err != nil {
+			t.Fatalf("publish to the results exchange: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), redialed) {
+		t.Fatalf("redialed although publishes were confirmed meanwhile:\n%s", logs)
+	}
+	// Every publish refused for longer than ConfirmTimeout: a redial.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), redialed) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no redial after 10 s of refused publishes:\n%s", logs)
+		}
+		if err := publish(0); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("publish to the full shard 0: %v, want ErrUnavailable", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	for {
+		if err := confirmed(); err == nil {
+			break
+		}
+		if wctx.Err() != nil {
+			t.Fatal("no confirmed publish after the redial")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

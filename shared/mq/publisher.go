@@ -48,6 +48,12 @@ type Publisher struct {
 
 	mu        sync.Mutex
 	connected chan struct{} // closed once a channel is up, replaced on loss
+
+	// refusedSince is when the broker began to refuse or leave unconfirmed
+	// every publish, in Unix nanoseconds, 0 while it confirms some; redial
+	// asks serve for another connection once that lasts a ConfirmTimeout.
+	refusedSince atomic.Int64
+	redial       chan struct{}
 }
 
 // NewPublisher returns a Publisher; call Run to connect it.
@@ -58,7 +64,8 @@ func NewPublisher(cfg PublisherConfig, log *slog.Logger) *Publisher {
 	if cfg.ConfirmTimeout <= 0 {
 		cfg.ConfirmTimeout = 5 * time.Second
 	}
-	return &Publisher{cfg: cfg, log: log, window: make(chan struct{}, cfg.Window), connected: make(chan struct{})}
+	return &Publisher{cfg: cfg, log: log, window: make(chan struct{}, cfg.Window), connected: make(chan struct{}),
+		redial: make(chan struct{}, 1)}
 }
 
 // Run keeps the publisher connected until ctx is done.
@@ -89,6 +96,11 @@ func (p *Publisher) serve(ctx context.Context) (served bool, err error) {
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 
 	p.setBlocked(false)
+	select { // a wish for another connection was for the last one
+	case <-p.redial:
+	default:
+	}
+	p.refusedSince.Store(0)
 	p.ch.Store(ch)
 	p.mu.Lock()
 	close(p.connected)
@@ -114,6 +126,31 @@ func (p *Publisher) serve(ctx context.Context) (served bool, err error) {
 			return true, closeErr("connection", e)
 		case e := <-chClosed:
 			return true, closeErr("channel", e)
+		case <-p.redial:
+			return true, fmt.Errorf("the broker refused or left unconfirmed every publish for %s: another connection, perhaps to another node", p.cfg.ConfirmTimeout)
+		}
+	}
+}
+
+// settled records how the broker settled a publish: confirmed, or refused
+// or left unconfirmed. A connection whose every publish fails for a
+// ConfirmTimeout is given up for another: on a cluster, a node that lost
+// sight of a queue's leader may refuse its publishes while the others take
+// them.
+func (p *Publisher) settled(confirmed bool) {
+	if confirmed {
+		p.refusedSince.Store(0)
+		return
+	}
+	now := time.Now().UnixNano()
+	since := p.refusedSince.Load()
+	switch {
+	case since == 0:
+		p.refusedSince.CompareAndSwap(0, now)
+	case time.Duration(now-since) >= p.cfg.ConfirmTimeout && p.refusedSince.CompareAndSwap(since, 0):
+		select {
+		case p.redial <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -194,6 +231,7 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.
 	defer timeout.Stop()
 	select {
 	case <-dc.Done():
+		p.settled(dc.Acked())
 		if !dc.Acked() {
 			return fmt.Errorf("%w: broker refused the message", ErrUnavailable)
 		}
@@ -201,6 +239,7 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.
 	case <-block:
 		return fmt.Errorf("%w: connection blocked by a resource alarm", ErrUnavailable)
 	case <-timeout.C:
+		p.settled(false)
 		return fmt.Errorf("%w: no confirm within %s", ErrUnavailable, p.cfg.ConfirmTimeout)
 	case <-ctx.Done():
 		return fmt.Errorf("%w: no confirm: %v", ErrUnavailable, ctx.Err())
