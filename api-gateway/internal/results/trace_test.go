@@ -67,12 +67,22 @@ func TestReceiveSpanContinuesTheWorkersTrace(t *testing.T) {
 		t.Fatal("the result did not arrive")
 	}
 
-	var receives []tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		if s.Name == ReceiveSpan {
-			receives = append(receives, s)
+	// The receive spans end once the cache has the results, which is what
+	// woke Wait: wait for them to be exported.
+	receiveSpans := func() []tracetest.SpanStub {
+		var receives []tracetest.SpanStub
+		for _, s := range exp.GetSpans() {
+			if s.Name == ReceiveSpan {
+				receives = append(receives, s)
+			}
 		}
+		return receives
 	}
+	for deadline := time.Now().Add(5 * time.Second); len(receiveSpans()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a second span, were there one, would have ended by now
+	receives := receiveSpans()
 	if len(receives) != 1 {
 		t.Fatalf("%d receive spans, want the traced result's alone", len(receives))
 	}
