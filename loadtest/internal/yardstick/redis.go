@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/orderq/orderq/shared/message"
+	"github.com/orderq/orderq/shared/mq"
 	"github.com/orderq/orderq/shared/orderstatus"
 )
 
@@ -265,7 +266,7 @@ func (s *redisStock) caughtUp(ctx context.Context) error {
 		case s.wake <- struct{}{}:
 		default:
 		}
-		if !pause(ctx, 5*time.Millisecond) {
+		if !mq.Sleep(ctx, 5*time.Millisecond) {
 			return fmt.Errorf("%w: %d orders not yet written after %s", errUnavailable, n, catchUpWait)
 		}
 	}
@@ -288,7 +289,7 @@ func (s *redisStock) write(ctx context.Context) {
 		case err != nil:
 			// Stopping or not, what the list holds is still to be written.
 			s.log.Warn("write orders", "err", err)
-			if !pause(ctx, 100*time.Millisecond) {
+			if !mq.Sleep(ctx, 100*time.Millisecond) {
 				return
 			}
 			continue
@@ -343,21 +344,9 @@ func (s *redisStock) writeBatch(ctx context.Context) (int, error) {
 			return len(docs), nil
 		}
 		s.log.Warn("write orders to mysql", "orders", len(batch), "err", err)
-		if !pause(ctx, wait) {
+		if !mq.Sleep(ctx, wait) {
 			return len(docs), fmt.Errorf("%d orders taken from redis not written: %w", len(batch), err)
 		}
-	}
-}
-
-// pause waits d or until ctx ends, and reports whether ctx is still live.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -443,7 +432,7 @@ func (s *redisStock) close(ctx context.Context) error {
 // just restarted may not yet.
 func (s *redisStock) clean(ctx context.Context) error {
 	for s.rdb.Ping(ctx).Err() != nil {
-		if !pause(ctx, 100*time.Millisecond) {
+		if !mq.Sleep(ctx, 100*time.Millisecond) {
 			break // the scan says why
 		}
 	}
