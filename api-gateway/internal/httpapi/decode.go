@@ -229,10 +229,14 @@ func printableASCII(s string) bool {
 }
 
 // pathID reads a positive integer id from the path.
-func pathID(c *gin.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, newError(http.StatusBadRequest, "invalid_id", "id must be a positive whole number")
+func pathID(c *gin.Context) (int64, error) { return pathNumber(c, "id", "id") }
+
+// pathNumber reads the path parameter param, a positive whole number that
+// an error calls what.
+func pathNumber(c *gin.Context, param, what string) (int64, error) {
+	n, err := strconv.ParseInt(c.Param(param), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, newError(http.StatusBadRequest, "invalid_id", "%s must be a positive whole number", what)
 	}
-	return id, nil
+	return n, nil
 }

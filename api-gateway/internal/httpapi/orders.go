@@ -624,9 +624,9 @@ func (s *Server) setUnitStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	unit, err := strconv.Atoi(c.Param("unit"))
-	if err != nil || unit <= 0 {
-		s.fail(c, newError(http.StatusBadRequest, "invalid_id", "unit must be a positive whole number"))
+	unit, err := pathNumber(c, "unit", "unit")
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	to, err := decodeUnitStatus(c)
@@ -634,7 +634,7 @@ func (s *Server) setUnitStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	units := []order.UnitRef{{ItemID: item, Unit: unit}}
+	units := []order.UnitRef{{ItemID: item, Unit: int(unit)}}
 	s.moveUnits(c, func(ctx context.Context) (message.Order, error) { return s.store.MoveUnits(ctx, id, to, units) })
 }
 
@@ -695,11 +695,8 @@ func lineParams(c *gin.Context) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	item, err := strconv.ParseInt(c.Param("item_id"), 10, 64)
-	if err != nil || item <= 0 {
-		return "", 0, newError(http.StatusBadRequest, "invalid_id", "item id must be a positive whole number")
-	}
-	return id, item, nil
+	item, err := pathNumber(c, "item_id", "item id")
+	return id, item, err
 }
 
 // decodeUnitStatus reads the body of a move of units: {"status": "…"}.
