@@ -26,6 +26,16 @@ const (
 	clusterAfter   = 3 * time.Second
 )
 
+// startPacedCrowd starts a crowd for a fault that lasts: paced, sending
+// until stopped, and retrying through lost connections.
+func startPacedCrowd(t *testing.T, base string, item int64) *crowd {
+	cr := newCrowd(t, base, item, clusterOrders, clusterClients)
+	cr.lostOK.Store(true)
+	cr.pace = clusterPace
+	cr.start()
+	return cr
+}
+
 // cluster is a RabbitMQ cluster of the test's own, and the system on it.
 type cluster struct {
 	*system
@@ -96,11 +106,7 @@ func (c *cluster) sale(name string, bases []string, fault func(item int64)) {
 	item := newClient(c.t, bases[0], 1).createItem(name, clusterStock, 0)
 	var crowds []*crowd
 	for _, base := range bases {
-		cr := newCrowd(c.t, base, item.ID, clusterOrders, clusterClients)
-		cr.lostOK.Store(true)
-		cr.pace = clusterPace
-		cr.start()
-		crowds = append(crowds, cr)
+		crowds = append(crowds, startPacedCrowd(c.t, base, item.ID))
 	}
 	for _, cr := range crowds {
 		cr.waitAccepted(300)

@@ -39,11 +39,7 @@ func TestShardCountChangeUnderACrowd(t *testing.T) {
 	}
 	var crowds []*crowd
 	for _, item := range []int64{*stays, *moves} {
-		cr := newCrowd(t, base, item, clusterOrders, clusterClients)
-		cr.lostOK.Store(true)
-		cr.pace = clusterPace
-		cr.start()
-		crowds = append(crowds, cr)
+		crowds = append(crowds, startPacedCrowd(t, base, item))
 	}
 	for _, cr := range crowds {
 		cr.waitAccepted(200)
